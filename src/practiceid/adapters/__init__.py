@@ -1,0 +1,23 @@
+"""Reference adapters for the ports: in-memory storage, the system clock.
+
+SQL and e-mail adapters live in their own modules and import their drivers only there, so
+``import practiceid.adapters`` stays free of database and network libraries.
+"""
+
+from __future__ import annotations
+
+from practiceid.adapters.clock import SystemClock
+from practiceid.adapters.memory import (
+    InMemoryStore,
+    InMemoryUnitOfWork,
+    InMemoryUserRepository,
+    StaticAuthorizer,
+)
+
+__all__ = [
+    "InMemoryStore",
+    "InMemoryUnitOfWork",
+    "InMemoryUserRepository",
+    "StaticAuthorizer",
+    "SystemClock",
+]

@@ -1,0 +1,169 @@
+"""``python -m practiceid demo``: a practice's first users, in memory, with real hashing.
+
+Every name, address and number here is made up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from practiceid import __version__
+from practiceid.accounts import AccountService
+from practiceid.adapters import InMemoryStore, StaticAuthorizer, SystemClock
+from practiceid.errors import PracticeIdError, Rejected
+from practiceid.hashing import Argon2idHasher
+from practiceid.ports.authorization import Permission
+from practiceid.users import User, UserId
+
+__all__ = ["run"]
+
+PRACTICE = "Cabinet médical des Tilleuls"
+SUPPORT = UserId("support-desk")
+
+
+def _title(text: str) -> None:
+    print(f"\n== {text}")
+
+
+def _refused(error: PracticeIdError) -> None:
+    if isinstance(error, Rejected):
+        print(f"   refused [{error.code}]")
+        for violation in error.violations:
+            print(f"     - {violation.code}: {violation.message}")
+            for suggestion in violation.params.get("suggestions", ()):  # type: ignore[attr-defined]
+                print(f"         hint: {suggestion}")
+    else:
+        print(f"   refused [{error.code}] {error.message} {dict(error.params)}")
+
+
+def _attempt(label: str, action: Callable[[], object]) -> object | None:
+    print(f" * {label}")
+    try:
+        return action()
+    except PracticeIdError as error:
+        _refused(error)
+        return None
+
+
+def _show(user: User) -> None:
+    print(
+        f"   registered {user.full_name!r}: login {user.login.display!r}, "
+        f"e-mail {user.email.address!r}, status {user.status}"
+    )
+
+
+def run() -> int:
+    """Run the demo; return 0."""
+    store = InMemoryStore()
+    hasher = Argon2idHasher()
+    accounts = AccountService(
+        unit_of_work=store.unit_of_work,
+        hasher=hasher,
+        clock=SystemClock(),
+        authorizer=StaticAuthorizer({SUPPORT: {Permission.CHANGE_EMAIL}}),
+        practice_name=PRACTICE,
+    )
+    p = hasher.parameters
+    print(f"practiceid {__version__} demo: {PRACTICE}, in-memory store")
+    print(
+        f"passwords hashed with Argon2id m={p.memory_cost} KiB, t={p.iterations}, "
+        f"p={p.lanes} (RFC 9106 low-memory profile)"
+    )
+
+    _title("Registering the practice's first users (A1-A4)")
+    started = time.perf_counter()
+    dupont = accounts.register(
+        login="dr.dupont",
+        email="Jeanne.Dupont@Cabinet-Tilleuls.be",
+        password="Vrai-Cheval-Agrafe-42",
+        password_confirmation="Vrai-Cheval-Agrafe-42",
+        first_name="Jeanne",
+        last_name="Dupont",
+        job_title="Médecin généraliste",
+    )
+    _show(dupont.user)
+    print(f"   (validation and hashing took {time.perf_counter() - started:.2f} s)")
+    secretary = accounts.register(
+        login="accueil.tilleuls",
+        email="info@cabinet-tilleuls.be",
+        password="Tasse-de-thé-au-jardin-9",
+        password_confirmation="Tasse-de-thé-au-jardin-9",
+        first_name="Lucie",
+        last_name="Marchal",
+        job_title="Secrétaire médicale",
+    )
+    _show(secretary.user)
+    for notice in secretary.notices:
+        print(f"   notice [{notice.code}]: {notice.message}")
+
+    _title("Duplicates are refused, whatever the case or width (A1, A2)")
+    _attempt(
+        "another account with JEANNE.DUPONT@cabinet-tilleuls.BE",
+        lambda: accounts.register(
+            login="jdupont2",
+            email="JEANNE.DUPONT@cabinet-tilleuls.BE",
+            password="Autre-Chemin-Vers-Namur-7",
+            password_confirmation="Autre-Chemin-Vers-Namur-7",
+            first_name="Jean",
+            last_name="Dupont",
+        ),
+    )
+    _attempt(
+        "another account with the full-width login 'ＤＲ.ＤＵＰＯＮＴ'",
+        lambda: accounts.register(
+            login="ＤＲ.ＤＵＰＯＮＴ",
+            email="jean.dupont@exemple-namur.be",
+            password="Autre-Chemin-Vers-Namur-7",
+            password_confirmation="Autre-Chemin-Vers-Namur-7",
+            first_name="Jean",
+            last_name="Dupont",
+        ),
+    )
+    _attempt(
+        "a login with a Cyrillic 'о' in 'dr.martin.lоuvain'",
+        lambda: accounts.register(
+            login="dr.martin.lоuvain",
+            email="luc.martin@exemple-louvain.be",
+            password="Autre-Chemin-Vers-Namur-7",
+            password_confirmation="Autre-Chemin-Vers-Namur-7",
+            first_name="Luc",
+            last_name="Martin",
+        ),
+    )
+
+    _title("Weak passwords are refused with their reasons (A4)")
+    for password in ("motdepasse", "Password123!", "Dupont2024!!"):
+        _attempt(
+            f"Dr Luc Dupont chooses {password!r}",
+            lambda password=password: accounts.register(  # type: ignore[misc]
+                login="dr.luc.dupont",
+                email="luc.dupont@cabinet-tilleuls.be",
+                password=password,
+                password_confirmation=password,
+                first_name="Luc",
+                last_name="Dupont",
+            ),
+        )
+
+    _title("Logging in")
+    user = accounts.authenticate("DR.DUPONT", "Vrai-Cheval-Agrafe-42")
+    print(f" * 'DR.DUPONT' with the right password: logged in as {user.full_name}")
+    _attempt(
+        "'dr.dupont' with a wrong password",
+        lambda: accounts.authenticate("dr.dupont", "Vrai-Cheval-Agrafe-43"),
+    )
+    _attempt("an unknown login", lambda: accounts.authenticate("dr.inconnu", "whatever"))
+
+    _title("Changing an e-mail address is for support only (A5)")
+    _attempt(
+        "the secretary changes Dr Dupont's address",
+        lambda: accounts.change_email(
+            actor=secretary.user.id, user_id=dupont.user.id, new_email="j.dupont@exemple.be"
+        ),
+    )
+    change = accounts.change_email(
+        actor=SUPPORT, user_id=dupont.user.id, new_email="j.dupont@cabinet-tilleuls.be"
+    )
+    print(f" * support changes it: now {change.user.email.address!r}")
+    return 0

@@ -1,0 +1,326 @@
+"""Errors raised by practiceid, each with a stable, machine-readable ``code``.
+
+A host application translates errors by ``code`` and ``params``, never by message text or
+class name: codes are part of the public API and only ever added, never renamed. The tree::
+
+    PracticeIdError                         practiceid.error
+    ├── InvalidInput (ValueError)           input.invalid
+    │   └── Rejected                        input.rejected      .violations
+    │       ├── LoginRejected               login.rejected
+    │       ├── EmailRejected               email.rejected
+    │       ├── PasswordRejected            password.rejected
+    │       └── ProfileRejected             profile.rejected
+    ├── InvalidConfiguration (ValueError)   config.invalid
+    ├── Conflict                            conflict
+    │   ├── DuplicateUserId                 user.duplicate_id
+    │   ├── DuplicateLogin                  user.duplicate_login
+    │   ├── DuplicateEmail                  user.duplicate_email
+    │   └── StaleUser                       user.stale
+    ├── NotFound (LookupError)              not_found
+    │   └── UserNotFound                    user.not_found
+    ├── AuthenticationFailed                auth.failed
+    │   ├── AccountDeactivated              auth.account_deactivated
+    │   └── PasswordMismatch                password.mismatch
+    ├── PermissionDenied                    auth.permission_denied
+    ├── UnsupportedPasswordHash             password.unsupported_hash
+    ├── WeakHashParameters (ValueError)     password.weak_hash_parameters
+    └── UnitOfWorkError (RuntimeError)      uow.misuse
+
+A policy that refuses reports *every* violation at once: :class:`Rejected` carries a tuple of
+:class:`Violation` values, each with its own code (``password.too_short``,
+``login.mixed_scripts``, …), the form ``field`` it concerns, and parameters.
+
+No error ever carries a secret: password violations name limits and classes, never the
+password or a character of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import attrs
+
+__all__ = [
+    "AccountDeactivated",
+    "AuthenticationFailed",
+    "Conflict",
+    "DuplicateEmail",
+    "DuplicateLogin",
+    "DuplicateUserId",
+    "EmailRejected",
+    "InvalidConfiguration",
+    "InvalidInput",
+    "LoginRejected",
+    "NotFound",
+    "Notice",
+    "PasswordMismatch",
+    "PasswordRejected",
+    "PermissionDenied",
+    "PracticeIdError",
+    "ProfileRejected",
+    "Rejected",
+    "StaleUser",
+    "UnitOfWorkError",
+    "UnsupportedPasswordHash",
+    "UserNotFound",
+    "Violation",
+    "WeakHashParameters",
+]
+
+
+def _freeze(params: Mapping[str, object]) -> Mapping[str, object]:
+    return MappingProxyType(dict(params))
+
+
+@attrs.frozen(eq=True, unsafe_hash=False)
+class _Finding:
+    code: str
+    message: str
+    field: str | None = None
+    params: Mapping[str, object] = attrs.field(factory=dict, converter=_freeze)
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready mapping (``code``, ``field``, ``message``, ``params``)."""
+        return {
+            "code": self.code,
+            "field": self.field,
+            "message": self.message,
+            "params": dict(self.params),
+        }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A read-only mapping does not pickle; rebuild from a plain dict.
+        return (type(self), (self.code, self.message, self.field, dict(self.params)))
+
+
+@attrs.frozen(eq=True, unsafe_hash=False)
+class Violation(_Finding):
+    """One broken rule: a stable ``code``, the ``field`` it concerns, and parameters.
+
+    ``message`` is an English default for logs and developers; hosts show their own text,
+    chosen by ``code`` and filled from ``params``.
+    """
+
+
+@attrs.frozen(eq=True, unsafe_hash=False)
+class Notice(_Finding):
+    """Advice that does not refuse the input, such as a generic e-mail address (A3)."""
+
+
+class PracticeIdError(Exception):
+    """Base of every error practiceid raises on purpose.
+
+    ``code`` is stable and dotted; ``params`` is a read-only mapping of the details a host
+    needs to build its own message.
+    """
+
+    code: ClassVar[str] = "practiceid.error"
+    default_message: ClassVar[str] = "practiceid refused the operation"
+
+    def __init__(self, message: str | None = None, /, **params: object) -> None:
+        self.message = message if message is not None else self.default_message
+        self.params: Mapping[str, object] = _freeze(params)
+        super().__init__(self.message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword parameters do not survive BaseException's default pickling.
+        return (_rebuild, (type(self), self.message, dict(self.params)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, params={dict(self.params)!r})"
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready mapping of the error (``code``, ``message``, ``params``)."""
+        return {"code": self.code, "message": self.message, "params": dict(self.params)}
+
+
+def _rebuild(
+    cls: type[PracticeIdError], message: str, params: dict[str, object]
+) -> PracticeIdError:
+    error = cls.__new__(cls)
+    PracticeIdError.__init__(error, message, **params)
+    return error
+
+
+class InvalidInput(PracticeIdError, ValueError):
+    """Input that no state of the system would accept."""
+
+    code = "input.invalid"
+    default_message = "invalid input"
+
+
+class Rejected(InvalidInput):
+    """Input refused by a policy, with every violation found (not only the first)."""
+
+    code = "input.rejected"
+    default_message = "the input breaks one or more rules"
+
+    def __init__(self, violations: Iterable[Violation], /) -> None:
+        self.violations: tuple[Violation, ...] = tuple(violations)
+        super().__init__(
+            "; ".join(v.message for v in self.violations) or self.default_message,
+            codes=tuple(v.code for v in self.violations),
+        )
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The codes of the violations, in the order the rules were checked."""
+        return tuple(v.code for v in self.violations)
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready mapping, with each violation under ``violations``."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "violations": [v.to_dict() for v in self.violations],
+        }
+
+    @classmethod
+    def combine(cls, errors: Iterable[Rejected]) -> Rejected:
+        """Merge the refusals of several fields into one error.
+
+        A single refusal is returned unchanged (so ``except PasswordRejected`` still works
+        when only the password was wrong); several become one :class:`Rejected` carrying all
+        of their violations.
+        """
+        errors = list(errors)
+        if len(errors) == 1:
+            return errors[0]
+        return Rejected(v for error in errors for v in error.violations)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.violations,))
+
+
+class LoginRejected(Rejected):
+    """The login breaks the :class:`~practiceid.LoginPolicy`."""
+
+    code = "login.rejected"
+
+
+class EmailRejected(Rejected):
+    """The e-mail address breaks the :class:`~practiceid.EmailPolicy` (A3)."""
+
+    code = "email.rejected"
+
+
+class PasswordRejected(Rejected):
+    """The password breaks the :class:`~practiceid.PasswordPolicy` (A4)."""
+
+    code = "password.rejected"
+
+
+class ProfileRejected(Rejected):
+    """A name or job title is missing, too long or holds control characters (A7)."""
+
+    code = "profile.rejected"
+
+
+class InvalidConfiguration(PracticeIdError, ValueError):
+    """A policy or adapter was configured with values that cannot work (``min > max``, …)."""
+
+    code = "config.invalid"
+    default_message = "invalid configuration"
+
+
+class Conflict(PracticeIdError):
+    """The operation collides with what is already stored."""
+
+    code = "conflict"
+    default_message = "conflicts with stored data"
+
+
+class DuplicateUserId(Conflict):
+    """A user with this id is already stored."""
+
+    code = "user.duplicate_id"
+    default_message = "a user with this id already exists"
+
+
+class DuplicateLogin(Conflict):
+    """Another user already has this login, compared after normalization (A1, A2)."""
+
+    code = "user.duplicate_login"
+    default_message = "this login is already taken"
+
+
+class DuplicateEmail(Conflict):
+    """Another user already has this e-mail address, compared case-insensitively (A1, A2)."""
+
+    code = "user.duplicate_email"
+    default_message = "this e-mail address is already used by another account"
+
+
+class StaleUser(Conflict):
+    """The user changed since it was read; read it again and retry."""
+
+    code = "user.stale"
+    default_message = "the user was changed by someone else; reload and retry"
+
+
+class NotFound(PracticeIdError, LookupError):
+    """Nothing is stored under the given key."""
+
+    code = "not_found"
+    default_message = "not found"
+
+
+class UserNotFound(NotFound):
+    """No user has this id."""
+
+    code = "user.not_found"
+    default_message = "no such user"
+
+
+class AuthenticationFailed(PracticeIdError):
+    """Login or password wrong. Deliberately does not say which (unknown login or password)."""
+
+    code = "auth.failed"
+    default_message = "login or password incorrect"
+
+
+class AccountDeactivated(AuthenticationFailed):
+    """The credentials are right but the account is deactivated (A6).
+
+    Raised only after the password was verified, so it reveals nothing to a guesser.
+    """
+
+    code = "auth.account_deactivated"
+    default_message = "this account is deactivated"
+
+
+class PasswordMismatch(AuthenticationFailed):
+    """Raised by a :class:`~practiceid.ports.PasswordHasher` when the password is wrong."""
+
+    code = "password.mismatch"
+    default_message = "the password does not match"
+
+
+class PermissionDenied(PracticeIdError):
+    """The actor lacks the permission the operation requires (A5)."""
+
+    code = "auth.permission_denied"
+    default_message = "not allowed"
+
+
+class UnsupportedPasswordHash(PracticeIdError):
+    """No configured hasher recognizes the stored hash's format."""
+
+    code = "password.unsupported_hash"
+    default_message = "the stored password hash has an unsupported format"
+
+
+class WeakHashParameters(PracticeIdError, ValueError):
+    """Hashing parameters below the OWASP floor (19 MiB, t=2, p=1) were configured."""
+
+    code = "password.weak_hash_parameters"
+    default_message = "password hashing parameters are below the OWASP minimum"
+
+
+class UnitOfWorkError(PracticeIdError, RuntimeError):
+    """A unit of work was used outside ``with``, or entered twice."""
+
+    code = "uow.misuse"
+    default_message = "unit of work used outside of its 'with' block"

@@ -1,0 +1,23 @@
+"""Ports: the interfaces practiceid needs from its host, as :class:`typing.Protocol`.
+
+Each port's docstring states its error contract: which :mod:`practiceid.errors` it raises and
+when. Adapters (``practiceid.adapters``, or the host's own) implement them; the contract
+suites in :mod:`practiceid.testing.contracts` check that they do.
+"""
+
+from __future__ import annotations
+
+from practiceid.ports.authorization import Authorizer, Permission
+from practiceid.ports.clock import Clock
+from practiceid.ports.hashing import PasswordHasher
+from practiceid.ports.users import UnitOfWork, UnitOfWorkFactory, UserRepository
+
+__all__ = [
+    "Authorizer",
+    "Clock",
+    "PasswordHasher",
+    "Permission",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+]
