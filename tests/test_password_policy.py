@@ -318,8 +318,13 @@ def _rules_hold(policy: PasswordPolicy, password: str) -> bool:
     )
 
 
-_INTERESTING = st.sampled_from("aA1!é€ \x00\u0301٣²中ǅß\u202e\ud800😴")
-_MIXED_TEXT = st.text(alphabet=_INTERESTING | st.characters(), max_size=300)
+# One or two representatives of every class and category the rules distinguish, so that
+# strings near each boundary (one class missing, one character short) are common.
+_INTERESTING = st.sampled_from("aA1!é€ \x00\u0301٣²中ǅß\u202e\ud800😴ﬁ\t")
+_MIXED_TEXT = st.one_of(
+    st.text(alphabet=_INTERESTING, min_size=7, max_size=13),
+    st.text(alphabet=_INTERESTING | st.characters(), max_size=300),
+)
 
 
 @given(_MIXED_TEXT)
