@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from practiceid import (
     AccountDeactivated,
@@ -19,13 +22,15 @@ from practiceid import (
     MigratingHasher,
     PasswordRejected,
     PermissionDenied,
+    PracticeIdError,
     Rejected,
     StaleUser,
     UserId,
     UserNotFound,
     UserStatus,
 )
-from practiceid.testing import fast_hasher
+from practiceid.adapters import InMemoryStore, StaticAuthorizer
+from practiceid.testing import ManualClock, fast_hasher
 
 from .conftest import SUPPORT
 
@@ -413,3 +418,41 @@ def test_change_password_refuses_when_the_user_changed_meanwhile(accounts, store
             new_password=OTHER_STRONG,
             new_password_confirmation=OTHER_STRONG,
         )
+
+
+# -- hostile input ---------------------------------------------------------------------------
+
+HOSTILE = ["", "\x00", "a\ud800b", "dr.\u202edupont", "x" * 100_000, "é" * 100_000, "😴" * 300]
+FIELDS = ["login", "email", "password", "password_confirmation", "first_name", "last_name"]
+
+
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v[:12]))
+def test_hostile_text_in_any_field_is_refused_with_a_coded_error(accounts, store, field, value):
+    with pytest.raises(Rejected) as raised:
+        register(accounts, **{field: value})
+    assert raised.value.violations
+    with store.unit_of_work() as uow:
+        assert uow.users.list() == []
+
+
+@pytest.mark.parametrize("value", [*HOSTILE, None, 42, b"bytes"], ids=repr)
+def test_hostile_credentials_fail_authentication_alike(accounts, value):
+    register(accounts)
+    for login, password in ((value, STRONG), ("dr.dupont", value), (value, value)):
+        with pytest.raises(AuthenticationFailed) as raised:
+            accounts.authenticate(login, password)
+        assert type(raised.value) is AuthenticationFailed
+
+
+@settings(max_examples=50)
+@given(st.fixed_dictionaries({field: st.text(max_size=40) for field in FIELDS}))
+def test_no_text_makes_registration_raise_anything_but_practiceid_errors(fields):
+    accounts = AccountService(
+        unit_of_work=InMemoryStore().unit_of_work,
+        hasher=fast_hasher(),
+        clock=ManualClock(),
+        authorizer=StaticAuthorizer(),
+    )
+    with contextlib.suppress(PracticeIdError):
+        accounts.register(**fields)

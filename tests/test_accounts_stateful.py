@@ -22,7 +22,9 @@ from practiceid.adapters import InMemoryStore, StaticAuthorizer
 from practiceid.testing import ManualClock, fast_hasher
 
 SUPPORT = UserId("support")
-LOGINS = st.sampled_from(["dr.dupont", "DR.DUPONT", "ｄｒ.ｄｕｐｏｎｔ", "dr.martin", "lucie", "LUCIE"])
+LOGINS = st.sampled_from(
+    ["dr.dupont", "DR.DUPONT", "ｄｒ.ｄｕｐｏｎｔ", "dr.martin", "lucie", "LUCIE"]
+)
 EMAILS = st.sampled_from(
     ["j@cabinet.be", "J@Cabinet.BE", "m@cabinet.be", "l@cabinet.be", "L@CABINET.be"]
 )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import runpy
 import subprocess
 import sys
 
@@ -36,8 +37,6 @@ def test_module_entry_point_requires_a_command():
 
 
 def test_running_the_package_as_a_module_calls_main(monkeypatch, capsys):
-    import runpy
-
     monkeypatch.setattr(sys, "argv", ["practiceid", "--version"])
     with pytest.raises(SystemExit) as raised:
         runpy.run_module("practiceid", run_name="__main__")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from practiceid import UserStatus
+from practiceid import EmailAddress, Login, UserStatus
+from practiceid.adapters import SystemClock
 from practiceid.testing import ManualClock, sample_user
 from practiceid.users import new_user_id
 
@@ -37,14 +38,10 @@ def test_manual_clock_moves_only_when_told():
 
 
 def test_system_clock_is_timezone_aware():
-    from practiceid.adapters import SystemClock
-
     assert SystemClock().now().tzinfo is not None
     assert repr(SystemClock()) == "SystemClock()"
 
 
 def test_login_and_email_print_as_their_display_form():
-    from practiceid import EmailAddress, Login
-
     assert str(Login("Dr.Dupont")) == "Dr.Dupont"
     assert str(EmailAddress("a@cabinet.be")) == "a@cabinet.be"
