@@ -148,6 +148,12 @@ def test_django_pbkdf2_hash_made_elsewhere_verifies():
     assert DjangoPbkdf2Hasher(iterations=2000).needs_rehash(legacy) is True
 
 
+def test_django_pbkdf2_hashes_bytes_as_typed_like_django():
+    decomposed = "Cafe\u0301-Bxl-1"
+    legacy = _django_hash(decomposed, "c2FsdHNhbHQ", 1000)
+    DjangoPbkdf2Hasher(iterations=1000).verify(legacy, decomposed)
+
+
 def test_django_pbkdf2_hasher_round_trips_and_refuses_other_formats():
     hasher = DjangoPbkdf2Hasher(iterations=1000)
     stored = hasher.hash("Abcdefgh1!")

@@ -237,6 +237,24 @@ def test_zxcvbn_sees_at_most_the_strength_window(zxcvbn_calls):
     assert zxcvbn_calls == [64]
 
 
+def test_l33t_heavy_passwords_are_judged_on_a_shorter_prefix_to_bound_the_cost():
+    # 22 distinct l33t characters make zxcvbn try 736 substitution tables: 3 s for 64.
+    attack = "Aa4@8({[<3691!|70$5+%2" * 11
+    report = POLICY.evaluate(attack[:256])
+    assert report.strength is not None
+    assert report.strength.judged_length <= 20
+    plain = PasswordPolicy.passphrase().evaluate("lune agrafe cheval porte velo jardin " * 3)
+    assert plain.strength is not None
+    assert plain.strength.judged_length == 64
+
+
+@given(st.text(max_size=100), st.integers(min_value=1, max_value=72))
+def test_the_judged_prefix_is_a_prefix_within_the_window(password, window):
+    prefix = password_module.affordable_prefix(password, window)
+    assert password.startswith(prefix)
+    assert len(prefix) <= window
+
+
 def test_a_long_password_with_a_weak_start_is_judged_on_its_start():
     assert "password.too_weak" in POLICY.evaluate("a" * 70 + "Zq9!kT#v").codes
 

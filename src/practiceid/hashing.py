@@ -188,7 +188,8 @@ class DjangoPbkdf2Hasher:
     """Django's ``pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`` format.
 
     For hosts migrating from Django: wrap it in :class:`MigratingHasher` after an
-    :class:`Argon2idHasher` so that existing users log in and get re-hashed. It can also hash,
+    :class:`Argon2idHasher` so that existing users log in and get re-hashed. Like Django, it
+    hashes the password's UTF-8 bytes as typed (no Unicode normalization). It can also hash,
     with ``iterations`` (Django 5.2's default, 1 000 000, unless told otherwise).
     """
 
@@ -209,7 +210,10 @@ class DjangoPbkdf2Hasher:
         kdf = PBKDF2HMAC(
             algorithm=hashes.SHA256(), length=32, salt=salt.encode(), iterations=iterations
         )
-        return base64.b64encode(kdf.derive(_secret_bytes(password))).decode("ascii")
+        # Django hashes the UTF-8 bytes as typed, without normalization: so do we, or
+        # passwords stored with decomposed accents would never verify again.
+        secret = password.encode("utf-8", "surrogatepass")
+        return base64.b64encode(kdf.derive(secret)).decode("ascii")
 
     def _split(self, encoded: object) -> tuple[int, str, str]:
         if not isinstance(encoded, str):

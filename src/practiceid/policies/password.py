@@ -23,9 +23,11 @@ Passwords are NFC-normalized before every rule and before hashing, so ``é`` typ
 or decomposed is the same password; they are never NFKC-folded, case-folded or trimmed.
 
 Cost: cheap rules run first; a password that breaks any of them never reaches zxcvbn. zxcvbn
-refuses inputs over 72 characters and its cost grows fast with length, so only the first
-``strength_window`` code points (default 64) are estimated: appending characters never makes
-a password easier to guess, so the estimate of a prefix is a lower bound of the whole.
+refuses inputs over 72 characters and its cost grows with the square of the length and
+combinatorially with the distinct l33t characters (``@``, ``$``, ``1``, ``|``, …), so only a
+prefix is estimated: at most ``strength_window`` code points (default 64), fewer when its
+characters would cost zxcvbn more than about 25 ms. Appending characters never makes a
+password easier to guess, so the estimate of a prefix is a lower bound of the whole.
 
 >>> policy = PasswordPolicy(check_strength=False)
 >>> policy.evaluate("short").codes
@@ -37,6 +39,7 @@ a password easier to guess, so the estimate of a prefix is a lower bound of the 
 from __future__ import annotations
 
 import hmac
+import math
 import re
 import threading
 import unicodedata
@@ -75,7 +78,8 @@ def _at_least(minimum: int) -> Any:  # noqa: ANN401 - an attrs validator
 class StrengthEstimate:
     """What zxcvbn said: ``score`` 0-4, the log10 of guesses, and its feedback.
 
-    ``uses_personal_data`` is true when part of the password matched the user's own data.
+    ``uses_personal_data`` is true when part of the password matched the user's own data;
+    ``judged_length`` is how many leading code points zxcvbn saw.
     """
 
     score: int
@@ -83,6 +87,7 @@ class StrengthEstimate:
     warning: str
     suggestions: tuple[str, ...]
     uses_personal_data: bool = False
+    judged_length: int = 0
 
 
 @attrs.frozen
@@ -154,8 +159,43 @@ class PasswordReport:
 _ZXCVBN_LOCK = threading.Lock()
 
 
+# zxcvbn's cost, measured on zxcvbn 4.5.0 (benchmarks/): about 6 µs x n² for n characters,
+# plus 1.2 µs x n² for each l33t substitution table it tries; the number of tables grows
+# combinatorially with the distinct l33t characters present ("4@8({[<3691!|70$5+%2"
+# alone makes 736 of them and 3 s of work for 64 characters). A check may spend about this:
+_STRENGTH_BUDGET_US = 25_000.0
+_US_PER_CHAR2 = 6.0
+_US_PER_CHAR2_PER_SUB = 1.2
+_MAX_L33T_CHARACTERS = 10  # more make counting the tables itself slow
+
+
+def affordable_prefix(password: str, window: int) -> str:
+    """Return the longest prefix of ``password`` that zxcvbn can judge within its budget.
+
+    The prefix has at most ``window`` code points. A prefix never looks stronger than the
+    whole password, so judging a shorter one errs on the side of refusing.
+    """
+    from zxcvbn import matching  # noqa: PLC0415 - its dictionaries take a while to load
+
+    table = matching.L33T_TABLE
+    l33t = {c for chars in table.values() for c in chars}
+    text = password[:window]
+    seen: set[str] = set()
+    for index, char in enumerate(text):
+        if char in l33t and char not in seen:
+            if len(seen) == _MAX_L33T_CHARACTERS:
+                text = text[:index]
+                break
+            seen.add(char)
+    subtable = matching.relevant_l33t_subtable(text, table)
+    # An empty substitution means no l33t matching at all.
+    tables = sum(1 for sub in matching.enumerate_l33t_subs(subtable) if sub)
+    cost_per_char2 = _US_PER_CHAR2 + _US_PER_CHAR2_PER_SUB * tables
+    return text[: math.isqrt(int(_STRENGTH_BUDGET_US / cost_per_char2))]
+
+
 def estimate_strength(password: str, context: PasswordContext | None = None) -> StrengthEstimate:
-    """Run zxcvbn on at most 72 characters of ``password``. Thread-safe.
+    """Run zxcvbn on the :func:`affordable_prefix` of ``password``. Thread-safe.
 
     zxcvbn gives feedback only for scores 0-2; for a higher score the feedback on its
     longest match is computed anyway, so that a policy demanding 4 can say why it refused.
@@ -164,8 +204,9 @@ def estimate_strength(password: str, context: PasswordContext | None = None) -> 
     from zxcvbn import feedback, zxcvbn  # noqa: PLC0415 - its dictionaries take a while to load
 
     context = context or PasswordContext()
+    judged = affordable_prefix(password, _ZXCVBN_MAX_LENGTH)
     with _ZXCVBN_LOCK:
-        result = zxcvbn(password[:_ZXCVBN_MAX_LENGTH], context.dictionary())
+        result = zxcvbn(judged, context.dictionary())
     sequence = result["sequence"]
     score = int(result["score"])
     advice = result["feedback"]
@@ -185,6 +226,7 @@ def estimate_strength(password: str, context: PasswordContext | None = None) -> 
         warning=warning,
         suggestions=tuple(str(s) for s in advice.get("suggestions", ())),
         uses_personal_data=personal,
+        judged_length=len(judged),
     )
 
 
