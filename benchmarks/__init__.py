@@ -1,4 +1,3 @@
-# Copyright 2026 The practiceid developers.
 """Benchmarks for practiceid's password policy, run by ``make bench`` (``python -m benchmarks``).
 
 Standard library timing only (``time.perf_counter_ns`` and ``statistics``); Django is a

@@ -1,4 +1,3 @@
-# Copyright 2026 The practiceid developers.
 """Django's password validators, configured in-process, as the yardstick.
 
 Django has no composition-class validators (lowercase, uppercase, digit, symbol) and no

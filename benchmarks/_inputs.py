@@ -1,4 +1,3 @@
-# Copyright 2026 The practiceid developers.
 """The passwords and the user every benchmark shares, so that ratios compare like with like."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-# Copyright 2026 The practiceid developers.
 """Plain-text tables and number formatting for the benchmark output."""
 
 from __future__ import annotations

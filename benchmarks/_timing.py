@@ -1,4 +1,3 @@
-# Copyright 2026 The practiceid developers.
 """Per-call timing in rounds, with the clock's own cost subtracted.
 
 Every call is timed on its own with :func:`time.perf_counter_ns`, so that a p95 exists and a
