@@ -242,11 +242,14 @@ def test_deactivated_user_cannot_log_in_a6(accounts, store):
     assert type(wrong.value) is AuthenticationFailed
 
 
-def test_user_without_a_password_cannot_log_in(accounts, store):
-    user = register(accounts).user
+def forget_password(store, user):
     with store.unit_of_work() as uow:
         uow.users.update(attrs.evolve(user, password_hash=None))
         uow.commit()
+
+
+def test_user_without_a_password_cannot_log_in(accounts, store):
+    forget_password(store, register(accounts).user)
     with pytest.raises(AuthenticationFailed):
         accounts.authenticate("dr.dupont", STRONG)
 
@@ -386,9 +389,7 @@ def test_change_password_needs_the_current_one_and_the_policy(accounts):
 
 def test_change_password_without_a_stored_password_fails_authentication(accounts, store):
     user = register(accounts).user
-    with store.unit_of_work() as uow:
-        uow.users.update(attrs.evolve(user, password_hash=None))
-        uow.commit()
+    forget_password(store, user)
     with pytest.raises(AuthenticationFailed):
         accounts.change_password(
             user_id=user.id,

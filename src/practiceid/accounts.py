@@ -184,6 +184,19 @@ class AccountService:
         if key is not None:
             with self.unit_of_work() as uow:
                 user = uow.users.find_by_login(key)
+        user = self._check_password(user, password)
+        if not user.is_active:
+            raise AccountDeactivated(user_id=user.id)
+        if user.password_hash is not None and self.hasher.needs_rehash(user.password_hash):
+            user = self._rehash(user, password)
+        return user
+
+    def _check_password(self, user: User | None, password: object) -> User:
+        """Return ``user`` if ``password`` matches its stored hash.
+
+        Otherwise raise AuthenticationFailed, after the same hashing work whatever the reason:
+        no such user, no password set, not text, or a wrong password.
+        """
         if user is None or user.password_hash is None or not isinstance(password, str):
             self._spend_hashing_time(password)
             raise AuthenticationFailed
@@ -191,10 +204,6 @@ class AccountService:
             self.hasher.verify(user.password_hash, password)
         except (PasswordMismatch, UnsupportedPasswordHash):
             raise AuthenticationFailed from None
-        if not user.is_active:
-            raise AccountDeactivated(user_id=user.id)
-        if self.hasher.needs_rehash(user.password_hash):
-            user = self._rehash(user, password)
         return user
 
     def _spend_hashing_time(self, password: object) -> None:
@@ -261,14 +270,8 @@ class AccountService:
             UserNotFound, StaleUser.
         """
         with self.unit_of_work() as uow:
-            user = uow.users.get(user_id)
-        if user.password_hash is None or not isinstance(current_password, str):
-            self._spend_hashing_time(current_password)
-            raise AuthenticationFailed
-        try:
-            self.hasher.verify(user.password_hash, current_password)
-        except (PasswordMismatch, UnsupportedPasswordHash):
-            raise AuthenticationFailed from None
+            stored = uow.users.get(user_id)
+        user = self._check_password(stored, current_password)  # slow: outside the transaction
         context = self._password_context(
             login=user.login.display,
             email=user.email.address,

@@ -97,52 +97,36 @@ def run() -> int:
     for notice in secretary.notices:
         print(f"   notice [{notice.code}]: {notice.message}")
 
+    def newcomer(login: str, email: str, password: str = "Autre-Chemin-Vers-Namur-7") -> object:
+        return accounts.register(
+            login=login,
+            email=email,
+            password=password,
+            password_confirmation=password,
+            first_name="Luc",
+            last_name="Dupont",
+        )
+
     _title("Duplicates are refused, whatever the case or width (A1, A2)")
     _attempt(
         "another account with JEANNE.DUPONT@cabinet-tilleuls.BE",
-        lambda: accounts.register(
-            login="jdupont2",
-            email="JEANNE.DUPONT@cabinet-tilleuls.BE",
-            password="Autre-Chemin-Vers-Namur-7",
-            password_confirmation="Autre-Chemin-Vers-Namur-7",
-            first_name="Jean",
-            last_name="Dupont",
-        ),
+        lambda: newcomer("jdupont2", "JEANNE.DUPONT@cabinet-tilleuls.BE"),
     )
     _attempt(
         "another account with the full-width login 'ＤＲ.ＤＵＰＯＮＴ'",
-        lambda: accounts.register(
-            login="ＤＲ.ＤＵＰＯＮＴ",
-            email="jean.dupont@exemple-namur.be",
-            password="Autre-Chemin-Vers-Namur-7",
-            password_confirmation="Autre-Chemin-Vers-Namur-7",
-            first_name="Jean",
-            last_name="Dupont",
-        ),
+        lambda: newcomer("ＤＲ.ＤＵＰＯＮＴ", "luc.dupont@exemple-namur.be"),
     )
     _attempt(
-        "a login with a Cyrillic 'о' in 'dr.martin.lоuvain'",
-        lambda: accounts.register(
-            login="dr.martin.lоuvain",
-            email="luc.martin@exemple-louvain.be",
-            password="Autre-Chemin-Vers-Namur-7",
-            password_confirmation="Autre-Chemin-Vers-Namur-7",
-            first_name="Luc",
-            last_name="Martin",
-        ),
+        "a login with a Cyrillic 'о' in 'dr.luc.lоuvain'",
+        lambda: newcomer("dr.luc.lоuvain", "luc.dupont@exemple-louvain.be"),
     )
 
     _title("Weak passwords are refused with their reasons (A4)")
     for password in ("motdepasse", "Password123!", "Dupont2024!!"):
         _attempt(
             f"Dr Luc Dupont chooses {password!r}",
-            lambda password=password: accounts.register(  # type: ignore[misc]
-                login="dr.luc.dupont",
-                email="luc.dupont@cabinet-tilleuls.be",
-                password=password,
-                password_confirmation=password,
-                first_name="Luc",
-                last_name="Dupont",
+            lambda password=password: newcomer(  # type: ignore[misc]
+                "dr.luc.dupont", "luc.dupont@cabinet-tilleuls.be", password
             ),
         )
 
