@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import practiceid
-from benchmarks import _django, _inputs, _report, _timing
+from benchmarks import _auth, _django, _inputs, _report, _timing
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -357,8 +357,13 @@ def main() -> None:
     failing_vs_django = bench_failing(tools, overhead_ns)
     passing = bench_passing(tools, overhead_ns)
     worst = bench_worst(tools, overhead_ns, passing.full_check_us)
+    login_ratios = _auth.bench_authentication(overhead_ns)
     _django.assert_no_database()
     print_summary(failing_vs_django, passing, worst)
+    _report.table(
+        ["login ratio (medians, same run)", "value"],
+        [[name, _report.ratio(value, 1)] for name, value in login_ratios.items()],
+    )
     print("Django opened no database connection (dummy backend; checked after the run).")
     print(f"Total time: {time.perf_counter() - started:.1f} s")
 

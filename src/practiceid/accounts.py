@@ -76,7 +76,7 @@ class EmailChange:
     notices: tuple[Notice, ...] = ()
 
 
-@attrs.define(kw_only=True)
+@attrs.frozen(kw_only=True)
 class AccountService:
     """Use cases for accounts. Build one per application and share it across threads.
 
