@@ -40,17 +40,28 @@ from practiceid.errors import (
     DuplicateEmail,
     DuplicateLogin,
     DuplicateUserId,
+    PasswordMismatch,
+    PermissionDenied,
     StaleUser,
     UnitOfWorkError,
+    UnsupportedPasswordHash,
     UserNotFound,
 )
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
+from practiceid.ports.authorization import Authorizer, Permission
+from practiceid.ports.clock import Clock
+from practiceid.ports.hashing import PasswordHasher
 from practiceid.ports.users import UnitOfWorkFactory
 from practiceid.testing import sample_user
 from practiceid.users import User, UserId, UserStatus
 
-__all__ = ["UserRepositoryContract"]
+__all__ = [
+    "AuthorizerContract",
+    "ClockContract",
+    "PasswordHasherContract",
+    "UserRepositoryContract",
+]
 
 _THREADS = 16
 
@@ -468,3 +479,108 @@ def _user_repository_machine(
                     assert uow.users.find_by_email(user.email) == user
 
     return UserRepositoryMachine
+
+
+class PasswordHasherContract:
+    """The :class:`~practiceid.ports.PasswordHasher` contract, for a host's own hasher.
+
+    Implement ``make_hasher`` (cheap parameters are fine) and, if your format cannot be
+    confused with it, leave ``foreign_hash`` as an Argon2i string.
+    """
+
+    foreign_hash = "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
+
+    def make_hasher(self) -> PasswordHasher:
+        """Return the hasher under test."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def hasher(self) -> PasswordHasher:
+        """The hasher under test."""
+        return self.make_hasher()
+
+    def test_a_fresh_hash_verifies_and_needs_no_rehash(self, hasher: PasswordHasher) -> None:
+        stored = hasher.hash("Vrai-Cheval-Agrafe-42")
+        assert hasher.recognizes(stored)
+        # A hasher that returns True/False instead of raising would be ignored by callers.
+        assert hasher.verify(stored, "Vrai-Cheval-Agrafe-42") is None  # type: ignore[func-returns-value]
+        assert hasher.needs_rehash(stored) is False
+
+    def test_a_wrong_password_raises_password_mismatch(self, hasher: PasswordHasher) -> None:
+        stored = hasher.hash("Vrai-Cheval-Agrafe-42")
+        for wrong in ("Vrai-Cheval-Agrafe-43", "vrai-cheval-agrafe-42", "", "Vrai-Cheval"):
+            with pytest.raises(PasswordMismatch):
+                hasher.verify(stored, wrong)
+
+    def test_hashes_are_salted(self, hasher: PasswordHasher) -> None:
+        assert hasher.hash("Vrai-Cheval-Agrafe-42") != hasher.hash("Vrai-Cheval-Agrafe-42")
+
+    def test_the_stored_hash_never_contains_the_password(self, hasher: PasswordHasher) -> None:
+        assert "Agrafe" not in hasher.hash("Vrai-Cheval-Agrafe-42")
+
+    def test_a_foreign_format_raises_unsupported_password_hash(
+        self, hasher: PasswordHasher
+    ) -> None:
+        assert hasher.recognizes(self.foreign_hash) is False
+        with pytest.raises(UnsupportedPasswordHash):
+            hasher.verify(self.foreign_hash, "Vrai-Cheval-Agrafe-42")
+        with pytest.raises(UnsupportedPasswordHash):
+            hasher.needs_rehash(self.foreign_hash)
+
+    def test_non_ascii_passwords_round_trip(self, hasher: PasswordHasher) -> None:
+        for password in ("Café-été-٣-€", "中文密码很长很长", "😴 emoji pass 😴"):
+            hasher.verify(hasher.hash(password), password)
+
+    def test_errors_never_carry_the_password(self, hasher: PasswordHasher) -> None:
+        stored = hasher.hash("Vrai-Cheval-Agrafe-42")
+        with pytest.raises(PasswordMismatch) as raised:
+            hasher.verify(stored, "Secret-Guess-99")
+        assert "Secret-Guess" not in repr(raised.value.to_dict()) + str(raised.value)
+
+
+class ClockContract:
+    """The :class:`~practiceid.ports.Clock` contract: aware datetimes that never go back."""
+
+    def make_clock(self) -> Clock:
+        """Return the clock under test."""
+        raise NotImplementedError
+
+    def test_now_is_timezone_aware_and_does_not_go_back(self) -> None:
+        clock = self.make_clock()
+        first = clock.now()
+        second = clock.now()
+        assert first.tzinfo is not None
+        assert first.utcoffset() is not None
+        assert second >= first
+
+
+class AuthorizerContract:
+    """The :class:`~practiceid.ports.Authorizer` contract.
+
+    Implement ``make_authorizer`` returning an authorizer in which ``actor`` holds exactly
+    ``permissions`` over every user, and nobody else holds anything.
+    """
+
+    actor = UserId("contract-actor")
+    stranger = UserId("contract-stranger")
+    target = UserId("contract-target")
+
+    def make_authorizer(self, actor: UserId, permissions: frozenset[Permission]) -> Authorizer:
+        """Return an authorizer granting ``permissions`` to ``actor`` only."""
+        raise NotImplementedError
+
+    def test_a_granted_permission_returns_none(self) -> None:
+        authorizer = self.make_authorizer(self.actor, frozenset({Permission.CHANGE_EMAIL}))
+        decision = authorizer.require(self.actor, Permission.CHANGE_EMAIL, target=self.target)  # type: ignore[func-returns-value]
+        assert decision is None  # a bool here would be ignored by every caller
+
+    def test_a_missing_permission_raises_with_its_code(self) -> None:
+        authorizer = self.make_authorizer(self.actor, frozenset({Permission.CHANGE_LOGIN}))
+        with pytest.raises(PermissionDenied) as raised:
+            authorizer.require(self.actor, Permission.CHANGE_EMAIL, target=self.target)
+        assert raised.value.params["permission"] == Permission.CHANGE_EMAIL.value
+
+    def test_someone_elses_grant_does_not_count(self) -> None:
+        authorizer = self.make_authorizer(self.actor, frozenset(Permission))
+        with pytest.raises(PermissionDenied):
+            authorizer.require(self.stranger, Permission.CHANGE_EMAIL, target=self.target)
