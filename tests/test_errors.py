@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import pickle
 import re
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,9 @@ def test_combining_one_refusal_keeps_it_and_several_merge():
 def test_notice_to_dict():
     notice = practiceid.Notice("email.generic_address", "shared", "email", {"local_part": "info"})
     assert notice.to_dict()["params"] == {"local_part": "info"}
+
+
+def test_the_concepts_page_draws_the_same_error_tree():
+    page = (Path(__file__).parent.parent / "docs" / "concepts.md").read_text(encoding="utf-8")
+    for cls in ALL_ERRORS:
+        assert re.search(rf"{cls.__name__}\b.*\s{re.escape(cls.code)}\b", page), cls
