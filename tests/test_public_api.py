@@ -13,8 +13,9 @@ EXPECTED = {
     "OWASP_MINIMUM", "RFC9106_LOW_MEMORY", "AccountDeactivated", "AccountService",
     "Argon2idHasher", "Argon2idParameters", "AuthenticationFailed", "Conflict",
     "DjangoPbkdf2Hasher", "DuplicateEmail", "DuplicateLogin", "DuplicateUserId",
-    "EmailAddress", "EmailChange", "EmailPolicy", "EmailRejected", "InvalidConfiguration",
-    "InvalidInput", "Login", "LoginPolicy", "LoginRejected", "MigratingHasher", "NotFound",
+    "EmailAddress", "EmailChange", "EmailPolicy", "EmailRejected", "InvalidChecksum",
+    "InvalidComponent", "InvalidConfiguration", "InvalidFormat", "InvalidIdentifier",
+    "InvalidInput", "InvalidLength", "Login", "LoginPolicy", "LoginRejected", "MigratingHasher", "NotFound",
     "Notice", "PasswordContext", "PasswordMismatch", "PasswordPolicy", "PasswordRejected",
     "PasswordReport", "Permission", "PermissionDenied", "PracticeIdError", "ProfileRejected",
     "Registration", "Rejected", "StaleUser", "StrengthEstimate", "UnitOfWorkError",
@@ -34,6 +35,16 @@ def test_every_subpackage_all_resolves():
     for module in [
         "practiceid.adapters",
         "practiceid.policies",
+        "practiceid.policies.identifiers",
+        "practiceid.policies.identifiers.adeli",
+        "practiceid.policies.identifiers.bce",
+        "practiceid.policies.identifiers.fhir",
+        "practiceid.policies.identifiers.finess",
+        "practiceid.policies.identifiers.iban",
+        "practiceid.policies.identifiers.idnps",
+        "practiceid.policies.identifiers.inami",
+        "practiceid.policies.identifiers.niss",
+        "practiceid.policies.identifiers.rpps",
         "practiceid.ports",
         "practiceid.testing",
         "practiceid.testing.strategies",
@@ -50,7 +61,7 @@ def test_package_is_typed():
 
 def test_import_loads_no_test_database_or_network_library():
     code = (
-        "import sys, practiceid, practiceid.adapters;"
+        "import sys, practiceid, practiceid.adapters, practiceid.policies.identifiers;"
         "bad = {'pytest', 'hypothesis', 'sqlalchemy', 'psycopg', 'sqlite3', 'smtplib',"
         " 'dns', 'zxcvbn', 'django'} & {m.split('.')[0] for m in sys.modules};"
         "print(sorted(bad))"

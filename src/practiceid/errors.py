@@ -9,7 +9,12 @@ class name: codes are part of the public API and only ever added, never renamed.
     │       ├── LoginRejected               login.rejected
     │       ├── EmailRejected               email.rejected
     │       ├── PasswordRejected            password.rejected
-    │       └── ProfileRejected             profile.rejected
+    │       ├── ProfileRejected             profile.rejected
+    │       └── InvalidIdentifier           identifier.invalid  .kind
+    │           ├── InvalidFormat           identifier.invalid_format
+    │           │   ├── InvalidLength       identifier.invalid_length
+    │           │   └── InvalidComponent    identifier.invalid_component
+    │           └── InvalidChecksum         identifier.invalid_checksum
     ├── InvalidConfiguration (ValueError)   config.invalid
     ├── Conflict                            conflict
     │   ├── DuplicateUserId                 user.duplicate_id
@@ -29,6 +34,12 @@ class name: codes are part of the public API and only ever added, never renamed.
 A policy that refuses reports *every* violation at once: :class:`Rejected` carries a tuple of
 :class:`Violation` values, each with its own code (``password.too_short``,
 ``login.mixed_scripts``, …), the form ``field`` it concerns, and parameters.
+
+An identifier's refusal (``InvalidIdentifier`` and below) mirrors python-stdnum's exception
+tree, so code written against stdnum reads the same; it is also a one-violation
+:class:`Rejected`, so a form that checks a name and an INAMI number at once can merge both
+refusals with :meth:`Rejected.combine`. It never carries the refused number itself: some
+identifiers (NISS) are special personal data that must not reach logs.
 
 No error ever carries a secret: password violations name limits and classes, never the
 password or a character of it.
@@ -50,8 +61,13 @@ __all__ = [
     "DuplicateLogin",
     "DuplicateUserId",
     "EmailRejected",
+    "InvalidChecksum",
+    "InvalidComponent",
     "InvalidConfiguration",
+    "InvalidFormat",
+    "InvalidIdentifier",
     "InvalidInput",
+    "InvalidLength",
     "LoginRejected",
     "NotFound",
     "Notice",
@@ -216,6 +232,76 @@ class ProfileRejected(Rejected):
     """A name or job title is missing, too long or holds control characters (A7)."""
 
     code = "profile.rejected"
+
+
+class InvalidIdentifier(Rejected):
+    """A professional or organisational number was refused (B2, B3, B6).
+
+    ``params`` always holds ``kind`` (``"inami"``, ``"rpps"``, …) and the details of the
+    refusal, never the number. The single :class:`Violation` has the same code and params,
+    and ``field`` = ``kind`` unless the caller names the form field.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "identifier.invalid"
+    default_message = "not a valid identifier"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        /,
+        *,
+        kind: str,
+        field: str | None = None,
+        **params: object,
+    ) -> None:
+        details = {"kind": kind, **params}
+        text = message if message is not None else self.default_message
+        super().__init__([Violation(self.code, text, field or kind, details)])
+        self.message = text
+        self.params = _freeze(details)
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_identifier,
+            (type(self), self.message, self.violations[0].field, dict(self.params)),
+        )
+
+
+def _rebuild_identifier(
+    cls: type[InvalidIdentifier], message: str, field: str | None, params: dict[str, Any]
+) -> InvalidIdentifier:
+    return cls(message, field=field, **params)
+
+
+class InvalidFormat(InvalidIdentifier):
+    """The number holds characters or a layout its kind never has."""
+
+    code = "identifier.invalid_format"
+    default_message = "the number has an invalid format"
+
+
+class InvalidLength(InvalidFormat):
+    """The number has too few or too many characters (``params``: ``length``, ``expected``)."""
+
+    code = "identifier.invalid_length"
+    default_message = "the number has an invalid length"
+
+
+class InvalidComponent(InvalidFormat):
+    """A part of the number is out of range: prefix, bank code, birth month (``component``)."""
+
+    code = "identifier.invalid_component"
+    default_message = "a part of the number is invalid"
+
+
+class InvalidChecksum(InvalidIdentifier):
+    """The check digits do not match: most likely a typo."""
+
+    code = "identifier.invalid_checksum"
+    default_message = "the number's check digits do not match"
 
 
 class InvalidConfiguration(PracticeIdError, ValueError):

@@ -1,0 +1,51 @@
+"""Run a python-stdnum validator and answer with practiceid's coded errors. Private."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from stdnum import exceptions as stdnum_errors
+
+from practiceid.errors import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
+from practiceid.policies.identifiers import _common
+
+__all__ = ["run"]
+
+
+def run(
+    validator: Callable[[str], str],
+    number: object,
+    *,
+    kind: str,
+    lengths: Collection[int],
+    component: str,
+) -> str:
+    """Clean ``number``, call ``validator``, and translate ``stdnum.exceptions`` into ours.
+
+    Our cleaning checks the type and removes spaces, invisible marks and full width.
+    stdnum's own ``compact`` still runs inside ``validator``; ours only removes what it does not
+    know (non-breaking spaces, zero-width marks, full-width digits) and refuses non-text input,
+    which stdnum answers with ``AttributeError``.
+    """
+    cleaned = _common.clean(number, kind)
+    try:
+        return validator(cleaned)
+    except stdnum_errors.InvalidLength:
+        raise InvalidLength(
+            f"expected {' or '.join(map(str, sorted(lengths)))} characters",
+            kind=kind,
+            length=len(cleaned),
+            expected=tuple(sorted(lengths)),
+        ) from None
+    except stdnum_errors.InvalidComponent:
+        raise InvalidComponent(
+            f"invalid {component.replace('_', ' ')}", kind=kind, component=component
+        ) from None
+    except stdnum_errors.InvalidChecksum:
+        raise InvalidChecksum(
+            "the check digits do not match", kind=kind, algorithm="mod97"
+        ) from None
+    except stdnum_errors.ValidationError:
+        raise InvalidFormat(
+            "only digits and separators are allowed", kind=kind, reason="not_digits"
+        ) from None

@@ -1,0 +1,117 @@
+"""Belgian IBAN, with the BIC derived from it (B6: "the BIC is computed automatically").
+
+``BEkk BBBA AAAA AACC``: country, IBAN check digits, a 3-digit bank code, the account number
+and the national check digits. python-stdnum's ``stdnum.be.iban`` checks both check-digit
+pairs and finds the BIC in the National Bank of Belgium's bank-code table that it bundles.
+
+stdnum refuses an IBAN whose bank code is not in its table. Banks get new codes between
+stdnum releases, and refusing a real account would block a practitioner's billing, so by
+default this module accepts such an IBAN when both check-digit pairs match, with ``bic=None``
+and the notice ``iban.unknown_bank_code`` (ask the user for the BIC). Pass
+``require_known_bank=True`` to refuse it instead. Only Belgian IBANs are accepted.
+
+>>> account = parse("BE48 3200 7018 4927")
+>>> account.bic
+'BBRUBEBB'
+>>> account.format()
+'BE48 3200 7018 4927'
+>>> validate("BE41091811735141")
+Traceback (most recent call last):
+    ...
+practiceid.errors.InvalidChecksum: the check digits do not match
+
+Sources: python-stdnum ``stdnum.be.iban`` and ``stdnum.iban``; National Bank of Belgium,
+"Bank identification codes".
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+from stdnum import iban as stdnum_iban
+from stdnum.be import iban as stdnum_be_iban
+
+from practiceid.errors import InvalidComponent, Notice, PracticeIdError
+from practiceid.policies.identifiers import _stdnum
+
+__all__ = ["KIND", "BelgianIban", "compact", "format", "is_valid", "parse", "validate"]
+
+KIND: Final = "iban"
+_LENGTH: Final = (16,)
+
+
+@attrs.frozen
+class BelgianIban:
+    """A valid Belgian IBAN and its BIC (``None`` when the bank code is not in the table)."""
+
+    number: str
+    bic: str | None = attrs.field(eq=False)
+    notices: tuple[Notice, ...] = attrs.field(default=(), eq=False)
+
+    @property
+    def bank_code(self) -> str:
+        """The three digits after the check digits."""
+        return self.number[4:7]
+
+    def format(self) -> str:
+        """Return the display form, in groups of four."""
+        return str(stdnum_iban.format(self.number))
+
+
+def compact(number: object) -> str:
+    """Return the IBAN without spaces or separators, upper-cased."""
+    return _stdnum.run(stdnum_iban.compact, number, kind=KIND, lengths=_LENGTH, component="country")
+
+
+def _check(number: object, *, require_known_bank: bool) -> BelgianIban:
+    try:
+        compacted = _stdnum.run(
+            stdnum_be_iban.validate, number, kind=KIND, lengths=_LENGTH, component="country"
+        )
+    except InvalidComponent:
+        compacted = compact(number)
+        # stdnum says "component" both for a foreign IBAN and for an unknown bank code. It
+        # checks both check-digit pairs before the bank code, so a Belgian IBAN that passes
+        # the generic check and still gets here has an unknown bank code (a test pins this).
+        if (
+            require_known_bank
+            or not compacted.startswith("BE")
+            or not stdnum_iban.is_valid(compacted)
+        ):
+            raise
+        notice = Notice(
+            "iban.unknown_bank_code",
+            "the bank code is not in the table: ask for the BIC",
+            KIND,
+            {"bank_code": compacted[4:7]},
+        )
+        return BelgianIban(compacted, None, (notice,))
+    return BelgianIban(compacted, stdnum_be_iban.to_bic(compacted))
+
+
+def validate(number: object, *, require_known_bank: bool = False) -> str:
+    """Return the compact form of a valid Belgian IBAN; raise an ``InvalidIdentifier`` otherwise.
+
+    A foreign IBAN is :class:`~practiceid.InvalidComponent` (``component="country"``).
+    """
+    return _check(number, require_known_bank=require_known_bank).number
+
+
+def is_valid(number: object, *, require_known_bank: bool = False) -> bool:
+    """Return whether ``number`` is valid. Never raises, whatever ``number`` is."""
+    try:
+        _check(number, require_known_bank=require_known_bank)
+    except PracticeIdError:
+        return False
+    return True
+
+
+def parse(number: object, *, require_known_bank: bool = False) -> BelgianIban:
+    """Validate ``number`` and derive its BIC (B6)."""
+    return _check(number, require_known_bank=require_known_bank)
+
+
+def format(number: object, *, require_known_bank: bool = False) -> str:  # noqa: A001
+    """Return the display form (groups of four) of a valid Belgian IBAN; raise if invalid."""
+    return str(stdnum_iban.format(validate(number, require_known_bank=require_known_bank)))
