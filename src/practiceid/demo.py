@@ -5,6 +5,7 @@ Every name, address and number here is made up.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from practiceid.accounts import AccountService
 from practiceid.adapters import InMemoryStore, StaticAuthorizer, SystemClock
 from practiceid.errors import PracticeIdError, Rejected
 from practiceid.hashing import Argon2idHasher
+from practiceid.policies.identifiers import adeli, bce, iban, inami, niss, rpps
 from practiceid.ports.authorization import Permission
 from practiceid.users import User, UserId
 
@@ -150,4 +152,32 @@ def run() -> int:
         actor=SUPPORT, user_id=dupont.user.id, new_email="j.dupont@cabinet-tilleuls.be"
     )
     print(f" * support changes it: now {change.user.email.address!r}")
+    _identifiers()
     return 0
+
+
+def _identifiers() -> None:
+    _title("Professional numbers are validated, formatted and decoded (B2-B4, B6)")
+    trainee = inami.parse("1.23456.25.005")
+    competence = trainee.competence
+    print(
+        f" * INAMI '1.23456.25.005' -> {trainee.format()}: modulus {trainee.modulus}, "
+        f"{competence.label if competence else 'unknown code'}"
+    )
+    print(f"   requires a training supervisor: {trainee.requires_supervisor}")
+    doctor = inami.parse("1 23456 76 003")
+    print(
+        f" * INAMI '1 23456 76 003' -> {doctor.format()}: modulus {doctor.modulus}; "
+        f"supervisor candidate: {doctor.is_general_practitioner and not doctor.requires_supervisor}"
+    )
+    _attempt("INAMI '1-23456-52-005' (two digits swapped)", lambda: inami.parse("1-23456-52-005"))
+    french = rpps.parse("100 0123 4565")
+    print(f" * RPPS '100 0123 4565' -> {french.number}, IDNPS {french.idnps}")
+    print(f"   as FHIR: {json.dumps(french.to_fhir().to_dict())}")
+    _attempt("ADELI '75 10 0123 2' (wrong key)", lambda: adeli.parse("75 10 0123 2"))
+    company = bce.parse("BE 403.019.261")
+    print(f" * BCE 'BE 403.019.261' -> {company.format()}")
+    account = iban.parse("be48 3200 7018 4927")
+    print(f" * IBAN 'be48 3200 7018 4927' -> {account.format()}, BIC {account.bic} (derived)")
+    print(f" * a NISS is checked ({niss.parse('85.07.30-033.28')!r}) but never displayed")
+    print("   try: python -m practiceid check inami 1-23456-78-901")

@@ -9,30 +9,54 @@ Every value is made up: no generated login, address or name belongs to anyone.
 * :func:`passwords`: passwords that satisfy a policy's cheap rules (composition, length);
   :func:`strong_passwords`: passwords the full policy accepts.
 * :func:`users`: :class:`~practiceid.User` values.
+
+Identifiers (made-up numbers with correct check digits; ``written=True`` draws any written
+form the modules accept: separators, non-breaking spaces, full width, spaces around):
+
+* :func:`inami_numbers`, :func:`rpps_numbers`, :func:`adeli_numbers`,
+  :func:`finess_numbers`, :func:`idnps_numbers`, :func:`niss_numbers`, :func:`bce_numbers`,
+  :func:`belgian_ibans`; :func:`valid_identifiers` draws ``(kind, number)`` pairs of any kind;
+* :func:`typos`: a number with one digit changed or two neighbours swapped, which may
+  still be valid; :func:`near_misses`: typos of a valid number that the module refuses.
 """
 
 from __future__ import annotations
 
+import itertools
 import string
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 
 from hypothesis import assume
 from hypothesis import strategies as st
 
 from practiceid.errors import InvalidConfiguration
 from practiceid.policies.email import EmailAddress, EmailPolicy
+from practiceid.policies.identifiers import MODULES, inami
+from practiceid.policies.identifiers._common import luhn_check_digit
 from practiceid.policies.login import Login, LoginPolicy
 from practiceid.policies.password import PasswordPolicy
 from practiceid.users import User, UserId, UserStatus
 
 __all__ = [
+    "adeli_numbers",
+    "bce_numbers",
+    "belgian_ibans",
     "email_variants",
     "emails",
+    "finess_numbers",
+    "idnps_numbers",
+    "inami_numbers",
     "login_variants",
     "logins",
+    "near_misses",
+    "niss_numbers",
     "passwords",
+    "rpps_numbers",
     "strong_passwords",
+    "typos",
     "users",
+    "valid_identifiers",
 ]
 
 _LATIN_EXTRA = "éèêëàâäçîïôöùûüÿñøåæœßÉÈÀÇÖÜ"
@@ -173,3 +197,251 @@ def users(draw: st.DrawFn, *, status: UserStatus | None = None) -> User:
         ),
         password_hash=draw(st.none() | st.just("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA")),
     )
+
+
+# --- Identifiers -------------------------------------------------------------------------
+
+_SEPARATOR_CHOICES = ("", " ", "-", ".", "/", "\u00a0", "\u202f", " - ")
+_NO_SLASH = tuple(s for s in _SEPARATOR_CHOICES if "/" not in s)
+
+
+def _digits(size: int) -> st.SearchStrategy[str]:
+    return st.text(string.digits, min_size=size, max_size=size)
+
+
+@st.composite
+def _written(
+    draw: st.DrawFn,
+    compact: str,
+    groups: Sequence[int],
+    separators: Sequence[str] = _SEPARATOR_CHOICES,
+) -> str:
+    """``compact`` cut into ``groups`` joined by separators, maybe full width, maybe padded."""
+    parts, start = [], 0
+    for size in groups:
+        parts.append(compact[start : start + size])
+        start += size
+    parts.append(compact[start:])
+    parts = [part for part in parts if part]
+    if draw(st.booleans()):
+        separator = draw(st.sampled_from(separators))
+        text = separator.join(parts)
+    else:
+        chosen = draw(
+            st.lists(st.sampled_from(separators), min_size=len(parts), max_size=len(parts))
+        )
+        text = "".join(p + s for p, s in zip(parts, [*chosen[:-1], ""], strict=True))
+    if draw(st.integers(0, 9)) == 0:
+        text = "".join(_full_width(c) for c in text)
+    padding = draw(st.sampled_from(("", "", " ", "\t", "\u200b")))
+    return padding + text + padding
+
+
+def _maybe_written(
+    compact: st.SearchStrategy[str], groups: Sequence[int], *, written: bool
+) -> st.SearchStrategy[str]:
+    if not written:
+        return compact
+    return compact.flatmap(lambda number: _written(number, groups))
+
+
+@st.composite
+def _inami_compact(
+    draw: st.DrawFn, moduli: tuple[int, ...], *, short: bool | None, table: inami.InamiTable
+) -> str:
+    known = sorted({digit for digit, _ in table.competences})
+    first = draw(st.sampled_from(known) | st.sampled_from(string.digits))
+    first_six = first + draw(_digits(5))
+    head = first_six + inami.check_digits(first_six, draw(st.sampled_from(moduli)))
+    if short if short is not None else draw(st.integers(0, 4)) == 0:
+        return head
+    codes = sorted(code for digit, code in table.competences if digit == first)
+    code = draw(st.sampled_from(codes) | _digits(3)) if codes else draw(_digits(3))
+    return head + code
+
+
+def inami_numbers(
+    *,
+    moduli: Sequence[int] = inami.MODULI,
+    short: bool | None = None,
+    written: bool = False,
+    table: inami.InamiTable | None = None,
+) -> st.SearchStrategy[str]:
+    """Valid INAMI numbers with check digits under one of ``moduli``.
+
+    ``short=True`` draws only the deprecated 8-digit form, ``False`` only 11 digits, ``None``
+    both. Competence codes are often drawn from ``table`` (default: the bundled one), so GP
+    trainees and GPs appear; first digits include unknown ones.
+    """
+    chosen = tuple(m for m in inami.MODULI if m in moduli)
+    if not chosen or len(chosen) != len(set(moduli)):
+        raise InvalidConfiguration(
+            f"moduli must be a non-empty subset of {inami.MODULI}", option="moduli"
+        )
+    compact = _inami_compact(chosen, short=short, table=table or inami.InamiTable.default())
+    return _maybe_written(compact, (1, 5, 2), written=written)
+
+
+def _luhn(head: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return head.map(lambda partial: partial + luhn_check_digit(partial))
+
+
+def rpps_numbers(*, written: bool = False) -> st.SearchStrategy[str]:
+    """Valid RPPS numbers: 11 digits, Luhn; mostly starting with 10, as real ones do."""
+    head = st.one_of(_digits(8).map(lambda d: "10" + d), _digits(10))
+    return _maybe_written(_luhn(head), (3, 4, 4), written=written)
+
+
+def adeli_numbers(*, written: bool = False, corsica: bool = True) -> st.SearchStrategy[str]:
+    """Valid ADELI numbers; with ``corsica``, some start with 2A/2B (key not verifiable)."""
+    numeric = _luhn(_digits(8))
+    compact = numeric
+    if corsica:
+        compact = numeric | st.tuples(st.sampled_from(("2A", "2B", "2a", "2b")), _digits(7)).map(
+            "".join
+        )
+    return _maybe_written(compact, (2, 2, 4), written=written)
+
+
+def finess_numbers(*, written: bool = False, corsica: bool = True) -> st.SearchStrategy[str]:
+    """Valid FINESS numbers; with ``corsica``, some have a letter in second place."""
+    compact = _luhn(_digits(8))
+    if corsica:
+        compact = compact | st.tuples(st.sampled_from(("2A", "2B")), _digits(7)).map("".join)
+    return _maybe_written(compact, (2, 6), written=written)
+
+
+def idnps_numbers(*, written: bool = False, bare: bool = True) -> st.SearchStrategy[str]:
+    """Valid IDNPS: ``8`` + RPPS, ``0`` + ADELI, structure forms; ``bare`` adds bare numbers.
+
+    Written forms never use ``/`` inside a national number: in an IDNPS it separates a
+    structure from a local identifier.
+    """
+    local = st.text(string.ascii_letters + string.digits + ".-_", min_size=1, max_size=12)
+    structure = st.tuples(
+        st.sampled_from(("1", "3", "4", "5", "6")),
+        st.text(string.ascii_uppercase + string.digits, min_size=1, max_size=14),
+        local,
+    ).map(lambda parts: f"{parts[0]}{parts[1]}/{parts[2]}")
+    nationals = [rpps_numbers().map(lambda n: "8" + n), adeli_numbers().map(lambda n: "0" + n)]
+    if bare:
+        nationals.extend((rpps_numbers(), adeli_numbers()))
+    national = st.one_of(nationals)
+    if written:
+        national = national.flatmap(lambda n: _written(n, (1, 3, 4), separators=_NO_SLASH))
+    return national | structure
+
+
+@st.composite
+def _niss_compact(draw: st.DrawFn, *, bis: bool | None) -> str:
+    # stdnum reads a 20xx century only up to the current year (it calls date.today()).
+    latest = date(date.today().year - 1, 12, 31)  # noqa: DTZ011 - testing code, as stdnum
+    born = draw(st.dates(min_value=date(1900, 1, 1), max_value=latest))
+    is_bis = draw(st.booleans()) if bis is None else bis
+    month = born.month + (draw(st.sampled_from((20, 40))) if is_bis else 0)
+    body = f"{born.year % 100:02d}{month:02d}{born.day:02d}{draw(st.integers(1, 997)):03d}"
+    base = int(("2" if born.year >= 2000 else "") + body)  # births from 2000 prefix a 2
+    return body + f"{97 - base % 97:02d}"
+
+
+def niss_numbers(*, written: bool = False, bis: bool | None = None) -> st.SearchStrategy[str]:
+    """Valid NISS numbers (national register, or BIS with ``bis=True``; both by default)."""
+    return _maybe_written(_niss_compact(bis=bis), (2, 2, 2, 3), written=written)
+
+
+@st.composite
+def _bce_compact(draw: st.DrawFn) -> str:
+    head = draw(st.sampled_from("01")) + draw(_digits(7))
+    assume(int(head) > 0)
+    return head + f"{97 - int(head) % 97:02d}"
+
+
+def bce_numbers(*, written: bool = False) -> st.SearchStrategy[str]:
+    """Valid BCE/KBO enterprise numbers; written forms include ``BE`` and dotted groups."""
+    compact = _bce_compact()
+    if not written:
+        return compact
+    return st.one_of(
+        compact.flatmap(lambda n: _written(n, (4, 3))),
+        compact.map(lambda n: "BE" + n),
+        compact.filter(lambda n: n[0] == "0").map(lambda n: n[1:]),  # the old 9-digit form
+    )
+
+
+def _bank_codes() -> list[str]:
+    from stdnum import numdb  # noqa: PLC0415 - only when an IBAN is drawn
+
+    banks = numdb.get("be/banks")
+    return [f"{i:03d}" for i in range(1000) if banks.info(f"{i:03d}")[0][1].get("bic")]
+
+
+@st.composite
+def _iban_compact(draw: st.DrawFn) -> str:
+    from stdnum import iban  # noqa: PLC0415
+
+    bank = draw(st.sampled_from(_bank_codes()))
+    head = bank + draw(_digits(7))
+    national = head + f"{int(head) % 97 or 97:02d}"
+    return "BE" + str(iban.calc_check_digits("BE00" + national)) + national
+
+
+def belgian_ibans(*, written: bool = False) -> st.SearchStrategy[str]:
+    """Valid Belgian IBANs whose bank code has a BIC in python-stdnum's table."""
+    return _maybe_written(_iban_compact(), (4, 4, 4), written=written)
+
+
+_VALID: dict[str, Callable[..., st.SearchStrategy[str]]] = {
+    "inami": inami_numbers,
+    "rpps": rpps_numbers,
+    "adeli": adeli_numbers,
+    "finess": finess_numbers,
+    "idnps": idnps_numbers,
+    "niss": niss_numbers,
+    "bce": bce_numbers,
+    "iban": belgian_ibans,
+}
+
+
+def valid_identifiers(
+    kinds: Sequence[str] | None = None, *, written: bool = False
+) -> st.SearchStrategy[tuple[str, str]]:
+    """``(kind, number)`` pairs of valid numbers of the given kinds (default: all)."""
+    chosen = list(kinds) if kinds is not None else sorted(MODULES)
+    unknown = sorted(set(chosen) - set(MODULES))
+    if unknown or not chosen:
+        raise InvalidConfiguration(f"unknown identifier kinds: {unknown}", option="kinds")
+    return st.one_of([_tagged(kind, _VALID[kind](written=written)) for kind in chosen])
+
+
+def _tagged(kind: str, numbers: st.SearchStrategy[str]) -> st.SearchStrategy[tuple[str, str]]:
+    return st.tuples(st.just(kind), numbers)
+
+
+@st.composite
+def typos(draw: st.DrawFn, number: str) -> str:
+    """``number`` with one digit replaced by another, or two neighbouring digits swapped.
+
+    The result may still be valid (a swapped ``09`` passes Luhn; INAMI misses a few per cent
+    of substitutions); :func:`near_misses` gives only refused ones.
+    """
+    positions = [i for i, c in enumerate(number) if c in string.digits]
+    if not positions:
+        raise InvalidConfiguration("typos() needs a number with digits", option="number")
+    swappable = [
+        i for i, j in itertools.pairwise(positions) if j == i + 1 and number[i] != number[j]
+    ]
+    if draw(st.booleans()) and swappable:
+        at = draw(st.sampled_from(swappable))
+        return number[:at] + number[at + 1] + number[at] + number[at + 2 :]
+    at = draw(st.sampled_from(positions))
+    digit = draw(st.sampled_from([d for d in string.digits if d != number[at]]))
+    return number[:at] + digit + number[at + 1 :]
+
+
+def near_misses(kind: str) -> st.SearchStrategy[str]:
+    """Typos of valid ``kind`` numbers that the ``kind`` module refuses."""
+    if kind not in MODULES:
+        raise InvalidConfiguration(f"unknown identifier kind {kind!r}", option="kind")
+    module = MODULES[kind]
+    valid = _VALID[kind]()
+    return valid.flatmap(typos).filter(lambda n: not module.is_valid(n))

@@ -7,7 +7,8 @@ pairs and finds the BIC in the National Bank of Belgium's bank-code table that i
 stdnum refuses an IBAN whose bank code is not in its table. Banks get new codes between
 stdnum releases, and refusing a real account would block a practitioner's billing, so by
 default this module accepts such an IBAN when both check-digit pairs match, with ``bic=None``
-and the notice ``iban.unknown_bank_code`` (ask the user for the BIC). Pass
+and the notice ``iban.bic_unknown`` (ask the user for the BIC); the same notice comes with
+the few bank codes the table knows without a BIC. Pass
 ``require_known_bank=True`` to refuse it instead. Only Belgian IBANs are accepted.
 
 >>> account = parse("BE48 3200 7018 4927")
@@ -29,6 +30,7 @@ from __future__ import annotations
 from typing import Final
 
 import attrs
+from stdnum import exceptions as stdnum_errors
 from stdnum import iban as stdnum_iban
 from stdnum.be import iban as stdnum_be_iban
 
@@ -74,20 +76,28 @@ def _check(number: object, *, require_known_bank: bool) -> BelgianIban:
         # stdnum says "component" both for a foreign IBAN and for an unknown bank code. It
         # checks both check-digit pairs before the bank code, so a Belgian IBAN that passes
         # the generic check and still gets here has an unknown bank code (a test pins this).
-        if (
-            require_known_bank
-            or not compacted.startswith("BE")
-            or not stdnum_iban.is_valid(compacted)
-        ):
+        if not compacted.startswith("BE") or not _generic_ok(compacted):
             raise
-        notice = Notice(
-            "iban.unknown_bank_code",
-            "the bank code is not in the table: ask for the BIC",
-            KIND,
-            {"bank_code": compacted[4:7]},
-        )
-        return BelgianIban(compacted, None, (notice,))
-    return BelgianIban(compacted, stdnum_be_iban.to_bic(compacted))
+        if require_known_bank:
+            raise InvalidComponent("unknown bank code", kind=KIND, component="bank_code") from None
+    bic = stdnum_be_iban.to_bic(compacted)
+    if bic is not None:
+        return BelgianIban(compacted, bic)
+    notice = Notice(
+        "iban.bic_unknown",
+        "no BIC is known for this bank code: ask the user for it",
+        KIND,
+        {"bank_code": compacted[4:7]},
+    )
+    return BelgianIban(compacted, None, (notice,))
+
+
+def _generic_ok(compacted: str) -> bool:
+    try:
+        stdnum_iban.validate(compacted, check_country=False)
+    except stdnum_errors.ValidationError:
+        return False
+    return True
 
 
 def validate(number: object, *, require_known_bank: bool = False) -> str:

@@ -129,34 +129,38 @@ class IdnpsNumber:
         return FhirIdentifier(FR_IDNPS, self.number, Coding(FR_IDENTIFIER_TYPES, "IDNPS"))
 
 
-def compact(number: object) -> str:
-    """Return ``number`` without separators; a structure form only loses surrounding spaces.
-
-    Inside a structure-based identifier (``3…/local``), dots and dashes may belong to the
-    local identifier, so they are kept.
-    """
+def _clean(number: object) -> str:
     if isinstance(number, str) and "/" in number:
         head, _, local = number.strip().partition("/")
         return _common.clean(head, KIND).upper() + "/" + local.strip()
     return _common.clean(number, KIND).upper()
 
 
-def _national(compacted: str) -> IdnpsNumber:
+def _is_bare(cleaned: str) -> bool:
+    return "/" not in cleaned and len(cleaned) in {_BARE_RPPS, _BARE_ADELI}
+
+
+def compact(number: object) -> str:
+    """Return ``number`` without separators, a bare RPPS or ADELI number with its prefix.
+
+    Inside a structure-based identifier (``3…/local``), dots and dashes may belong to the
+    local identifier, so they are kept; only the spaces around it go.
+
+    >>> compact("100 0123 4565")
+    '810001234565'
+    """
+    cleaned = _clean(number)
+    if _is_bare(cleaned):
+        return (_RPPS_PREFIX if len(cleaned) == _BARE_RPPS else _ADELI_PREFIX) + cleaned
+    return cleaned
+
+
+def _national(compacted: str, notices: tuple[Notice, ...]) -> IdnpsNumber:
     prefix, rest = compacted[0], compacted[1:]
     if prefix == _RPPS_PREFIX and len(rest) == _BARE_RPPS:
-        return IdnpsNumber(_RPPS_PREFIX + rpps.validate(rest), IdnpsKind.RPPS)
+        return IdnpsNumber(_RPPS_PREFIX + rpps.validate(rest), IdnpsKind.RPPS, notices)
     if prefix == _ADELI_PREFIX and len(rest) == _BARE_ADELI:
-        return IdnpsNumber(_ADELI_PREFIX + adeli.validate(rest), IdnpsKind.ADELI)
-    if len(compacted) in {_BARE_RPPS, _BARE_ADELI}:
-        bare = Notice(
-            "idnps.bare_national_id",
-            "a bare RPPS or ADELI number was given where an IDNPS was expected",
-            KIND,
-            {"length": len(compacted)},
-        )
-        if len(compacted) == _BARE_RPPS:
-            return IdnpsNumber(_RPPS_PREFIX + rpps.validate(compacted), IdnpsKind.RPPS, (bare,))
-        return IdnpsNumber(_ADELI_PREFIX + adeli.validate(compacted), IdnpsKind.ADELI, (bare,))
+        return IdnpsNumber(_ADELI_PREFIX + adeli.validate(rest), IdnpsKind.ADELI, notices)
     if prefix in {_RPPS_PREFIX, _ADELI_PREFIX}:
         _common.expect_length(
             compacted, KIND, (_BARE_RPPS + 1,) if prefix == _RPPS_PREFIX else (_BARE_ADELI + 1,)
@@ -193,6 +197,17 @@ def _structure(compacted: str) -> IdnpsNumber:
 
 
 def _check(number: object) -> IdnpsNumber:
+    cleaned = _clean(number)
+    notices: tuple[Notice, ...] = ()
+    if _is_bare(cleaned):
+        notices = (
+            Notice(
+                "idnps.bare_national_id",
+                "a bare RPPS or ADELI number was given where an IDNPS was expected",
+                KIND,
+                {"length": len(cleaned)},
+            ),
+        )
     compacted = compact(number)
     if not compacted:
         raise InvalidFormat("the identifier is empty", kind=KIND, reason="empty")
@@ -206,7 +221,7 @@ def _check(number: object) -> IdnpsNumber:
     if "/" in compacted:
         return _structure(compacted)
     try:
-        return _national(compacted)
+        return _national(compacted, notices)
     except InvalidIdentifier as error:
         if error.kind == KIND:
             raise
