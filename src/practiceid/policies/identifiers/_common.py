@@ -62,28 +62,22 @@ _DASHES = (*range(0x2010, 0x2016), 0x2212, 0xFE63)  # hyphens, figure/en/em dash
 _FULL_WIDTH_OFFSET = 0xFEE0  # U+FF01 (full-width "!") - U+0021 ("!")
 
 
-def _table(separators: str) -> Mapping[int, int | None]:
+def _table() -> Mapping[int, int | None]:
     table: dict[int, int | None] = {
         ord(c) + _FULL_WIDTH_OFFSET: ord(c) for c in map(chr, range(0x21, 0x7F))
     }
-    for point in (*_WHITESPACE, *_INVISIBLE):
+    for point in (*_WHITESPACE, *_INVISIBLE, *_DASHES):
         table[point] = None
-    for char in separators:
+    for char in SEPARATORS:
         table[ord(char)] = None
         table[ord(char) + _FULL_WIDTH_OFFSET] = None
-    if "-" in separators:
-        for point in _DASHES:
-            table[point] = None
     return table
 
 
-_TABLES: Final = {
-    SEPARATORS: _table(SEPARATORS),
-    " -.": _table(" -."),
-}
+_TABLE: Final = _table()
 
 
-def clean(number: object, kind: str, separators: str = SEPARATORS) -> str:
+def clean(number: object, kind: str) -> str:
     """Return ``number`` without separators, spaces or invisible marks, full width mapped.
 
     Raises :class:`InvalidFormat` (``reason="not_text"``) when ``number`` is not a ``str``:
@@ -99,11 +93,10 @@ def clean(number: object, kind: str, separators: str = SEPARATORS) -> str:
         )
     if number.isascii() and number.isalnum():
         return number  # already compact: the common case, kept cheap
-    table = _TABLES.get(separators) or _table(separators)
-    return number.translate(table)
+    return number.translate(_TABLE)
 
 
-def cleaned_text(number: object, separators: str = SEPARATORS) -> str | None:
+def cleaned_text(number: object) -> str | None:
     """Like :func:`clean`, but return ``None`` for non-text instead of raising.
 
     ``is_valid`` functions use it to answer without building an exception: refusing is the
@@ -113,7 +106,7 @@ def cleaned_text(number: object, separators: str = SEPARATORS) -> str | None:
         return None
     if number.isascii() and number.isalnum():
         return number
-    return number.translate(_TABLES.get(separators) or _table(separators))
+    return number.translate(_TABLE)
 
 
 def all_digits(number: str, length: int) -> bool:
