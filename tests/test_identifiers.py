@@ -299,3 +299,22 @@ def test_identifier_errors_survive_pickling():
     assert copy.params == raised.value.params
     assert copy.violations == raised.value.violations
     assert copy.kind == "adeli"
+
+
+def test_a_refusal_can_be_reported_for_the_form_field_that_held_the_number():
+    # B4: a trainee's form holds the trainee's and the supervisor's numbers.
+    with pytest.raises(InvalidChecksum) as raised:
+        rpps.validate("10001234566")
+    moved = raised.value.for_field("supervisor_rpps")
+    assert type(moved) is InvalidChecksum
+    assert moved.violations[0].field == "supervisor_rpps"
+    assert moved.params == raised.value.params
+    assert moved.message == raised.value.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("empty", ["", "  ", "\u200b", "- . /"])
+def test_empty_input_is_refused_as_empty_by_every_module(kind, empty):
+    with pytest.raises(InvalidFormat) as raised:
+        _module(kind).validate(empty)
+    assert raised.value.params["reason"] == "empty"

@@ -61,7 +61,7 @@ def test_a_host_can_restrict_the_moduli():
     assert inami.validate(GP_89, moduli={89, 97}) == "12345676003"
 
 
-@pytest.mark.parametrize("moduli", [(), (96,), (97, 11), [0]])
+@pytest.mark.parametrize("moduli", [(), (96,), (97, 11), [0], "97", 97, None, [[97]]])
 def test_unknown_moduli_are_a_configuration_error_not_a_refusal(moduli):
     for call in (inami.validate, inami.is_valid, inami.parse):
         with pytest.raises(InvalidConfiguration):
@@ -250,3 +250,41 @@ def test_a_broken_table_is_a_configuration_error_naming_the_entry(text, option):
     with pytest.raises(InvalidConfiguration) as raised:
         InamiTable.from_toml(text)
     assert raised.value.params["option"] == option
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('version = "x"\nvesion = "y"', "vesion"),
+        ('version = "x"\n[professions.1]\nlabel = "x"\norganisation = true', "organisation"),
+        (
+            'version = "x"\n[competences.1.005]\nlabel = "x"\nrequires_supervisr = true',
+            "requires_supervisr",
+        ),
+    ],
+)
+def test_a_misspelt_key_is_refused_rather_than_ignored(text, key):
+    with pytest.raises(InvalidConfiguration) as raised:
+        InamiTable.from_toml(text)
+    assert raised.value.params["option"] == key
+
+
+def test_notes_and_sources_are_allowed_and_the_table_source_is_kept():
+    table = InamiTable.from_toml(
+        'version = "v"\nsource = "host list"\n[competences.1.005]\nlabel = "x"\nnote = "n"'
+    )
+    assert table.source == "host list"
+    with pytest.raises(InvalidConfiguration):
+        InamiTable.from_toml('version = "v"\nsource = 3')
+
+
+def test_a_host_table_extends_the_bundled_one_and_wins_on_conflicts():
+    host = InamiTable.from_toml(HOST_TABLE + '\n[competences.1.003]\nlabel = "GP (host wording)"\n')
+    table = InamiTable.default().extended_by(host)
+    assert table.version == f"{InamiTable.default().version}+host-2027-01"
+    assert inami.parse(TRAINEE, table=table).requires_supervisor  # bundled entry kept
+    assert inami.parse("1-23456-25-010", table=table).requires_supervisor  # host entry added
+    gp = inami.parse("1-23456-25-003", table=table).competence
+    assert gp is not None
+    assert gp.label == "GP (host wording)"
+    assert InamiTable.default().source in table.source

@@ -263,6 +263,18 @@ class InvalidIdentifier(Rejected):
         self.params = _freeze(details)
         self.kind = kind
 
+    def for_field(self, field: str) -> InvalidIdentifier:
+        """Return the same refusal reported for the form field ``field``.
+
+        A form with two INAMI numbers (a trainee's and a supervisor's, B4) tells them apart::
+
+            try:
+                inami.validate(form["supervisor_inami"])
+            except InvalidIdentifier as error:
+                raise error.for_field("supervisor_inami") from None
+        """
+        return _rebuild_identifier(type(self), self.message, field, dict(self.params))
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             _rebuild_identifier,

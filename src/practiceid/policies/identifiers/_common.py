@@ -30,6 +30,7 @@ __all__ = [
     "expect_length",
     "luhn_check_digit",
     "luhn_ok",
+    "not_empty",
 ]
 
 #: Characters people put between digit groups, in ASCII.
@@ -125,8 +126,18 @@ def expect_length(number: str, kind: str, expected: Collection[int]) -> None:
         )
 
 
+def not_empty(number: str, kind: str) -> None:
+    """Raise :class:`InvalidFormat` (``reason="empty"``) for an empty ``number``."""
+    if not number:
+        raise InvalidFormat("the number is empty", kind=kind, reason="empty")
+
+
 def digits(number: str, kind: str) -> None:
-    """Raise :class:`InvalidFormat` (``reason="not_digits"``) unless all are ASCII digits."""
+    """Raise :class:`InvalidFormat` unless ``number`` is ASCII digits.
+
+    ``reason`` is ``empty`` or ``not_digits``.
+    """
+    not_empty(number, kind)
     if not (number.isascii() and number.isdigit()):
         raise InvalidFormat(
             "only the digits 0 to 9 and separators are allowed",

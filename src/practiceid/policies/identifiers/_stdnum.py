@@ -17,24 +17,26 @@ def run(
     number: object,
     *,
     kind: str,
+    compact: Callable[[str], str],
     lengths: Collection[int],
     component: str,
 ) -> str:
     """Clean ``number``, call ``validator``, and translate ``stdnum.exceptions`` into ours.
 
-    Our cleaning checks the type and removes spaces, invisible marks and full width.
-    stdnum's own ``compact`` still runs inside ``validator``; ours only removes what it does not
-    know (non-breaking spaces, zero-width marks, full-width digits) and refuses non-text input,
-    which stdnum answers with ``AttributeError``.
+    Our cleaning is the one every practiceid module applies, so that all kinds accept the same
+    written forms and refuse non-text the same way (``reason="not_text"``); stdnum's own
+    ``compact`` still runs inside ``validator`` and strips what is specific to its number
+    (``BE``, ``(0)``). ``compact`` is that function, used to report the length stdnum saw.
     """
     cleaned = _common.clean(number, kind)
+    _common.not_empty(cleaned, kind)
     try:
         return validator(cleaned)
     except stdnum_errors.InvalidLength:
         raise InvalidLength(
             f"expected {' or '.join(map(str, sorted(lengths)))} characters",
             kind=kind,
-            length=len(cleaned),
+            length=len(compact(cleaned)),
             expected=tuple(sorted(lengths)),
         ) from None
     except stdnum_errors.InvalidComponent:

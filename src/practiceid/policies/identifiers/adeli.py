@@ -86,6 +86,7 @@ def compact(number: object) -> str:
 
 def _check(number: object) -> AdeliNumber:
     compacted = compact(number)
+    _common.not_empty(compacted, KIND)
     _common.expect_length(compacted, KIND, _LENGTH)
     if compacted[:2] in _CORSICA:
         _common.digits(compacted[2:], KIND)

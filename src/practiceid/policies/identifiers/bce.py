@@ -58,7 +58,7 @@ class BceNumber:
 
 def compact(number: object) -> str:
     """Return the ten digits: without ``BE``, separators, and with the leading 0 restored."""
-    return _stdnum.run(stdnum_vat.compact, number, kind=KIND, lengths=(9, 10), component="number")
+    return str(stdnum_vat.compact(_common.clean(number, KIND)))
 
 
 def validate(number: object) -> str:
@@ -68,7 +68,12 @@ def validate(number: object) -> str:
     (``component="first_digit"``).
     """
     return _stdnum.run(
-        stdnum_vat.validate, number, kind=KIND, lengths=(9, 10), component="first_digit"
+        stdnum_vat.validate,
+        number,
+        kind=KIND,
+        compact=stdnum_vat.compact,
+        lengths=(9, 10),
+        component="first_digit",
     )
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "FR_IDENTIFIER_TYPES",
     "FR_IDNPS",
     "FR_RPPS",
+    "SENSITIVE_SYSTEMS",
     "SYSTEM_ALIASES",
     "Coding",
     "FhirIdentifier",
@@ -60,6 +61,9 @@ FR_RPPS: Final = "https://rpps.esante.gouv.fr"
 FR_FINESS: Final = "https://finess.esante.gouv.fr"
 #: The code system of FR Core's identifier types (``IDNPS``, ``RPPS``, ``FINEJ``, ``FINEG``).
 FR_IDENTIFIER_TYPES: Final = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
+
+#: Systems whose values are special personal data: hidden from ``repr``.
+SENSITIVE_SYSTEMS: Final = frozenset({BE_SSIN})
 
 #: Other spellings of a system accepted on input, mapped to the preferred one.
 SYSTEM_ALIASES: Final[Mapping[str, str]] = {
@@ -106,6 +110,11 @@ class FhirIdentifier:
     system: str
     value: str
     type: Coding | None = None
+
+    def __repr__(self) -> str:
+        # A NISS is special personal data: keep it out of logs that print identifiers.
+        value = "<hidden>" if self.system in SENSITIVE_SYSTEMS else repr(self.value)
+        return f"FhirIdentifier(system={self.system!r}, value={value}, type={self.type!r})"
 
     def to_dict(self) -> dict[str, object]:
         """Return the FHIR JSON form, ready for ``json.dumps``."""

@@ -92,6 +92,7 @@ def compact(number: object) -> str:
 
 def _check(number: object) -> tuple[str, bool]:
     compacted = compact(number)
+    _common.not_empty(compacted, KIND)
     _common.expect_length(compacted, KIND, _LENGTH)
     if compacted.isascii() and compacted.isdigit():
         _common.check_luhn(compacted, KIND)

@@ -34,8 +34,8 @@ from stdnum import exceptions as stdnum_errors
 from stdnum import iban as stdnum_iban
 from stdnum.be import iban as stdnum_be_iban
 
-from practiceid.errors import InvalidComponent, Notice, PracticeIdError
-from practiceid.policies.identifiers import _stdnum
+from practiceid.errors import InvalidComponent, InvalidLength, Notice, PracticeIdError
+from practiceid.policies.identifiers import _common, _stdnum
 
 __all__ = ["KIND", "BelgianIban", "compact", "format", "is_valid", "parse", "validate"]
 
@@ -63,13 +63,27 @@ class BelgianIban:
 
 def compact(number: object) -> str:
     """Return the IBAN without spaces or separators, upper-cased."""
-    return _stdnum.run(stdnum_iban.compact, number, kind=KIND, lengths=_LENGTH, component="country")
+    return str(stdnum_iban.compact(_common.clean(number, KIND)))
 
 
 def _check(number: object, *, require_known_bank: bool) -> BelgianIban:
+    early = compact(number)
+    if early.startswith("BE") and len(early) != _LENGTH[0]:
+        # stdnum would call this a checksum error; a missing digit is a length error.
+        raise InvalidLength(
+            f"a Belgian IBAN has {_LENGTH[0]} characters",
+            kind=KIND,
+            length=len(early),
+            expected=_LENGTH,
+        )
     try:
         compacted = _stdnum.run(
-            stdnum_be_iban.validate, number, kind=KIND, lengths=_LENGTH, component="country"
+            stdnum_be_iban.validate,
+            number,
+            kind=KIND,
+            compact=stdnum_iban.compact,
+            lengths=_LENGTH,
+            component="country",
         )
     except InvalidComponent:
         compacted = compact(number)

@@ -132,7 +132,8 @@ class IdnpsNumber:
 def _clean(number: object) -> str:
     if isinstance(number, str) and "/" in number:
         head, _, local = number.strip().partition("/")
-        return _common.clean(head, KIND).upper() + "/" + local.strip()
+        head, local = _common.clean(head, KIND).upper(), local.strip()
+        return f"{head}/{local}" if head or local else ""
     return _common.clean(number, KIND).upper()
 
 

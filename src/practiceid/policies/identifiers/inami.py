@@ -87,8 +87,9 @@ __all__ = [
 ]
 
 KIND: Final = "inami"
-#: Every modulus INAMI lists, oldest first. The order decides which one is reported when
-#: several match.
+#: Every modulus INAMI lists: 97 (the original), 89 (INAMI note I 2012/26), then 83 and 79,
+#: whose introduction no source dates. The order decides which one is reported when several
+#: match.
 MODULI: Final = (97, 89, 83, 79)
 _LENGTHS: Final = (8, 11)
 
@@ -128,7 +129,13 @@ class Competence:
     confidence: Confidence = "likely"
 
 
-def _frozen_mapping(value: Mapping[object, object]) -> Mapping[object, object]:
+def _frozen_professions(value: Mapping[str, Profession]) -> Mapping[str, Profession]:
+    return MappingProxyType(dict(value))
+
+
+def _frozen_competences(
+    value: Mapping[tuple[str, str], Competence],
+) -> Mapping[tuple[str, str], Competence]:
     return MappingProxyType(dict(value))
 
 
@@ -141,8 +148,23 @@ class InamiTable:
     """
 
     version: str
-    professions: Mapping[str, Profession] = attrs.field(converter=_frozen_mapping)
-    competences: Mapping[tuple[str, str], Competence] = attrs.field(converter=_frozen_mapping)
+    professions: Mapping[str, Profession] = attrs.field(converter=_frozen_professions)
+    competences: Mapping[tuple[str, str], Competence] = attrs.field(converter=_frozen_competences)
+    source: str = ""
+
+    def extended_by(self, other: InamiTable) -> InamiTable:
+        """Return this table with ``other``'s entries added, ``other`` winning on conflicts.
+
+        Keeps the bundled knowledge while adding a host's own codes::
+
+            table = InamiTable.default().extended_by(InamiTable.from_toml(text))
+        """
+        return InamiTable(
+            version=f"{self.version}+{other.version}",
+            professions={**self.professions, **other.professions},
+            competences={**self.competences, **other.competences},
+            source="; ".join(s for s in (self.source, other.source) if s),
+        )
 
     def profession(self, digit: str) -> Profession | None:
         """Return the meaning of a first digit, or ``None`` when the table does not know it."""
@@ -158,12 +180,17 @@ class InamiTable:
     def from_toml(cls, text: str) -> InamiTable:
         """Read a table in the bundled file's format (see ``inami_table.toml``).
 
-        Raises :class:`~practiceid.InvalidConfiguration` naming the faulty entry.
+        Raises :class:`~practiceid.InvalidConfiguration` naming the faulty entry, including
+        an unknown key: a misspelt ``requires_supervisr`` must not silently leave trainees
+        unflagged.
         """
         try:
             data = tomllib.loads(text)
+            _known_keys(data, _TABLE_KEYS, "table")
+            source = data.get("source", "")
             return cls(
                 version=_entry_text(data, "version"),
+                source=source if isinstance(source, str) else _entry_text(data, "source"),
                 professions={
                     digit: _profession(digit, entry)
                     for digit, entry in data.get("professions", {}).items()
@@ -191,6 +218,21 @@ class InamiTable:
 def _default_table() -> InamiTable:
     text = resources.files(__package__).joinpath("inami_table.toml").read_text("utf-8")
     return InamiTable.from_toml(text)
+
+
+_TABLE_KEYS: Final = frozenset({"version", "source", "professions", "competences"})
+_FREE_TEXT: Final = frozenset({"label", "fr", "nl", "de", "confidence", "source", "note"})
+_PROFESSION_KEYS: Final = _FREE_TEXT | {"organization"}
+_COMPETENCE_KEYS: Final = _FREE_TEXT | {"general_practitioner", "requires_supervisor"}
+
+
+def _known_keys(entry: Mapping[str, object], known: frozenset[str], where: str) -> None:
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise InvalidConfiguration(
+            f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})",
+            option=unknown[0],
+        )
 
 
 def _entry_text(entry: Mapping[str, object], name: str, where: str = "table") -> str:
@@ -224,6 +266,7 @@ def _profession(digit: str, entry: Mapping[str, object]) -> Profession:
     where = f"professions.{digit}"
     if len(digit) != 1 or not digit.isdigit():
         raise InvalidConfiguration(f"{where}: a first digit is one digit", option="digit")
+    _known_keys(entry, _PROFESSION_KEYS, where)
     return Profession(
         digit=digit,
         label=_entry_text(entry, "label", where),
@@ -237,6 +280,7 @@ def _competence(digit: str, code: str, entry: Mapping[str, object]) -> Competenc
     where = f"competences.{digit}.{code}"
     if len(digit) != 1 or not digit.isdigit() or len(code) != 3 or not code.isdigit():  # noqa: PLR2004
         raise InvalidConfiguration(f"{where}: codes are a digit and three digits", option="code")
+    _known_keys(entry, _COMPETENCE_KEYS, where)
     return Competence(
         digit=digit,
         code=code,
@@ -343,8 +387,12 @@ def compact(number: object) -> str:
 def _moduli(moduli: Collection[int]) -> tuple[int, ...]:
     if moduli is MODULI:
         return MODULI
-    chosen = tuple(m for m in MODULI if m in moduli)
-    if not chosen or len(chosen) != len(set(moduli)):
+    try:
+        given = set(moduli) if not isinstance(moduli, str | bytes) else None
+    except TypeError:  # not iterable, or unhashable items
+        given = None
+    chosen = tuple(m for m in MODULI if given and m in given)
+    if given is None or not chosen or len(chosen) != len(given):
         raise InvalidConfiguration(
             f"moduli must be a non-empty subset of {MODULI}", option="moduli"
         )

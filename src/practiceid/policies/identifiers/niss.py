@@ -54,7 +54,7 @@ class NissNumber:
 
 def compact(number: object) -> str:
     """Return the digits of ``number`` without separators."""
-    return _stdnum.run(stdnum_ssn.compact, number, kind=KIND, lengths=(11,), component="number")
+    return str(stdnum_ssn.compact(_common.clean(number, KIND)))
 
 
 def validate(number: object) -> str:
@@ -64,7 +64,12 @@ def validate(number: object) -> str:
     (``component="birth_date"``).
     """
     return _stdnum.run(
-        stdnum_ssn.validate, number, kind=KIND, lengths=(11,), component="birth_date"
+        stdnum_ssn.validate,
+        number,
+        kind=KIND,
+        compact=stdnum_ssn.compact,
+        lengths=(11,),
+        component="birth_date",
     )
 
 
