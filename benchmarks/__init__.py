@@ -1,5 +1,7 @@
-"""Benchmarks for practiceid's password policy, run by ``make bench`` (``python -m benchmarks``).
+"""Benchmarks for practiceid's password policy, login and identifier validation.
 
-Standard library timing only (``time.perf_counter_ns`` and ``statistics``); Django is a
-bench-only dependency used as the yardstick a host would otherwise pick.
+Run by ``make bench`` (``python -m benchmarks``). Standard library timing only
+(``time.perf_counter_ns`` and ``statistics``); the yardsticks are those a host would otherwise
+pick: Django (a bench-only dependency) for passwords and logins, python-stdnum (already a
+dependency) for identifiers.
 """

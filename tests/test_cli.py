@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import io
+import json
 import runpy
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from practiceid import __version__
+from practiceid import __version__, check
 from practiceid.cli import main
+from practiceid.policies.identifiers import niss
+from practiceid.testing.strategies import niss_numbers
 
 
 def test_demo_registers_users_and_shows_refusals(capsys):
@@ -42,3 +48,146 @@ def test_running_the_package_as_a_module_calls_main(monkeypatch, capsys):
         runpy.run_module("practiceid", run_name="__main__")
     assert raised.value.code == 0
     assert __version__ in capsys.readouterr().out
+
+
+# --- python -m practiceid check (B2, B3, B4, B6) -------------------------------------------
+
+NISS_FORMS = ("85.07.30-033 28", "85073003328", "85.07.30-033.28")
+
+
+def test_check_refuses_a_wrong_inami_number_with_its_reason_and_code(capsys):
+    assert main(["check", "inami", "1-23456-78-901"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("invalid INAMI number:")
+    assert "check digits match none of the moduli 97, 89, 83, 79" in out
+    assert "[identifier.invalid_checksum]" in out
+
+
+def test_check_accepts_a_gp_trainee_and_says_a_supervisor_is_needed_b4(capsys):
+    assert main(["check", "inami", "1.23456.25.005"]) == 0
+    out = capsys.readouterr().out
+    assert "valid INAMI number: 1-23456-25-005" in out
+    assert "modulus 97" in out
+    assert "must choose a training supervisor" in out
+
+
+def test_check_says_nothing_of_a_supervisor_for_a_recognised_gp(capsys):
+    assert main(["check", "inami", "1-23456-76-003"]) == 0
+    out = capsys.readouterr().out
+    assert "modulus 89" in out
+    assert "supervisor" not in out
+
+
+def test_check_fails_when_one_of_several_numbers_is_invalid(capsys):
+    assert main(["check", "inami", "1-23456-25-005", "1-23456-78-901", "1-23456-76-003"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    verdicts = [line.split(":")[0] for line in lines if not line.startswith(" ")]
+    assert verdicts == ["valid INAMI number", "invalid INAMI number", "valid INAMI number"]
+
+
+def test_check_succeeds_when_every_number_is_valid(capsys):
+    assert main(["check", "rpps", "10001234565", "100 0123 4565"]) == 0
+    assert capsys.readouterr().out.count("valid RPPS number: 10001234565") == 2
+
+
+def test_check_derives_the_bic_and_shows_the_unknown_bank_notice_b6(capsys):
+    assert main(["check", "iban", "BE48 3200 7018 4927", "BE83138811735115"]) == 0
+    out = capsys.readouterr().out
+    assert "BIC BBRUBEBB" in out
+    assert "notice [iban.bic_unknown]" in out
+
+
+def test_check_json_prints_one_object_per_number(capsys):
+    assert main(["check", "--json", "inami", "1-23456-25-005", "1-23456-78-901"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    valid, invalid = map(json.loads, lines)
+    assert valid == {
+        "kind": "inami",
+        "valid": True,
+        "notices": [],
+        "compact": "12345625005",
+        "display": "1-23456-25-005",
+    }
+    assert invalid["kind"] == "inami"
+    assert invalid["valid"] is False
+    assert invalid["error"]["code"] == "identifier.invalid_checksum"
+    assert invalid["error"]["violations"][0]["params"]["moduli"] == [97, 89, 83, 79]
+
+
+def test_check_json_carries_notices(capsys):
+    assert main(["check", "iban", "BE83138811735115", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["compact"] == "BE83138811735115"
+    assert [notice["code"] for notice in data["notices"]] == ["iban.bic_unknown"]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_check_never_echoes_a_niss_b2(capsys, as_json):
+    numbers = [*NISS_FORMS, "98.47.28-997.65", "85.07.30-033 29", "8507300332"]
+    argv = ["check", "niss", *numbers] + (["--json"] if as_json else [])
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    for secret in (*NISS_FORMS, "98472899765", "98.47.28-997.65", "85073003329", "8507300332"):
+        assert secret not in out
+    assert "850730" not in out
+    assert "national register number" in out or as_json
+    if as_json:
+        records = [json.loads(line) for line in out.splitlines()]
+        assert [r["valid"] for r in records] == [True, True, True, True, False, False]
+        assert all("compact" not in r and "display" not in r for r in records)
+
+
+@given(niss_numbers(written=True), st.booleans())
+def test_check_never_echoes_any_valid_niss(number, as_json):
+    out = io.StringIO()
+    assert check.run("niss", [number], as_json=as_json, out=out) == 0
+    compact = niss.validate(number)
+    for secret in (compact, niss.format(compact), number.strip(), compact[:6]):
+        assert secret not in out.getvalue()
+
+
+def test_check_with_an_unknown_kind_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["check", "siret", "12345678900017"])
+    assert raised.value.code == 2
+    assert "invalid choice: 'siret'" in capsys.readouterr().err
+
+
+def test_check_without_a_number_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["check", "inami"])
+    assert raised.value.code == 2
+    assert capsys.readouterr().out == ""
+
+
+def test_check_as_a_subprocess_exits_1_for_an_invalid_number():
+    result = subprocess.run(
+        [sys.executable, "-m", "practiceid", "check", "inami", "1-23456-78-901"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "identifier.invalid_checksum" in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "number", "expected"),
+    [
+        ("inami", "1-23456-25", "deprecated 8-digit form"),
+        ("inami", "1-23456-25-999", "competence 999: not in the bundled table"),
+        ("bce", "BE 0403.019.261", "VAT number BE0403019261"),
+        ("rpps", "10001234565", "IDNPS 810001234565"),
+        ("adeli", "751001231", "département 75"),
+        ("adeli", "2A1001234", "Corsica: key not verifiable"),
+        ("idnps", "810001234565", "from rpps"),
+        ("finess", "750234569", "département 75"),
+        ("finess", "2B0012345", "Corsica: key not verifiable"),
+        ("iban", "BE48 3200 7018 4927", "BIC BBRUBEBB"),
+    ],
+)
+def test_check_explains_every_kind_of_number(kind, number, expected, capsys):
+    assert main(["check", kind, number]) == 0
+    assert expected in capsys.readouterr().out

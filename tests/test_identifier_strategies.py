@@ -72,3 +72,11 @@ def test_typos_differ_from_the_number_in_one_or_two_places(data):
         i, j = differences
         assert j == i + 1
         assert (typo[i], typo[j]) == (compact[j], compact[i])
+
+
+@given(data=st.data())
+def test_typos_keep_the_width_of_full_width_digits(data):
+    typo = data.draw(typos("１０００１２３４５６５"))
+    assert len(typo) == 11
+    assert all("０" <= c <= "９" for c in typo)
+    assert typo != "１０００１２３４５６５"

@@ -202,6 +202,9 @@ def users(draw: st.DrawFn, *, status: UserStatus | None = None) -> User:
 # --- Identifiers -------------------------------------------------------------------------
 
 _SEPARATOR_CHOICES = ("", " ", "-", ".", "/", "\u00a0", "\u202f", " - ")
+_ANY_WIDTH_DIGITS = frozenset(string.digits) | {
+    chr(ord(d) + _FULL_WIDTH_OFFSET) for d in string.digits
+}
 _NO_SLASH = tuple(s for s in _SEPARATOR_CHOICES if "/" not in s)
 
 
@@ -421,10 +424,12 @@ def _tagged(kind: str, numbers: st.SearchStrategy[str]) -> st.SearchStrategy[tup
 def typos(draw: st.DrawFn, number: str) -> str:
     """``number`` with one digit replaced by another, or two neighbouring digits swapped.
 
+    Digits may be ASCII or full width; a replaced digit keeps its width.
+
     The result may still be valid (a swapped ``09`` passes Luhn; INAMI misses a few per cent
     of substitutions); :func:`near_misses` gives only refused ones.
     """
-    positions = [i for i, c in enumerate(number) if c in string.digits]
+    positions = [i for i, c in enumerate(number) if c in _ANY_WIDTH_DIGITS]
     if not positions:
         raise InvalidConfiguration("typos() needs a number with digits", option="number")
     swappable = [
@@ -434,8 +439,10 @@ def typos(draw: st.DrawFn, number: str) -> str:
         at = draw(st.sampled_from(swappable))
         return number[:at] + number[at + 1] + number[at] + number[at + 2 :]
     at = draw(st.sampled_from(positions))
-    digit = draw(st.sampled_from([d for d in string.digits if d != number[at]]))
-    return number[:at] + digit + number[at + 1 :]
+    wide = number[at] not in string.digits
+    original = chr(ord(number[at]) - _FULL_WIDTH_OFFSET) if wide else number[at]
+    digit = draw(st.sampled_from([d for d in string.digits if d != original]))
+    return number[:at] + (_full_width(digit) if wide else digit) + number[at + 1 :]
 
 
 def near_misses(kind: str) -> st.SearchStrategy[str]:

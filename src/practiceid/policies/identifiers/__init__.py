@@ -125,10 +125,14 @@ _BY_SYSTEM: Final[Mapping[str, Callable[[FhirIdentifier], FhirParsed]]] = {
     fhir.BE_CBE: lambda i: bce.parse(i.value),
     fhir.FR_RPPS: lambda i: rpps.parse(i.value),
     fhir.FR_IDNPS: lambda i: idnps.parse(i.value),
-    fhir.FR_FINESS: lambda i: finess.parse(
-        i.value, kind=_FINESS_TYPES.get(i.type.code) if i.type else None
-    ),
+    fhir.FR_FINESS: lambda i: finess.parse(i.value, kind=_finess_kind(i.type)),
 }
+
+
+def _finess_kind(coding: Coding | None) -> FinessKind | None:
+    if coding is None or coding.system != fhir.FR_IDENTIFIER_TYPES:
+        return None
+    return _FINESS_TYPES.get(coding.code)
 
 
 def from_fhir(identifier: FhirIdentifier | Mapping[str, object]) -> FhirParsed:

@@ -136,9 +136,11 @@ class FhirIdentifier:
             raise InvalidFormat(
                 "a FHIR Identifier is a JSON object", kind="fhir", reason="not_an_object"
             )
-        system = _text(data, "system")
+        system = preferred_system(_text(data, "system"))
+        if not system:  # "///" is no system either
+            _text({}, "system")
         value = _text(data, "value")
-        return cls(preferred_system(system), value, _first_coding(data.get("type")))
+        return cls(system, value, _first_coding(data.get("type")))
 
 
 def _text(data: Mapping[object, object], name: str) -> str:
