@@ -79,6 +79,10 @@ def validate(number: object) -> str:
 
 def is_valid(number: object) -> bool:
     """Return whether ``number`` is valid. Never raises, whatever ``number`` is."""
+    if isinstance(number, str) and number.isascii() and number.isprintable():
+        # In printable ASCII our cleaning removes exactly what stdnum's does (" -./"): one
+        # cleaning is enough. This keeps screening as fast as stdnum.be.vat itself.
+        return bool(stdnum_vat.is_valid(number))
     cleaned = _common.cleaned_text(number)
     return cleaned is not None and bool(stdnum_vat.is_valid(cleaned))
 

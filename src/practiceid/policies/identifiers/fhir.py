@@ -25,6 +25,7 @@ always uses the preferred one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 import attrs
@@ -66,15 +67,17 @@ FR_IDENTIFIER_TYPES: Final = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-
 SENSITIVE_SYSTEMS: Final = frozenset({BE_SSIN})
 
 #: Other spellings of a system accepted on input, mapped to the preferred one.
-SYSTEM_ALIASES: Final[Mapping[str, str]] = {
-    **{
-        _BE_LEGACY + name: _BE + name
-        for name in ("nihdi", "nihdi-professional", "nihdi-organization", "ssin", "cbe")
-    },
-    "urn:oid:2.16.840.1.113883.3.6777.5.2": BE_NIHDI,
-    "urn:oid:2.16.840.1.113883.3.6777.5.1": BE_SSIN,
-    "urn:oid:2.16.840.1.113883.3.6777.5.5": BE_CBE,
-}
+SYSTEM_ALIASES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        **{
+            _BE_LEGACY + name: _BE + name
+            for name in ("nihdi", "nihdi-professional", "nihdi-organization", "ssin", "cbe")
+        },
+        "urn:oid:2.16.840.1.113883.3.6777.5.2": BE_NIHDI,
+        "urn:oid:2.16.840.1.113883.3.6777.5.1": BE_SSIN,
+        "urn:oid:2.16.840.1.113883.3.6777.5.5": BE_CBE,
+    }
+)
 
 
 def preferred_system(system: str) -> str:

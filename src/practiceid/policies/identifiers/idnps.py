@@ -32,6 +32,8 @@ les structures"; ANS nomenclature TRE_G07 (structure identifier types); Interop-
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
@@ -66,13 +68,9 @@ __all__ = [
 
 KIND: Final = "idnps"
 #: Structure-based prefixes and the kind of structure identifier that follows them.
-STRUCTURE_PREFIXES: Final = {
-    "1": "FINESS",
-    "3": "SIRET",
-    "4": "RPPS cabinet",
-    "5": "FINESS EJ",
-    "6": "FINESS EG",
-}
+STRUCTURE_PREFIXES: Final[Mapping[str, str]] = MappingProxyType(
+    {"1": "FINESS", "3": "SIRET", "4": "RPPS cabinet", "5": "FINESS EJ", "6": "FINESS EG"}
+)
 _MAX_LENGTH: Final = 64  # no register allows more; a bound keeps junk out of storage
 _RPPS_PREFIX: Final = "8"
 _ADELI_PREFIX: Final = "0"
