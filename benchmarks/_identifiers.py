@@ -21,8 +21,8 @@ What is compared, on the same inputs:
   cheapest cleaning stdnum offers: the issue's yardstick. It does less than ours (no length
   check). For 9 digits, ``stdnum.fr.siren.is_valid`` does the same work as ours (compact,
   digits, length, Luhn): it is the comparable one for ADELI and FINESS;
-* BCE: ``stdnum.be.vat.is_valid``. Ours wraps it (after its own cleaning, for marks stdnum
-  does not know), so expect a ratio a little below 1;
+* BCE: ``stdnum.be.vat.is_valid``. Ours wraps it (behind a type check, and after its own
+  cleaning when the input holds more than printable ASCII), so expect a ratio a little below 1;
 * INAMI: python-stdnum has no INAMI module. ``stdnum.be.vat.is_valid`` is the nearest stdnum
   work (a Belgian mod-97 number), but it rejects nearly all INAMI numbers on their length,
   before any checksum: a yardstick for the cost of a stdnum call, not the same work.
@@ -506,7 +506,7 @@ def bench_identifiers() -> dict[str, float]:
     _report.note("* = comparable work. luhn = stdnum.luhn.is_valid after stdnum.util.clean(x,")
     _report.note("' -./'): no length check. fr.siren.is_valid: the same work as ours for 9 digits.")
     _report.note("be.vat refuses INAMI numbers on length: a stdnum call's cost, not the same work.")
-    _report.note("Our bce.is_valid is our cleaning + stdnum.be.vat.is_valid: below 1 expected.")
+    _report.note("Our bce.is_valid wraps stdnum.be.vat.is_valid: a little below 1 expected.")
     _report.note("all = every kind's pass summed (the same million numbers, grouped by kind).")
     _report.note("medians = the same ratio from each pass's median round.")
     print()
