@@ -84,24 +84,24 @@ def compact(number: object) -> str:
     return _common.clean(number, KIND).upper()
 
 
-def _check(number: object) -> AdeliNumber:
+def _check(number: object) -> tuple[str, bool]:
     compacted = compact(number)
     _common.not_empty(compacted, KIND)
     _common.expect_length(compacted, KIND, _LENGTH)
     if compacted[:2] in _CORSICA:
         _common.digits(compacted[2:], KIND)
-        return AdeliNumber(compacted, key_verified=False)
+        return compacted, False
     if not (compacted.isascii() and compacted.isdigit()):
         raise InvalidFormat(
             "only digits, or 2A/2B for Corsica, are allowed", kind=KIND, reason="not_digits"
         )
     _common.check_luhn(compacted, KIND)
-    return AdeliNumber(compacted)
+    return compacted, True
 
 
 def validate(number: object) -> str:
     """Return the compact form of a valid number; raise an ``InvalidIdentifier`` otherwise."""
-    return _check(number).number
+    return _check(number)[0]
 
 
 def is_valid(number: object) -> bool:
@@ -117,7 +117,8 @@ def is_valid(number: object) -> bool:
 
 def parse(number: object) -> AdeliNumber:
     """Validate ``number`` and return it decoded."""
-    return _check(number)
+    compacted, verified = _check(number)
+    return AdeliNumber(compacted, key_verified=verified)
 
 
 def format(number: object) -> str:  # noqa: A001 - the stdnum-style name
