@@ -328,7 +328,7 @@ def test_users_cannot_change_an_email_themselves_a5(accounts):
     user = register(accounts).user
     with pytest.raises(PermissionDenied) as raised:
         accounts.change_email(actor=user.id, user_id=user.id, new_email="x@cabinet.be")
-    assert raised.value.params == {"permission": "user.change_email", "actor": user.id}
+    assert raised.value.params == {"permission": "users.change_email", "actor": user.id}
 
 
 def test_email_change_to_a_taken_address_is_refused(accounts):

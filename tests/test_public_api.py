@@ -10,18 +10,26 @@ from pathlib import Path
 import practiceid
 
 EXPECTED = {
-    "OWASP_MINIMUM", "RFC9106_LOW_MEMORY", "AccountDeactivated", "AccountService",
-    "Argon2idHasher", "Argon2idParameters", "AuthenticationFailed", "Conflict",
-    "DjangoPbkdf2Hasher", "DuplicateEmail", "DuplicateLogin", "DuplicateUserId",
-    "EmailAddress", "EmailChange", "EmailPolicy", "EmailRejected", "InvalidChecksum",
+    "ADMINISTRATOR_PERMISSIONS", "Access", "AccessRejected", "AccessService",
+    "AccountDeactivated", "AccountService", "Argon2idHasher", "Argon2idParameters",
+    "AuthenticationFailed", "Conflict", "Decision", "Delegation", "Department", "DepartmentId",
+    "DepartmentNotFound", "DjangoPbkdf2Hasher", "DuplicateEmail", "DuplicateLogin",
+    "DuplicateMembership", "DuplicateRecord", "DuplicateUserId", "ESTABLISHMENT_PERMISSIONS",
+    "EmailAddress", "EmailChange", "EmailPolicy", "EmailRejected", "EscalationDenied",
+    "Establishment", "EstablishmentId", "EstablishmentNotFound", "Feature", "InvalidChecksum",
     "InvalidComponent", "InvalidConfiguration", "InvalidFormat", "InvalidIdentifier",
-    "InvalidInput", "InvalidLength", "Login", "LoginPolicy", "LoginRejected", "MigratingHasher",
-    "NotFound",
-    "Notice", "PasswordContext", "PasswordMismatch", "PasswordPolicy", "PasswordRejected",
-    "PasswordReport", "Permission", "PermissionDenied", "PracticeIdError", "ProfileRejected",
-    "Registration", "Rejected", "StaleUser", "StrengthEstimate", "UnitOfWorkError",
-    "UnsupportedPasswordHash", "User", "UserId", "UserNotFound", "UserStatus", "Violation",
-    "WeakHashParameters", "__version__", "new_user_id",
+    "InvalidInput", "InvalidLength", "LastAdministrator", "LastOwner", "Login", "LoginPolicy",
+    "LoginRejected", "MemberAdded", "Membership", "MembershipNotFound", "MembershipStatus",
+    "MigratingHasher", "NotFound", "Notice", "OWASP_MINIMUM", "OWNER_PERMISSIONS",
+    "Organisation", "OrganisationId", "OrganisationNotFound", "PLATFORM_PERMISSIONS",
+    "PasswordContext", "PasswordMismatch", "PasswordPolicy", "PasswordRejected",
+    "PasswordReport", "Permission", "PermissionDenied", "PermissionGroup", "PracticeIdError",
+    "ProductKind", "ProfileRejected", "RFC9106_LOW_MEMORY", "ROLE_TEMPLATES", "Reason",
+    "Registration", "Rejected", "Role", "RoleId", "RoleNotFound", "RoleTemplate", "StaleRecord",
+    "StaleUser", "StrengthEstimate", "Target", "UnitOfWorkError", "UnsupportedPasswordHash",
+    "User", "UserId", "UserNotFound", "UserStatus", "Violation", "WeakHashParameters",
+    "__version__", "compute_access", "compute_organisation_access", "decide", "feature_codes",
+    "new_user_id",
 }  # fmt: skip
 
 

@@ -44,3 +44,50 @@ def script_of(char: str) -> str | None:
     if first == "CJK":
         return "HAN"
     return first
+
+
+# Zero-width (non-)joiners are part of Persian and Indic spellings; every other format
+# character (bidi overrides such as U+202E, invisible separators) only serves to deceive.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def forbidden_in_name(char: str) -> bool:
+    """Return True for characters no name may hold: controls, bidi overrides, line breaks."""
+    category = unicodedata.category(char)
+    if category == "Cf":
+        return char not in _JOINERS
+    return category in {"Cc", "Cs", "Zl", "Zp"}
+
+
+def clean_name(
+    raw: object, *, field: str, prefix: str, required: bool = True, max_length: int = 100
+) -> tuple[str, list[tuple[str, str, dict[str, object]]]]:
+    """Return ``raw`` trimmed and NFC-normalized, and the problems found with it.
+
+    Each problem is ``(code, message, params)`` with codes ``<prefix>.not_text``,
+    ``<prefix>.required``, ``<prefix>.too_long`` and ``<prefix>.invalid_character``; the
+    caller wraps them in the :class:`~practiceid.errors.Rejected` subclass of its domain.
+    """
+    if not isinstance(raw, str):
+        return "", [(f"{prefix}.not_text", f"{field} must be text", {"type": type(raw).__name__})]
+    value = unicodedata.normalize("NFC", raw.strip())
+    problems: list[tuple[str, str, dict[str, object]]] = []
+    if required and not value:
+        problems.append((f"{prefix}.required", f"{field} is required", {}))
+    if len(value) > max_length:
+        problems.append(
+            (
+                f"{prefix}.too_long",
+                f"{field} must have at most {max_length} characters",
+                {"max_length": max_length},
+            )
+        )
+    elif any(forbidden_in_name(c) for c in value):
+        problems.append(
+            (
+                f"{prefix}.invalid_character",
+                f"{field} contains control or invisible formatting characters",
+                {},
+            )
+        )
+    return value, problems

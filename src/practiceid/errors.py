@@ -10,6 +10,7 @@ class name: codes are part of the public API and only ever added, never renamed.
     │       ├── EmailRejected               email.rejected
     │       ├── PasswordRejected            password.rejected
     │       ├── ProfileRejected             profile.rejected
+    │       ├── AccessRejected              access.rejected
     │       └── InvalidIdentifier           identifier.invalid  .kind
     │           ├── InvalidFormat           identifier.invalid_format
     │           │   ├── InvalidLength       identifier.invalid_length
@@ -20,13 +21,24 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── DuplicateUserId                 user.duplicate_id
     │   ├── DuplicateLogin                  user.duplicate_login
     │   ├── DuplicateEmail                  user.duplicate_email
-    │   └── StaleUser                       user.stale
+    │   ├── StaleUser                       user.stale
+    │   ├── DuplicateRecord                 record.duplicate   .entity
+    │   │   └── DuplicateMembership         membership.duplicate
+    │   └── StaleRecord                     record.stale       .entity
     ├── NotFound (LookupError)              not_found
-    │   └── UserNotFound                    user.not_found
+    │   ├── UserNotFound                    user.not_found
+    │   ├── OrganisationNotFound            organisation.not_found
+    │   ├── EstablishmentNotFound           establishment.not_found
+    │   ├── MembershipNotFound              membership.not_found
+    │   ├── RoleNotFound                    role.not_found
+    │   └── DepartmentNotFound              department.not_found
     ├── AuthenticationFailed                auth.failed
     │   ├── AccountDeactivated              auth.account_deactivated
     │   └── PasswordMismatch                password.mismatch
-    ├── PermissionDenied                    auth.permission_denied
+    ├── PermissionDenied                    auth.permission_denied  .reason
+    │   ├── EscalationDenied                access.escalation
+    │   ├── LastAdministrator               access.last_administrator
+    │   └── LastOwner                       access.last_owner
     ├── UnsupportedPasswordHash             password.unsupported_hash
     ├── WeakHashParameters (ValueError)     password.weak_hash_parameters
     └── UnitOfWorkError (RuntimeError)      uow.misuse
@@ -54,13 +66,19 @@ from typing import Any, ClassVar
 import attrs
 
 __all__ = [
+    "AccessRejected",
     "AccountDeactivated",
     "AuthenticationFailed",
     "Conflict",
+    "DepartmentNotFound",
     "DuplicateEmail",
     "DuplicateLogin",
+    "DuplicateMembership",
+    "DuplicateRecord",
     "DuplicateUserId",
     "EmailRejected",
+    "EscalationDenied",
+    "EstablishmentNotFound",
     "InvalidChecksum",
     "InvalidComponent",
     "InvalidConfiguration",
@@ -68,15 +86,21 @@ __all__ = [
     "InvalidIdentifier",
     "InvalidInput",
     "InvalidLength",
+    "LastAdministrator",
+    "LastOwner",
     "LoginRejected",
+    "MembershipNotFound",
     "NotFound",
     "Notice",
+    "OrganisationNotFound",
     "PasswordMismatch",
     "PasswordRejected",
     "PermissionDenied",
     "PracticeIdError",
     "ProfileRejected",
     "Rejected",
+    "RoleNotFound",
+    "StaleRecord",
     "StaleUser",
     "UnitOfWorkError",
     "UnsupportedPasswordHash",
@@ -234,6 +258,15 @@ class ProfileRejected(Rejected):
     code = "profile.rejected"
 
 
+class AccessRejected(Rejected):
+    """A name, role, department, feature or delegation was refused (C2-C6).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "access.rejected"
+
+
 class InvalidIdentifier(Rejected):
     """A professional or organisational number was refused (B2, B3, B6).
 
@@ -358,6 +391,36 @@ class StaleUser(Conflict):
     default_message = "the user was changed by someone else; reload and retry"
 
 
+class DuplicateRecord(Conflict):
+    """A record with this id is already stored (``params``: ``entity``, ``id``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "record.duplicate"
+    default_message = "a record with this id already exists"
+
+
+class DuplicateMembership(DuplicateRecord):
+    """The user is already a member of this establishment (C1): one membership per pair.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "membership.duplicate"
+    default_message = "this user is already a member of the establishment"
+
+
+class StaleRecord(Conflict):
+    """The record changed since it was read (``params``: ``entity``, ``id``); reload, retry.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "record.stale"
+    default_message = "the record was changed by someone else; reload and retry"
+
+
 class NotFound(PracticeIdError, LookupError):
     """Nothing is stored under the given key."""
 
@@ -370,6 +433,56 @@ class UserNotFound(NotFound):
 
     code = "user.not_found"
     default_message = "no such user"
+
+
+class OrganisationNotFound(NotFound):
+    """No organisation has this id.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "organisation.not_found"
+    default_message = "no such organisation"
+
+
+class EstablishmentNotFound(NotFound):
+    """No establishment has this id.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "establishment.not_found"
+    default_message = "no such establishment"
+
+
+class MembershipNotFound(NotFound):
+    """The user is not a member of this establishment.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "membership.not_found"
+    default_message = "this user is not a member of the establishment"
+
+
+class RoleNotFound(NotFound):
+    """The establishment has no role with this id.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "role.not_found"
+    default_message = "no such role in this establishment"
+
+
+class DepartmentNotFound(NotFound):
+    """The establishment has no department with this id.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "department.not_found"
+    default_message = "no such department in this establishment"
 
 
 class AuthenticationFailed(PracticeIdError):
@@ -397,10 +510,46 @@ class PasswordMismatch(AuthenticationFailed):
 
 
 class PermissionDenied(PracticeIdError):
-    """The actor lacks the permission the operation requires (A5)."""
+    """The actor may not do this.
+
+    ``params``: ``permission``, ``actor``, and ``reason``, one of the stable
+    :class:`~practiceid.Reason` codes (``missing_permission``, ``other_establishment``,
+    ``user_deactivated``, …); ``missing`` lists the permissions the actor lacks, when that is
+    the reason.
+    """
 
     code = "auth.permission_denied"
     default_message = "not allowed"
+
+
+class EscalationDenied(PermissionDenied):
+    """The change would give or take away permissions the actor does not hold (C3).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "access.escalation"
+    default_message = "nobody may grant or revoke a permission they do not hold"
+
+
+class LastAdministrator(PermissionDenied):
+    """The change would leave the establishment without an active administrator.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "access.last_administrator"
+    default_message = "the last active administrator of an establishment must stay"
+
+
+class LastOwner(PermissionDenied):
+    """The change would leave the organisation without an active owner (C2).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "access.last_owner"
+    default_message = "the last owner of an organisation must stay"
 
 
 class UnsupportedPasswordHash(PracticeIdError):

@@ -8,13 +8,13 @@ each of which returns a new ``User``. They are never deleted (A6): ``deactivate`
 from __future__ import annotations
 
 import enum
-import unicodedata
 import uuid
 from datetime import datetime
 from typing import NewType
 
 import attrs
 
+from practiceid._text import clean_name
 from practiceid.errors import ProfileRejected, Violation
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
@@ -104,47 +104,13 @@ def clean_profile(
         ("last_name", last_name, True),
         ("job_title", job_title, False),
     ):
-        if not isinstance(raw, str):
-            violations.append(
-                Violation(
-                    "profile.not_text", f"{field} must be text", field, {"type": type(raw).__name__}
-                )
-            )
-            values.append("")
-            continue
-        value = unicodedata.normalize("NFC", raw.strip())
+        value, problems = clean_name(
+            raw, field=field, prefix="profile", required=required, max_length=_MAX_NAME_LENGTH
+        )
         values.append(value)
-        if required and not value:
-            violations.append(Violation("profile.required", f"{field} is required", field))
-        if len(value) > _MAX_NAME_LENGTH:
-            violations.append(
-                Violation(
-                    "profile.too_long",
-                    f"{field} must have at most {_MAX_NAME_LENGTH} characters",
-                    field,
-                    {"max_length": _MAX_NAME_LENGTH},
-                )
-            )
-        elif any(_is_forbidden_in_name(c) for c in value):
-            violations.append(
-                Violation(
-                    "profile.invalid_character",
-                    f"{field} contains control or invisible formatting characters",
-                    field,
-                )
-            )
+        violations.extend(
+            Violation(code, message, field, params) for code, message, params in problems
+        )
     if violations:
         raise ProfileRejected(violations)
     return values[0], values[1], values[2]
-
-
-# Zero-width (non-)joiners are part of Persian and Indic spellings; every other format
-# character (bidi overrides such as U+202E, invisible separators) only serves to deceive.
-_JOINERS = frozenset("\u200c\u200d")
-
-
-def _is_forbidden_in_name(char: str) -> bool:
-    category = unicodedata.category(char)
-    if category == "Cf":
-        return char not in _JOINERS
-    return category in {"Cc", "Cs", "Zl", "Zp"}

@@ -19,27 +19,44 @@ undone on rollback, so a refused ``add`` or ``update`` leaves everything as it w
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import MappingProxyType, TracebackType
-from typing import Self
+from typing import Protocol, Self, TypeVar
 
 import attrs
 
 from practiceid.errors import (
     DuplicateEmail,
     DuplicateLogin,
+    DuplicateMembership,
+    DuplicateRecord,
     DuplicateUserId,
+    EstablishmentNotFound,
+    MembershipNotFound,
+    NotFound,
+    OrganisationNotFound,
     PermissionDenied,
+    StaleRecord,
     StaleUser,
     UnitOfWorkError,
     UserNotFound,
 )
+from practiceid.establishments import (
+    Establishment,
+    EstablishmentId,
+    Organisation,
+    OrganisationId,
+)
+from practiceid.memberships import Membership, MembershipStatus
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
 from practiceid.ports.authorization import Permission
 from practiceid.users import User, UserId, UserStatus
 
 __all__ = [
+    "InMemoryEstablishmentRepository",
+    "InMemoryMembershipRepository",
+    "InMemoryOrganisationRepository",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryUserRepository",
@@ -48,13 +65,17 @@ __all__ = [
 
 
 class InMemoryStore:
-    """Holds users shared by every unit of work made from it. Thread-safe."""
+    """Holds the records shared by every unit of work made from it. Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._users: dict[UserId, User] = {}
         self._by_login: dict[str, UserId] = {}
         self._by_email: dict[str, UserId] = {}
+        self._organisations: dict[OrganisationId, Organisation] = {}
+        self._establishments: dict[EstablishmentId, Establishment] = {}
+        self._memberships: dict[tuple[EstablishmentId, UserId], Membership] = {}
+        self._memberships_by_user: dict[UserId, set[EstablishmentId]] = {}
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         """Return a new unit of work over this store (a :data:`UnitOfWorkFactory`)."""
@@ -76,8 +97,8 @@ class InMemoryUserRepository:
         if user.id in store._users:  # noqa: SLF001
             raise DuplicateUserId(user_id=user.id)
         _check_free(store, user)
-        self._uow._record(user.id, None)  # noqa: SLF001
         _put(store, user)
+        self._uow._record(lambda: _remove(store, user))  # noqa: SLF001
 
     def get(self, user_id: UserId) -> User:
         """Return the user; raise UserNotFound."""
@@ -106,9 +127,14 @@ class InMemoryUserRepository:
             raise StaleUser(user_id=user.id, expected=user.version, stored=current.version)
         _check_free(store, user)
         stored = attrs.evolve(user, version=user.version + 1)
-        self._uow._record(user.id, current)  # noqa: SLF001
         _remove(store, current)
         _put(store, stored)
+
+        def undo() -> None:
+            _remove(store, stored)
+            _put(store, current)
+
+        self._uow._record(undo)  # noqa: SLF001
         return stored
 
     def list(self, *, status: UserStatus | None = None) -> Sequence[User]:
@@ -139,15 +165,215 @@ def _remove(store: InMemoryStore, user: User) -> None:
     del store._by_email[user.email.key]  # noqa: SLF001
 
 
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V", bound=_Versioned)
+
+
+def _replace(
+    uow: InMemoryUnitOfWork,
+    table: dict[_K, _V],
+    key: _K,
+    value: _V,
+    *,
+    entity: str,
+    not_found: type[NotFound],
+    id_params: Mapping[str, object],
+) -> _V:
+    """Store ``value`` under ``key`` if the stored version matches; return it, version + 1."""
+    current = table.get(key)
+    if current is None:
+        raise not_found(**id_params)
+    if current.version != value.version:
+        raise StaleRecord(
+            entity=entity, **id_params, expected=value.version, stored=current.version
+        )
+    stored = attrs.evolve(value, version=value.version + 1)  # type: ignore[misc]
+    table[key] = stored
+
+    def undo() -> None:
+        table[key] = current
+
+    uow._record(undo)  # noqa: SLF001
+    return stored
+
+
+def _insert(uow: InMemoryUnitOfWork, table: dict[_K, _V], key: _K, value: _V) -> None:
+    table[key] = value
+
+    def undo() -> None:
+        del table[key]
+
+    uow._record(undo)  # noqa: SLF001
+
+
+class InMemoryOrganisationRepository:
+    """The :class:`~practiceid.ports.OrganisationRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[OrganisationId, Organisation]:
+        return self._uow._active_store()._organisations  # noqa: SLF001
+
+    def add(self, organisation: Organisation) -> None:
+        """Store a new organisation; raise DuplicateRecord when the id is taken."""
+        table = self._table()
+        if organisation.id in table:
+            raise DuplicateRecord(entity="organisation", id=organisation.id)
+        _insert(self._uow, table, organisation.id, organisation)
+
+    def get(self, organisation_id: OrganisationId) -> Organisation:
+        """Return the organisation; raise OrganisationNotFound."""
+        try:
+            return self._table()[organisation_id]
+        except (KeyError, TypeError):
+            raise OrganisationNotFound(organisation_id=organisation_id) from None
+
+    def update(self, organisation: Organisation) -> Organisation:
+        """Replace the stored organisation if its version matches; return it, version + 1."""
+        return _replace(
+            self._uow,
+            self._table(),
+            organisation.id,
+            organisation,
+            entity="organisation",
+            not_found=OrganisationNotFound,
+            id_params={"organisation_id": organisation.id},
+        )
+
+
+class InMemoryEstablishmentRepository:
+    """The :class:`~practiceid.ports.EstablishmentRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[EstablishmentId, Establishment]:
+        return self._uow._active_store()._establishments  # noqa: SLF001
+
+    def add(self, establishment: Establishment) -> None:
+        """Store a new establishment; raise DuplicateRecord when the id is taken."""
+        table = self._table()
+        if establishment.id in table:
+            raise DuplicateRecord(entity="establishment", id=establishment.id)
+        _insert(self._uow, table, establishment.id, establishment)
+
+    def get(self, establishment_id: EstablishmentId) -> Establishment:
+        """Return the establishment; raise EstablishmentNotFound."""
+        try:
+            return self._table()[establishment_id]
+        except (KeyError, TypeError):
+            raise EstablishmentNotFound(establishment_id=establishment_id) from None
+
+    def update(self, establishment: Establishment) -> Establishment:
+        """Replace the stored establishment if its version matches; return it, version + 1."""
+        return _replace(
+            self._uow,
+            self._table(),
+            establishment.id,
+            establishment,
+            entity="establishment",
+            not_found=EstablishmentNotFound,
+            id_params={"establishment_id": establishment.id},
+        )
+
+    def list(self, *, organisation_id: OrganisationId | None = None) -> Sequence[Establishment]:
+        """Return the establishments (of this organisation), ordered by id."""
+        chosen = [
+            e
+            for e in self._table().values()
+            if organisation_id is None or e.organisation_id == organisation_id
+        ]
+        return sorted(chosen, key=lambda e: e.id)
+
+
+class InMemoryMembershipRepository:
+    """The :class:`~practiceid.ports.MembershipRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, membership: Membership) -> None:
+        """Store a new membership; raise DuplicateMembership when the pair exists."""
+        store = self._uow._active_store()  # noqa: SLF001
+        key = membership.key
+        if key in store._memberships:  # noqa: SLF001
+            raise DuplicateMembership(
+                entity="membership",
+                id=f"{membership.establishment_id}/{membership.user_id}",
+                establishment_id=membership.establishment_id,
+                user_id=membership.user_id,
+            )
+        _insert(self._uow, store._memberships, key, membership)  # noqa: SLF001
+        by_user = store._memberships_by_user.setdefault(membership.user_id, set())  # noqa: SLF001
+        by_user.add(membership.establishment_id)
+        self._uow._record(lambda: by_user.discard(membership.establishment_id))  # noqa: SLF001
+
+    def find(self, establishment_id: EstablishmentId, user_id: UserId) -> Membership | None:
+        """Return the membership of the pair, if any."""
+        memberships = self._uow._active_store()._memberships  # noqa: SLF001
+        try:
+            return memberships.get((establishment_id, user_id))
+        except TypeError:  # an unhashable id names nobody
+            return None
+
+    def get(self, establishment_id: EstablishmentId, user_id: UserId) -> Membership:
+        """Return the membership of the pair; raise MembershipNotFound."""
+        membership = self.find(establishment_id, user_id)
+        if membership is None:
+            raise MembershipNotFound(establishment_id=establishment_id, user_id=user_id)
+        return membership
+
+    def update(self, membership: Membership) -> Membership:
+        """Replace the stored membership if its version matches; return it, version + 1."""
+        return _replace(
+            self._uow,
+            self._uow._active_store()._memberships,  # noqa: SLF001
+            membership.key,
+            membership,
+            entity="membership",
+            not_found=MembershipNotFound,
+            id_params={
+                "establishment_id": membership.establishment_id,
+                "user_id": membership.user_id,
+            },
+        )
+
+    def list_for_user(self, user_id: UserId) -> Sequence[Membership]:
+        """Return the user's memberships, ordered by establishment id."""
+        store = self._uow._active_store()  # noqa: SLF001
+        establishments = sorted(store._memberships_by_user.get(user_id, ()))  # noqa: SLF001
+        return [store._memberships[(e, user_id)] for e in establishments]  # noqa: SLF001
+
+    def list_for_establishment(
+        self, establishment_id: EstablishmentId, *, status: MembershipStatus | None = None
+    ) -> Sequence[Membership]:
+        """Return the establishment's memberships (with this status), ordered by user id."""
+        memberships = self._uow._active_store()._memberships.values()  # noqa: SLF001
+        chosen = [
+            m
+            for m in memberships
+            if m.establishment_id == establishment_id and (status is None or m.status is status)
+        ]
+        return sorted(chosen, key=lambda m: m.user_id)
+
+
 class InMemoryUnitOfWork:
     """A serialized transaction over an :class:`InMemoryStore`."""
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self._active = False
-        # (user id, what was stored before: None when the user was added)
-        self._undo: list[tuple[UserId, User | None]] = []
+        self._undo: list[Callable[[], None]] = []  # newest last
         self.users = InMemoryUserRepository(self)
+        self.organisations = InMemoryOrganisationRepository(self)
+        self.establishments = InMemoryEstablishmentRepository(self)
+        self.memberships = InMemoryMembershipRepository(self)
 
     def __enter__(self) -> Self:
         if self._active:
@@ -173,8 +399,8 @@ class InMemoryUnitOfWork:
             raise UnitOfWorkError
         return self._store
 
-    def _record(self, user_id: UserId, previous: User | None) -> None:
-        self._undo.append((user_id, previous))
+    def _record(self, undo: Callable[[], None]) -> None:
+        self._undo.append(undo)
 
     def commit(self) -> None:
         """Keep every change made so far."""
@@ -183,12 +409,9 @@ class InMemoryUnitOfWork:
 
     def rollback(self) -> None:
         """Undo every change not yet committed, newest first."""
-        store = self._active_store()
+        self._active_store()
         while self._undo:
-            user_id, previous = self._undo.pop()
-            _remove(store, store._users[user_id])  # noqa: SLF001
-            if previous is not None:
-                _put(store, previous)
+            self._undo.pop()()
 
 
 def _freeze_grants(

@@ -9,12 +9,24 @@ from __future__ import annotations
 
 from practiceid.ports.authorization import Authorizer, Permission
 from practiceid.ports.clock import Clock
+from practiceid.ports.establishments import (
+    AccessUnitOfWork,
+    AccessUnitOfWorkFactory,
+    EstablishmentRepository,
+    MembershipRepository,
+    OrganisationRepository,
+)
 from practiceid.ports.hashing import PasswordHasher
 from practiceid.ports.users import UnitOfWork, UnitOfWorkFactory, UserRepository
 
 __all__ = [
+    "AccessUnitOfWork",
+    "AccessUnitOfWorkFactory",
     "Authorizer",
     "Clock",
+    "EstablishmentRepository",
+    "MembershipRepository",
+    "OrganisationRepository",
     "PasswordHasher",
     "Permission",
     "UnitOfWork",

@@ -1,27 +1,21 @@
 """The authorization port: may this actor do this?
 
-Services ask before privileged acts (changing someone's e-mail is one, A5). The role model
-(C2-C4) will implement this port; services and their callers do not change when it does.
+Services ask before privileged acts on an account (changing someone's e-mail is one, A5).
+:class:`~practiceid.AccessService` implements it with the role model (C2-C4);
+:class:`~practiceid.adapters.StaticAuthorizer` with a fixed table. ``Permission`` is
+re-exported here from :mod:`practiceid.permissions`, where the catalogue lives.
 """
 
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING, Protocol
+
+from practiceid.permissions import Permission
 
 if TYPE_CHECKING:
     from practiceid.users import UserId
 
 __all__ = ["Authorizer", "Permission"]
-
-
-class Permission(enum.StrEnum):
-    """Acts that need a permission. Values are stable codes, like error codes."""
-
-    CHANGE_EMAIL = "user.change_email"
-    """Change another user's e-mail address: support only (A5, source 002)."""
-    CHANGE_LOGIN = "user.change_login"
-    """Change a user's login (A1)."""
 
 
 class Authorizer(Protocol):

@@ -1,0 +1,960 @@
+"""The access service: organisations, establishments, members, roles and who may change them.
+
+Every use case reads the actor's :class:`~practiceid.Access` in the same unit of work as the
+change, asks :func:`~practiceid.decide`, and writes only when allowed, so a decision and the
+state it was taken on cannot drift apart. Changes that make or unmake an administrator also
+store the establishment, whose version then serializes them: two administrators demoting
+each other at once cannot both succeed.
+
+>>> from practiceid import EmailAddress, Login, ProductKind, User
+>>> from practiceid.adapters import InMemoryStore
+>>> from practiceid.testing import ManualClock, sample_user
+>>> store = InMemoryStore()
+>>> owner = sample_user()
+>>> with store.unit_of_work() as uow:
+...     uow.users.add(owner)
+...     uow.commit()
+>>> access = AccessService(unit_of_work=store.unit_of_work, clock=ManualClock())
+>>> group = access.found_organisation(owner=owner.id, name="Groupe dentaire du Sud")
+>>> centre = access.open_establishment(
+...     actor=owner.id, organisation_id=group.id, name="Centre de Nîmes", product=ProductKind.DENTAL
+... )
+>>> added = access.add_member(
+...     actor=owner.id,
+...     establishment_id=centre.id,
+...     email="c.martin@centre-exemple.fr",
+...     roles=["assistant"],
+...     first_name="Claire",
+...     last_name="Martin",
+... )
+>>> added.created_user, sorted(added.membership.roles)
+(True, ['assistant'])
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from types import MappingProxyType
+
+import attrs
+
+from practiceid.authorization import (
+    Access,
+    Reason,
+    Target,
+    compute_access,
+    compute_organisation_access,
+    decide,
+)
+from practiceid.errors import (
+    AccessRejected,
+    DuplicateEmail,
+    Notice,
+    OrganisationNotFound,
+    PermissionDenied,
+    Rejected,
+    UserNotFound,
+    Violation,
+)
+from practiceid.establishments import (
+    OWNER_PERMISSIONS,
+    Department,
+    DepartmentId,
+    Establishment,
+    EstablishmentId,
+    Organisation,
+    OrganisationId,
+    ProductKind,
+    Role,
+    RoleId,
+)
+from practiceid.memberships import Delegation, Membership, MembershipStatus
+from practiceid.permissions import Permission, feature_codes
+from practiceid.policies.email import EmailAddress, EmailPolicy
+from practiceid.policies.login import LoginPolicy
+from practiceid.ports.clock import Clock
+from practiceid.ports.establishments import AccessUnitOfWork, AccessUnitOfWorkFactory
+from practiceid.users import User, UserId, clean_profile, new_user_id
+
+__all__ = ["AccessService", "MemberAdded"]
+
+
+@attrs.frozen
+class MemberAdded:
+    """The result of :meth:`AccessService.add_member`.
+
+    ``created_user`` is False when the e-mail address already belonged to a user, who was
+    attached rather than duplicated (C1). A created user has no password yet: the invitation
+    workflow sets it.
+    """
+
+    user: User
+    membership: Membership
+    created_user: bool
+    notices: tuple[Notice, ...] = ()
+
+
+def _freeze_staff(
+    staff: Mapping[UserId, Collection[Permission]],
+) -> Mapping[UserId, frozenset[Permission]]:
+    return MappingProxyType({user: frozenset(perms) for user, perms in staff.items()})
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _role_ids(roles: Iterable[RoleId | str] | str) -> frozenset[RoleId]:
+    if isinstance(roles, str):
+        roles = (roles,)
+    return frozenset(RoleId(r) for r in roles)
+
+
+@attrs.frozen(kw_only=True)
+class AccessService:
+    """Use cases for establishments and their members (A5, A6, C1-C6).
+
+    Args:
+        unit_of_work: returns a fresh :class:`~practiceid.ports.AccessUnitOfWork` per call.
+        clock: the time of creations.
+        staff: the vendor's support team: user id → permissions they hold in every
+            establishment (A5, F5). Empty by default; keep it short.
+        self_service: permissions everyone holds over their own account (changing one's own
+            login, A1).
+        login_policy, email_policy: the rules for users created by :meth:`add_member`.
+        new_id: makes ids for new organisations and establishments.
+        new_user_id: makes ids for new users.
+    """
+
+    unit_of_work: AccessUnitOfWorkFactory
+    clock: Clock
+    staff: Mapping[UserId, frozenset[Permission]] = attrs.field(
+        factory=dict, converter=_freeze_staff
+    )
+    self_service: frozenset[Permission] = frozenset({Permission.CHANGE_LOGIN})
+    login_policy: LoginPolicy = attrs.field(factory=LoginPolicy)
+    email_policy: EmailPolicy = attrs.field(factory=EmailPolicy)
+    new_id: Callable[[], str] = _new_id
+    new_user_id: Callable[[], UserId] = new_user_id
+
+    # -- reading access -------------------------------------------------------------------
+
+    def access(self, user_id: UserId, establishment_id: EstablishmentId) -> Access:
+        """Return what ``user_id`` may do in the establishment: compute it once per request.
+
+        An unknown user gets a void access (``not_member``), never an error, so a caller
+        cannot probe which ids exist.
+
+        Raises:
+            EstablishmentNotFound: no such establishment.
+        """
+        with self.unit_of_work() as uow:
+            return self._access(uow, user_id, uow.establishments.get(establishment_id))
+
+    def organisation_access(self, user_id: UserId, organisation_id: OrganisationId) -> Access:
+        """Return what ``user_id`` may do to the organisation itself (owners, staff).
+
+        Raises:
+            OrganisationNotFound: no such organisation.
+        """
+        with self.unit_of_work() as uow:
+            return self._organisation_access(uow, user_id, uow.organisations.get(organisation_id))
+
+    def memberships_of(self, user_id: UserId) -> Sequence[Membership]:
+        """Return every membership of the user, active or not (an establishment picker, C1)."""
+        with self.unit_of_work() as uow:
+            return uow.memberships.list_for_user(user_id)
+
+    def members(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        status: MembershipStatus | None = None,
+    ) -> Sequence[Membership]:
+        """Return the establishment's memberships, deactivated ones too unless filtered.
+
+        Raises:
+            PermissionDenied: the actor lacks ``users.view`` there.
+        """
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            self._require(self._access(uow, actor, establishment), Permission.USERS_VIEW)
+            return uow.memberships.list_for_establishment(establishment_id, status=status)
+
+    def _access(
+        self, uow: AccessUnitOfWork, user_id: UserId, establishment: Establishment
+    ) -> Access:
+        user = self._find_user(uow, user_id)
+        if user is None:
+            return Access(
+                user_id=user_id,
+                organisation_id=establishment.organisation_id,
+                establishment_id=establishment.id,
+                denial=Reason.NOT_A_MEMBER,
+            )
+        membership = uow.memberships.find(establishment.id, user_id)
+        physicians: list[tuple[User, Membership]] = []
+        if membership is not None:
+            for delegation in membership.delegations:
+                physician = self._find_user(uow, delegation.physician)
+                physician_membership = uow.memberships.find(establishment.id, delegation.physician)
+                if physician is not None and physician_membership is not None:
+                    physicians.append((physician, physician_membership))
+        try:
+            organisation: Organisation | None = uow.organisations.get(establishment.organisation_id)
+        except OrganisationNotFound:
+            organisation = None
+        return compute_access(
+            user=user,
+            establishment=establishment,
+            membership=membership,
+            organisation=organisation,
+            physicians=physicians,
+            staff=self.staff.get(user_id, ()),
+        )
+
+    def _organisation_access(
+        self, uow: AccessUnitOfWork, user_id: UserId, organisation: Organisation
+    ) -> Access:
+        user = self._find_user(uow, user_id)
+        if user is None:
+            return Access(
+                user_id=user_id,
+                organisation_id=organisation.id,
+                establishment_id=None,
+                denial=Reason.NOT_A_MEMBER,
+            )
+        return compute_organisation_access(
+            user=user, organisation=organisation, staff=self.staff.get(user_id, ())
+        )
+
+    @staticmethod
+    def _find_user(uow: AccessUnitOfWork, user_id: UserId) -> User | None:
+        try:
+            return uow.users.get(user_id)
+        except UserNotFound:
+            return None
+
+    @staticmethod
+    def _require(access: Access, permission: Permission, target: Target | None = None) -> None:
+        decision = decide(access, permission, target)
+        if not decision.allowed:
+            raise decision.error()
+
+    # -- organisations and establishments (C2) --------------------------------------------
+
+    def found_organisation(
+        self, *, owner: UserId, name: str, organisation_id: OrganisationId | None = None
+    ) -> Organisation:
+        """Create an organisation owned by ``owner``: the host's sign-up step, unchecked.
+
+        Raises:
+            UserNotFound: no such owner. AccessRejected: the name is empty or too long.
+            DuplicateRecord: the id is taken.
+        """
+        organisation = Organisation.found(
+            organisation_id if organisation_id is not None else OrganisationId(self.new_id()),
+            name=name,
+            owner=owner,
+            created_at=self.clock.now(),
+        )
+        with self.unit_of_work() as uow:
+            uow.users.get(owner)
+            uow.organisations.add(organisation)
+            uow.commit()
+        return organisation
+
+    def open_establishment(
+        self,
+        *,
+        actor: UserId,
+        organisation_id: OrganisationId,
+        name: str,
+        product: ProductKind,
+        administrator: UserId | None = None,
+        establishment_id: EstablishmentId | None = None,
+    ) -> Establishment:
+        """Open an establishment in the organisation, with its product's role templates.
+
+        ``administrator`` (the actor by default) becomes its first member, as Administrator,
+        so no establishment ever starts without one.
+
+        Raises:
+            PermissionDenied: the actor is not an owner (``organisation.create_establishments``).
+            OrganisationNotFound, UserNotFound, AccessRejected, DuplicateRecord.
+        """
+        first = actor if administrator is None else administrator
+        now = self.clock.now()
+        establishment = Establishment.open(
+            establishment_id if establishment_id is not None else EstablishmentId(self.new_id()),
+            organisation_id=organisation_id,
+            name=name,
+            product=product,
+            created_at=now,
+        )
+        with self.unit_of_work() as uow:
+            organisation = uow.organisations.get(organisation_id)
+            access = self._organisation_access(uow, actor, organisation)
+            self._require(
+                access, Permission.ESTABLISHMENTS_CREATE, Target.organisation(organisation.id)
+            )
+            uow.users.get(first)
+            uow.establishments.add(establishment)
+            uow.memberships.add(
+                Membership.join(
+                    first, establishment.id, roles=establishment.administrator_roles, created_at=now
+                )
+            )
+            uow.commit()
+        return establishment
+
+    def add_owner(
+        self, *, actor: UserId, organisation_id: OrganisationId, user_id: UserId
+    ) -> Organisation:
+        """Make ``user_id`` an owner of the organisation (C2).
+
+        Raises:
+            PermissionDenied: the actor lacks ``organisation.manage_owners`` there.
+            OrganisationNotFound, UserNotFound.
+        """
+        with self.unit_of_work() as uow:
+            organisation = uow.organisations.get(organisation_id)
+            access = self._organisation_access(uow, actor, organisation)
+            self._require(
+                access,
+                Permission.ORGANISATION_MANAGE_OWNERS,
+                Target(organisation_id=organisation.id, grants=OWNER_PERMISSIONS),
+            )
+            uow.users.get(user_id)
+            stored = uow.organisations.update(
+                organisation.with_owners({*organisation.owners, user_id})
+            )
+            uow.commit()
+        return stored
+
+    def remove_owner(
+        self, *, actor: UserId, organisation_id: OrganisationId, user_id: UserId
+    ) -> Organisation:
+        """Take ``user_id`` out of the organisation's owners; the last active owner stays.
+
+        Raises:
+            LastOwner: no other active owner would remain.
+            PermissionDenied, OrganisationNotFound.
+        """
+        with self.unit_of_work() as uow:
+            organisation = uow.organisations.get(organisation_id)
+            access = self._organisation_access(uow, actor, organisation)
+            remaining = organisation.owners - {user_id}
+            left = sum(1 for owner in remaining if self._is_active_user(uow, owner))
+            self._require(
+                access,
+                Permission.ORGANISATION_MANAGE_OWNERS,
+                Target(
+                    organisation_id=organisation.id,
+                    grants=OWNER_PERMISSIONS,
+                    owners_left=left if user_id in organisation.owners else None,
+                ),
+            )
+            stored = uow.organisations.update(organisation.with_owners(remaining))
+            uow.commit()
+        return stored
+
+    # -- members (C1, C3, A6) ---------------------------------------------------------------
+
+    def add_member(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        email: str,
+        roles: Iterable[RoleId | str] = (),
+        first_name: str = "",
+        last_name: str = "",
+        job_title: str = "",
+        login: str | None = None,
+    ) -> MemberAdded:
+        """Add the person with this e-mail address to the establishment (C1, C3).
+
+        When the address (compared by its key: case and look-alikes folded, A2) belongs to a
+        user, that user is attached and the names are ignored: one account, many
+        memberships. Otherwise a user is created, without a password, with ``login`` (the
+        address by default) and the names, which are then required. Two administrators
+        adding the same new address at once end with one user and their two memberships.
+
+        Raises:
+            PermissionDenied: the actor lacks ``users.create`` (C3), or
+                ``roles.assign_administrator`` for an Administrator role.
+            EscalationDenied: a role holds permissions the actor does not hold.
+            DuplicateMembership: the user is already a member (active or not: reactivate).
+            EmailRejected, LoginRejected, ProfileRejected, RoleNotFound, DuplicateLogin.
+        """
+        address = self.email_policy.parse(email)
+        role_ids = _role_ids(roles)
+        profile = (first_name, last_name, job_title, login)
+        try:
+            return self._add_member(actor, establishment_id, address, role_ids, profile)
+        except DuplicateEmail:
+            # Someone created this user between our look-up and our insert: attach them.
+            return self._add_member(actor, establishment_id, address, role_ids, profile)
+
+    def _add_member(
+        self,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        address: EmailAddress,
+        role_ids: frozenset[RoleId],
+        profile: tuple[str, str, str, str | None],
+    ) -> MemberAdded:
+        now = self.clock.now()
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self._access(uow, actor, establishment)
+            self._require(access, Permission.USERS_CREATE, Target.establishment(establishment.id))
+            for role_id in role_ids:
+                establishment.role(role_id)
+            administrator = not role_ids.isdisjoint(establishment.administrator_roles)
+            self._require(
+                access,
+                Permission.USERS_CREATE,
+                Target.change(
+                    establishment.id,
+                    grants=establishment.permissions_of(role_ids),
+                    administrator=administrator,
+                ),
+            )
+            user = uow.users.find_by_email(address)
+            created = user is None
+            if user is None:
+                user = self._new_user(address, *profile)
+                uow.users.add(user)
+            membership = Membership.join(user.id, establishment.id, roles=role_ids, created_at=now)
+            uow.memberships.add(membership)
+            if administrator:
+                uow.establishments.update(establishment)
+            uow.commit()
+        return MemberAdded(user, membership, created, self.email_policy.notices(address))
+
+    def _new_user(
+        self,
+        address: EmailAddress,
+        first_name: str,
+        last_name: str,
+        job_title: str,
+        login: str | None,
+    ) -> User:
+        errors: list[Rejected] = []
+        parsed_login = None
+        try:
+            parsed_login = self.login_policy.parse(address.address if login is None else login)
+        except Rejected as error:
+            errors.append(error)
+        profile = None
+        try:
+            profile = clean_profile(first_name=first_name, last_name=last_name, job_title=job_title)
+        except Rejected as error:
+            errors.append(error)
+        if errors:
+            raise Rejected.combine(errors)
+        assert parsed_login is not None  # noqa: S101 - no error means both parsed
+        assert profile is not None  # noqa: S101
+        first, last, title = profile
+        return User(
+            id=self.new_user_id(),
+            login=parsed_login,
+            email=address,
+            first_name=first,
+            last_name=last,
+            job_title=title,
+            created_at=self.clock.now(),
+        )
+
+    def set_roles(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        roles: Iterable[RoleId | str],
+    ) -> Membership:
+        """Give the member exactly these roles (C3, C4).
+
+        Raises:
+            PermissionDenied: the actor lacks ``roles.assign``, or
+                ``roles.assign_administrator`` when Administrator is given or taken (C3).
+            EscalationDenied: a role given or taken holds permissions the actor lacks.
+            LastAdministrator: the last active administrator would lose the role.
+            MembershipNotFound, RoleNotFound.
+        """
+        role_ids = _role_ids(roles)
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self._access(uow, actor, establishment)
+            self._require(access, Permission.ROLES_ASSIGN, Target.establishment(establishment.id))
+            for role_id in role_ids:
+                establishment.role(role_id)
+            before = uow.memberships.get(establishment.id, user_id)
+            return self._change_member(
+                uow,
+                access,
+                establishment,
+                before,
+                before.with_roles(role_ids),
+                Permission.ROLES_ASSIGN,
+            )
+
+    def grant_role(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        role: RoleId | str,
+    ) -> Membership:
+        """Add one role to the member's roles; see :meth:`set_roles`."""
+        with self.unit_of_work() as uow:
+            current = uow.memberships.get(establishment_id, user_id).roles
+        return self.set_roles(
+            actor=actor,
+            establishment_id=establishment_id,
+            user_id=user_id,
+            roles={*current, RoleId(role)},
+        )
+
+    def revoke_role(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        role: RoleId | str,
+    ) -> Membership:
+        """Take one role away from the member; see :meth:`set_roles`."""
+        with self.unit_of_work() as uow:
+            current = uow.memberships.get(establishment_id, user_id).roles
+        return self.set_roles(
+            actor=actor,
+            establishment_id=establishment_id,
+            user_id=user_id,
+            roles=current - {RoleId(role)},
+        )
+
+    def deactivate_member(
+        self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
+    ) -> Membership:
+        """Deactivate the membership: kept and resolvable, giving no access here (A6, C3).
+
+        Raises:
+            PermissionDenied: the actor lacks ``users.deactivate`` (C3), or
+                ``roles.assign_administrator`` when the member is an administrator.
+            LastAdministrator: they are the establishment's last active administrator.
+            MembershipNotFound.
+        """
+        return self._set_status(actor, establishment_id, user_id, active=False)
+
+    def reactivate_member(
+        self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
+    ) -> Membership:
+        """Reactivate the membership, restoring the access its roles give (A6).
+
+        Raises:
+            PermissionDenied: as :meth:`deactivate_member`. MembershipNotFound.
+        """
+        return self._set_status(actor, establishment_id, user_id, active=True)
+
+    def _set_status(
+        self, actor: UserId, establishment_id: EstablishmentId, user_id: UserId, *, active: bool
+    ) -> Membership:
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self._access(uow, actor, establishment)
+            self._require(
+                access, Permission.USERS_DEACTIVATE, Target.establishment(establishment.id)
+            )
+            before = uow.memberships.get(establishment.id, user_id)
+            after = before.reactivate() if active else before.deactivate()
+            return self._change_member(
+                uow, access, establishment, before, after, permission=Permission.USERS_DEACTIVATE
+            )
+
+    def _change_member(
+        self,
+        uow: AccessUnitOfWork,
+        access: Access,
+        establishment: Establishment,
+        before: Membership,
+        after: Membership,
+        *,
+        permission: Permission,
+    ) -> Membership:
+        admin_roles = establishment.administrator_roles
+        was_admin_role = not before.roles.isdisjoint(admin_roles)
+        is_admin_role = not after.roles.isdisjoint(admin_roles)
+        user_active = self._is_active_user(uow, before.user_id)
+        was_admin = was_admin_role and before.is_active and user_active
+        is_admin = is_admin_role and after.is_active and user_active
+        administrator = was_admin_role != is_admin_role or (
+            (was_admin_role or is_admin_role) and before.status is not after.status
+        )
+        left = None
+        if was_admin and not is_admin:
+            left = self._active_administrators(uow, establishment, excluding=before.user_id)
+        target = Target.change(
+            establishment.id,
+            grants=establishment.permissions_of(before.roles ^ after.roles),
+            administrator=administrator,
+            administrators_left=left,
+        )
+        self._require(access, permission, target)
+        stored = uow.memberships.update(after)
+        if administrator:
+            uow.establishments.update(establishment)
+        uow.commit()
+        return stored
+
+    def _is_active_user(self, uow: AccessUnitOfWork, user_id: UserId) -> bool:
+        user = self._find_user(uow, user_id)
+        return user is not None and user.is_active
+
+    def _active_administrators(
+        self, uow: AccessUnitOfWork, establishment: Establishment, *, excluding: UserId
+    ) -> int:
+        admin_roles = establishment.administrator_roles
+        return sum(
+            1
+            for m in uow.memberships.list_for_establishment(
+                establishment.id, status=MembershipStatus.ACTIVE
+            )
+            if m.user_id != excluding
+            and not m.roles.isdisjoint(admin_roles)
+            and self._is_active_user(uow, m.user_id)
+        )
+
+    # -- accounts across establishments (A5, A6) -------------------------------------------
+
+    def require(
+        self, actor: UserId, permission: Permission, *, target: UserId | None = None
+    ) -> None:
+        """The :class:`~practiceid.ports.Authorizer` port, for acts on a whole account.
+
+        An account is shared by every establishment its user works in (A1), so changing it
+        (its e-mail address, A5; its login) needs ``permission`` in *every* one of them,
+        unless the actor is support staff holding it, or it is one of the ``self_service``
+        permissions and the actor is the target. Wire it into
+        :class:`~practiceid.AccountService` as its ``authorizer``.
+
+        Raises:
+            PermissionDenied: with the first denial's reason.
+        """
+        with self.unit_of_work() as uow:
+            self._require_over_account(uow, actor, permission, target)
+
+    def _require_over_account(
+        self,
+        uow: AccessUnitOfWork,
+        actor: UserId,
+        permission: Permission,
+        target: UserId | None,
+        *,
+        status_change: bool = False,
+        deactivating: bool = False,
+    ) -> list[Establishment]:
+        """Raise unless ``actor`` may act on the account.
+
+        With ``status_change``, return the establishments where the target is an active
+        administrator: activating or deactivating the account makes or unmakes one there.
+        """
+        actor_user = self._find_user(uow, actor)
+        if actor_user is None or not actor_user.is_active:
+            reason = Reason.NOT_A_MEMBER if actor_user is None else Reason.USER_DEACTIVATED
+            raise PermissionDenied(
+                permission=str(permission), actor=actor, reason=str(reason), missing=()
+            )
+        if target is not None and target == actor and permission in self.self_service:
+            return []
+        memberships = [] if target is None else list(uow.memberships.list_for_user(target))
+        staff = permission in self.staff.get(actor, frozenset())
+        if not memberships and not staff:
+            raise PermissionDenied(
+                permission=str(permission),
+                actor=actor,
+                reason=str(Reason.MISSING_PERMISSION),
+                missing=(str(permission),),
+            )
+        administered: list[Establishment] = []
+        for membership in memberships:
+            establishment = uow.establishments.get(membership.establishment_id)
+            admin = (
+                status_change
+                and membership.is_active
+                and not membership.roles.isdisjoint(establishment.administrator_roles)
+            )
+            if admin:
+                administered.append(establishment)
+            left = (
+                self._active_administrators(uow, establishment, excluding=membership.user_id)
+                if admin and deactivating
+                else None
+            )
+            if staff and left is None:
+                continue
+            access = self._access(uow, actor, establishment)
+            self._require(
+                access,
+                permission,
+                Target.change(
+                    establishment.id, administrator=admin and not staff, administrators_left=left
+                ),
+            )
+        return administered
+
+    def deactivate_user(self, *, actor: UserId, user_id: UserId) -> User:
+        """Deactivate the account everywhere: it can no longer log in (A6, C3).
+
+        Needs ``users.deactivate`` in every establishment the user belongs to (and
+        ``roles.assign_administrator`` where they are an administrator), or support staff
+        holding ``users.deactivate``. The last active administrator of any of them stays.
+
+        Raises:
+            PermissionDenied, LastAdministrator, UserNotFound.
+        """
+        return self._set_user_status(actor, user_id, active=False)
+
+    def reactivate_user(self, *, actor: UserId, user_id: UserId) -> User:
+        """Reactivate the account (A6): its active memberships give their access again.
+
+        Raises:
+            PermissionDenied: as :meth:`deactivate_user`. UserNotFound.
+        """
+        return self._set_user_status(actor, user_id, active=True)
+
+    def _set_user_status(self, actor: UserId, user_id: UserId, *, active: bool) -> User:
+        with self.unit_of_work() as uow:
+            user = uow.users.get(user_id)
+            administered = self._require_over_account(
+                uow,
+                actor,
+                Permission.USERS_DEACTIVATE,
+                user_id,
+                status_change=True,
+                deactivating=not active,
+            )
+            stored = uow.users.update(user.reactivate() if active else user.deactivate())
+            for establishment in administered:
+                uow.establishments.update(establishment)
+            uow.commit()
+        return stored
+
+    # -- roles (C4) -----------------------------------------------------------------------
+
+    def define_role(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        name: str,
+        permissions: Iterable[Permission | str],
+        role_id: RoleId | None = None,
+    ) -> Role:
+        """Create a custom role, or redefine the role ``role_id`` (C4).
+
+        Raises:
+            PermissionDenied: the actor lacks ``roles.manage``.
+            EscalationDenied: the permissions added or removed are not all the actor's.
+            AccessRejected: empty or duplicate name, unknown permission, an administrator
+                role (its permissions are fixed).
+        """
+        role = Role.custom(name, permissions, role_id=role_id)
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self._access(uow, actor, establishment)
+            self._require(access, Permission.ROLES_MANAGE, Target.establishment(establishment.id))
+            before = establishment.find_role(role.id)
+            if before is not None:
+                role = attrs.evolve(before, name=role.name, permissions=role.permissions)
+            changed = role.permissions if before is None else role.permissions ^ before.permissions
+            updated = establishment.with_role(role)
+            self._require(
+                access, Permission.ROLES_MANAGE, Target.change(establishment.id, grants=changed)
+            )
+            uow.establishments.update(updated)
+            uow.commit()
+        return role
+
+    # -- departments and delegations (C5, C6) -----------------------------------------------
+
+    def create_department(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        name: str,
+        features: Iterable[str] = (),
+        department_id: DepartmentId | None = None,
+    ) -> Department:
+        """Create a department with these features (C5).
+
+        Raises:
+            PermissionDenied: the actor lacks ``departments.manage``.
+            AccessRejected: empty or duplicate name, malformed feature code.
+        """
+        department = Department.create(name, features, department_id=department_id)
+        return self._store_department(actor, establishment_id, department, new=True)
+
+    def set_department_features(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        department_id: DepartmentId,
+        features: Iterable[str],
+    ) -> Department:
+        """Switch the department's features to exactly these (C5).
+
+        Members keep a feature while any of their departments has it.
+
+        Raises:
+            PermissionDenied, DepartmentNotFound, AccessRejected.
+        """
+        codes = feature_codes(features)
+        with self.unit_of_work() as uow:
+            current = uow.establishments.get(establishment_id).department(department_id)
+        return self._store_department(
+            actor, establishment_id, attrs.evolve(current, features=codes), new=False
+        )
+
+    def _store_department(
+        self, actor: UserId, establishment_id: EstablishmentId, department: Department, *, new: bool
+    ) -> Department:
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            self._require(
+                self._access(uow, actor, establishment),
+                Permission.DEPARTMENTS_MANAGE,
+                Target.establishment(establishment.id),
+            )
+            if new and establishment.has_department(department.id):
+                raise AccessRejected(
+                    [Violation("department.duplicate_id", "this department id is taken", "id")]
+                )
+            if not new:
+                establishment.department(department.id)
+            uow.establishments.update(establishment.with_department(department))
+            uow.commit()
+        return department
+
+    def set_departments(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        departments: Iterable[DepartmentId],
+    ) -> Membership:
+        """Put the member in exactly these departments (C5).
+
+        Raises:
+            PermissionDenied: the actor lacks ``departments.assign``.
+            DepartmentNotFound, MembershipNotFound.
+        """
+        chosen = frozenset(departments)
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self._access(uow, actor, establishment)
+            self._require(
+                access, Permission.DEPARTMENTS_ASSIGN, Target.establishment(establishment.id)
+            )
+            for department_id in chosen:
+                establishment.department(department_id)
+            before = uow.memberships.get(establishment.id, user_id)
+            stored = uow.memberships.update(before.with_departments(chosen))
+            uow.commit()
+        return stored
+
+    def set_member_features(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        features: Iterable[str],
+    ) -> Membership:
+        """Grant the member exactly these features directly, beside their departments'.
+
+        Source 002 switches some features per issuing physician; their delegates then
+        inherit them (C6).
+
+        Raises:
+            PermissionDenied: the actor lacks ``departments.manage``.
+            AccessRejected, MembershipNotFound.
+        """
+        codes = feature_codes(features)
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self._access(uow, actor, establishment)
+            self._require(
+                access, Permission.DEPARTMENTS_MANAGE, Target.establishment(establishment.id)
+            )
+            before = uow.memberships.get(establishment.id, user_id)
+            stored = uow.memberships.update(before.with_features(codes))
+            uow.commit()
+        return stored
+
+    def set_delegations(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        delegations: Iterable[Delegation | UserId],
+    ) -> Membership:
+        """Let the member act on behalf of exactly these physicians (C6).
+
+        A bare user id delegates with ``inherit_features=True`` (the default of source
+        002). Each physician must be an active member of the establishment who holds
+        ``documents.issue``; when a secretary changes physician, call this again: nothing
+        moves by itself.
+
+        Raises:
+            PermissionDenied: the actor lacks ``departments.manage_delegations``.
+            AccessRejected: ``delegation.self``, ``delegation.not_a_physician``.
+            MembershipNotFound.
+        """
+        chosen = [d if isinstance(d, Delegation) else Delegation(UserId(d)) for d in delegations]
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self._access(uow, actor, establishment)
+            self._require(
+                access, Permission.DELEGATIONS_MANAGE, Target.establishment(establishment.id)
+            )
+            before = uow.memberships.get(establishment.id, user_id)
+            violations: list[Violation] = []
+            for delegation in chosen:
+                if delegation.physician == user_id:
+                    violations.append(
+                        Violation(
+                            "delegation.self", "a member cannot delegate to themself", "delegations"
+                        )
+                    )
+                    continue
+                physician = uow.memberships.find(establishment.id, delegation.physician)
+                if (
+                    physician is None
+                    or not physician.is_active
+                    or Permission.DOCUMENTS_ISSUE
+                    not in establishment.permissions_of(physician.roles)
+                ):
+                    violations.append(
+                        Violation(
+                            "delegation.not_a_physician",
+                            "delegations go to active members who issue documents",
+                            "delegations",
+                            {"physician": delegation.physician},
+                        )
+                    )
+            if violations:
+                raise AccessRejected(violations)
+            stored = uow.memberships.update(before.with_delegations(chosen))
+            uow.commit()
+        return stored
