@@ -41,6 +41,7 @@ import attrs
 
 from practiceid.authorization import (
     Access,
+    Decision,
     Reason,
     Target,
     compute_access,
@@ -52,7 +53,6 @@ from practiceid.errors import (
     DuplicateEmail,
     Notice,
     OrganisationNotFound,
-    PermissionDenied,
     Rejected,
     UserNotFound,
     Violation,
@@ -501,7 +501,7 @@ class AccessService:
                 establishment,
                 before,
                 before.with_roles(role_ids),
-                Permission.ROLES_ASSIGN,
+                permission=Permission.ROLES_ASSIGN,
             )
 
     def grant_role(
@@ -668,20 +668,19 @@ class AccessService:
         actor_user = self._find_user(uow, actor)
         if actor_user is None or not actor_user.is_active:
             reason = Reason.NOT_A_MEMBER if actor_user is None else Reason.USER_DEACTIVATED
-            raise PermissionDenied(
-                permission=str(permission), actor=actor, reason=str(reason), missing=()
-            )
+            raise Decision(allowed=False, reason=reason, permission=permission, actor=actor).error()
         if target is not None and target == actor and permission in self.self_service:
             return []
         memberships = [] if target is None else list(uow.memberships.list_for_user(target))
         staff = permission in self.staff.get(actor, frozenset())
         if not memberships and not staff:
-            raise PermissionDenied(
-                permission=str(permission),
+            raise Decision(
+                allowed=False,
+                reason=Reason.MISSING_PERMISSION,
+                permission=permission,
                 actor=actor,
-                reason=str(Reason.MISSING_PERMISSION),
-                missing=(str(permission),),
-            )
+                missing=frozenset({permission}),
+            ).error()
         administered: list[Establishment] = []
         for membership in memberships:
             establishment = uow.establishments.get(membership.establishment_id)

@@ -212,7 +212,11 @@ class Decision:
     def error(self) -> PermissionDenied:
         """Return the error a denial raises (its class and params follow the reason)."""
         error_class = _ERRORS.get(self.reason, PermissionDenied)
+        message = _MESSAGES.get(self.reason, error_class.default_message)
+        if self.missing:
+            message = f"{message}: {', '.join(sorted(self.missing))}"
         return error_class(
+            message,
             permission=None if self.permission is None else str(self.permission),
             actor=self.actor,
             reason=str(self.reason),
@@ -224,6 +228,16 @@ _ERRORS: dict[Reason, type[PermissionDenied]] = {
     Reason.ESCALATION: EscalationDenied,
     Reason.LAST_ADMINISTRATOR: LastAdministrator,
     Reason.LAST_OWNER: LastOwner,
+}
+
+_MESSAGES: dict[Reason, str] = {
+    Reason.NOT_A_MEMBER: "not a member of this establishment or organisation",
+    Reason.USER_DEACTIVATED: "the account is deactivated",
+    Reason.MEMBERSHIP_DEACTIVATED: "the membership in this establishment is deactivated",
+    Reason.OTHER_ESTABLISHMENT: "this access is valid in another establishment",
+    Reason.OTHER_ORGANISATION: "this access is not valid for this organisation",
+    Reason.MISSING_PERMISSION: "missing permission",
+    Reason.NOT_DELEGATED: "not delegated to act on behalf of this physician",
 }
 
 _ALLOWED = Decision(allowed=True, reason=Reason.ALLOWED)

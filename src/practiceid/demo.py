@@ -10,12 +10,17 @@ import time
 from collections.abc import Callable
 
 from practiceid import __version__
+from practiceid.access import AccessService
 from practiceid.accounts import AccountService
-from practiceid.adapters import InMemoryStore, StaticAuthorizer, SystemClock
+from practiceid.adapters import InMemoryStore, SystemClock
+from practiceid.authorization import Target, decide
 from practiceid.errors import PracticeIdError, Rejected
+from practiceid.establishments import EstablishmentId, ProductKind
 from practiceid.hashing import Argon2idHasher
+from practiceid.permissions import PLATFORM_PERMISSIONS, Permission
+from practiceid.policies.email import EmailPolicy
 from practiceid.policies.identifiers import adeli, bce, iban, inami, niss, rpps
-from practiceid.ports.authorization import Permission
+from practiceid.policies.login import LoginPolicy
 from practiceid.users import User, UserId
 
 __all__ = ["run"]
@@ -36,7 +41,8 @@ def _refused(error: PracticeIdError) -> None:
             for suggestion in violation.params.get("suggestions", ()):  # type: ignore[attr-defined]
                 print(f"         hint: {suggestion}")
     else:
-        print(f"   refused [{error.code}] {error.message} {dict(error.params)}")
+        params = {k: v for k, v in error.params.items() if k != "actor"}
+        print(f"   refused [{error.code}] {error.message} {params}")
 
 
 def _attempt(label: str, action: Callable[[], object]) -> object | None:
@@ -59,13 +65,32 @@ def run() -> int:
     """Run the demo; return 0."""
     store = InMemoryStore()
     hasher = Argon2idHasher()
+    clock = SystemClock()
+    # The vendor's support desk: staff holding the support-only permissions everywhere (A5).
+    access = AccessService(
+        unit_of_work=store.unit_of_work,
+        clock=clock,
+        staff={SUPPORT: PLATFORM_PERMISSIONS | {Permission.USERS_CREATE}},
+    )
     accounts = AccountService(
         unit_of_work=store.unit_of_work,
         hasher=hasher,
-        clock=SystemClock(),
-        authorizer=StaticAuthorizer({SUPPORT: {Permission.CHANGE_EMAIL}}),
+        clock=clock,
+        authorizer=access,
         practice_name=PRACTICE,
     )
+    with store.unit_of_work() as uow:
+        uow.users.add(
+            User(
+                id=SUPPORT,
+                login=LoginPolicy().parse("support.desk"),
+                email=EmailPolicy().parse("support@practiceid-demo.example"),
+                first_name="Support",
+                last_name="Desk",
+                created_at=clock.now(),
+            )
+        )
+        uow.commit()
     p = hasher.parameters
     print(f"practiceid {__version__} demo: {PRACTICE}, in-memory store")
     print(
@@ -141,11 +166,13 @@ def run() -> int:
     )
     _attempt("an unknown login", lambda: accounts.authenticate("dr.inconnu", "whatever"))
 
+    _establishments(access, dupont.user, secretary.user)
+
     _title("Changing an e-mail address is for support only (A5)")
     _attempt(
-        "the secretary changes Dr Dupont's address",
+        "Dr Dupont, an administrator, changes the secretary's address",
         lambda: accounts.change_email(
-            actor=secretary.user.id, user_id=dupont.user.id, new_email="j.dupont@exemple.be"
+            actor=dupont.user.id, user_id=secretary.user.id, new_email="accueil@exemple.be"
         ),
     )
     change = accounts.change_email(
@@ -154,6 +181,86 @@ def run() -> int:
     print(f" * support changes it: now {change.user.email.address!r}")
     _identifiers()
     return 0
+
+
+def _establishments(access: AccessService, dupont: User, secretary: User) -> None:
+    _title("Establishments, members, roles and permissions (C1-C6)")
+    group = access.found_organisation(owner=dupont.id, name="Maison médicale des Tilleuls")
+    main = access.open_establishment(
+        actor=dupont.id,
+        organisation_id=group.id,
+        name=PRACTICE,
+        product=ProductKind.GENERAL_PRACTICE,
+        establishment_id=EstablishmentId("tilleuls"),
+    )
+    print(f" * Dr Dupont opens {main.name!r}; she is its first Administrator")
+    print(f"   roles from the general-practice template: {[r.name for r in main.roles]}")
+    access.add_member(
+        actor=dupont.id,
+        establishment_id=main.id,
+        email=secretary.email.address,
+        roles=["secretary"],
+    )
+    manager = access.add_member(
+        actor=dupont.id,
+        establishment_id=main.id,
+        email="m.lambert@cabinet-tilleuls.be",
+        roles=["user_manager"],
+        first_name="Marc",
+        last_name="Lambert",
+    ).user
+    print(" * the secretary joins as Secretary, Marc Lambert is created as User manager")
+    annex = access.open_establishment(
+        actor=dupont.id,
+        organisation_id=group.id,
+        name="Antenne de Jambes",
+        product=ProductKind.GENERAL_PRACTICE,
+        establishment_id=EstablishmentId("jambes"),
+    )
+    attached = access.add_member(
+        actor=dupont.id,
+        establishment_id=annex.id,
+        email=secretary.email.address.upper(),
+        roles=["secretary"],
+    )
+    print(
+        f" * second establishment {annex.name!r}: adding {secretary.email.address.upper()!r} "
+        f"attaches the existing account (created a user: {attached.created_user}, C1)"
+    )
+    print(
+        f"   the secretary now works in {len(access.memberships_of(secretary.id))} establishments"
+    )
+    _attempt(
+        "the user manager makes the secretary Administrator (C3)",
+        lambda: access.grant_role(
+            actor=manager.id, establishment_id=main.id, user_id=secretary.id, role="administrator"
+        ),
+    )
+    _attempt(
+        "the user manager makes the secretary Physician (no escalation)",
+        lambda: access.grant_role(
+            actor=manager.id, establishment_id=main.id, user_id=secretary.id, role="physician"
+        ),
+    )
+    _attempt(
+        "Dr Dupont deactivates herself, the last administrator",
+        lambda: access.deactivate_member(
+            actor=dupont.id, establishment_id=main.id, user_id=dupont.id
+        ),
+    )
+    seen = access.access(secretary.id, main.id)
+    print(
+        f" * the secretary's access is computed once: {len(seen.permissions)} permissions; "
+        f"agenda.manage: {decide(seen, Permission.AGENDA_MANAGE).reason}, "
+        f"payments.cancel: {decide(seen, Permission.PAYMENTS_CANCEL).reason}, "
+        f"in Jambes with this access: "
+        f"{decide(seen, Permission.AGENDA_MANAGE, Target.establishment(annex.id)).reason}"
+    )
+    access.deactivate_member(actor=dupont.id, establishment_id=annex.id, user_id=secretary.id)
+    print(
+        " * the secretary leaves Jambes: membership deactivated, kept for records (A6): "
+        f"{access.access(secretary.id, annex.id).denial}"
+    )
 
 
 def _identifiers() -> None:

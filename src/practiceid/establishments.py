@@ -421,21 +421,6 @@ def _set(*permissions: Permission) -> frozenset[Permission]:
 
 
 _P = Permission
-_USER_MANAGER = _set(
-    _P.USERS_VIEW,
-    _P.USERS_CREATE,
-    _P.USERS_EDIT_PROFILE,
-    _P.USERS_DEACTIVATE,
-    _P.USERS_INVITE,
-    _P.USERS_MANAGE_FACTORS,
-    _P.CHANGE_LOGIN,
-    _P.ROLES_VIEW,
-    _P.ROLES_ASSIGN,
-    _P.DEPARTMENTS_ASSIGN,
-    _P.DELEGATIONS_MANAGE,
-    _P.DEVICES_RESET_PIN,
-    _P.LICENSES_VIEW,
-)
 _CLINICIAN = _set(
     _P.USERS_VIEW,
     _P.PATIENTS_VIEW,
@@ -464,6 +449,23 @@ _FRONT_DESK = _set(
     _P.PAYMENTS_RECORD,
     _P.DOCUMENTS_VIEW,
     _P.DOCUMENTS_SEND,
+)
+# A user manager can only give roles whose permissions they hold (no escalation): with the
+# front desk's permissions they can add and equip secretaries and receptionists themselves.
+_USER_MANAGER = _FRONT_DESK | _set(
+    _P.USERS_VIEW,
+    _P.USERS_CREATE,
+    _P.USERS_EDIT_PROFILE,
+    _P.USERS_DEACTIVATE,
+    _P.USERS_INVITE,
+    _P.USERS_MANAGE_FACTORS,
+    _P.CHANGE_LOGIN,
+    _P.ROLES_VIEW,
+    _P.ROLES_ASSIGN,
+    _P.DEPARTMENTS_ASSIGN,
+    _P.DELEGATIONS_MANAGE,
+    _P.DEVICES_RESET_PIN,
+    _P.LICENSES_VIEW,
 )
 _TRAINEE = _set(
     _P.PATIENTS_VIEW,
