@@ -105,10 +105,63 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-def _role_ids(roles: Iterable[RoleId | str] | str) -> frozenset[RoleId]:
-    if isinstance(roles, str):
-        roles = (roles,)
-    return frozenset(RoleId(r) for r in roles)
+def _require_ids(**ids: object) -> None:
+    """Raise AccessRejected for every id that is neither text nor (for optional ones) None."""
+    violations = [
+        Violation(f"{field}.invalid_id", f"{field} must be text", field)
+        for field, value in ids.items()
+        if value is not None and not isinstance(value, str)
+    ]
+    required = {"actor", "owner", "user_id", "organisation_id", "establishment_id", "role"}
+    violations += [
+        Violation(f"{field}.invalid_id", f"{field} must be text", field)
+        for field, value in ids.items()
+        if value is None and field in required
+    ]
+    if violations:
+        raise AccessRejected(violations)
+
+
+def _ids(values: object, *, field: str) -> list[str]:
+    """Return ``values`` as a list of ids (text), or raise AccessRejected."""
+    if isinstance(values, str):
+        values = (values,)
+    try:
+        items = list(values)  # type: ignore[call-overload]
+    except TypeError:
+        items = [values]
+    ids = [item for item in items if isinstance(item, str)]
+    if len(ids) != len(items):
+        raise AccessRejected([Violation(f"{field}.invalid_id", f"{field} ids must be text", field)])
+    return ids
+
+
+def _role_ids(roles: object) -> frozenset[RoleId]:
+    return frozenset(RoleId(r) for r in _ids(roles, field="roles"))
+
+
+def _delegation_list(delegations: object) -> list[Delegation]:
+    if isinstance(delegations, (str, Delegation)):
+        delegations = (delegations,)
+    try:
+        items = list(delegations)  # type: ignore[call-overload]
+    except TypeError:
+        items = [delegations]
+    chosen: list[Delegation] = []
+    for item in items:
+        if isinstance(item, Delegation) and isinstance(item.physician, str):
+            chosen.append(item)
+        elif isinstance(item, str):
+            chosen.append(Delegation(UserId(item)))
+        else:
+            raise AccessRejected(
+                [
+                    Violation(
+                        "delegations.invalid_id", "delegations name physicians by id", "delegations"
+                    )
+                ]
+            )
+    return chosen
 
 
 @attrs.frozen(kw_only=True)
@@ -178,6 +231,7 @@ class AccessService:
         Raises:
             PermissionDenied: the actor lacks ``users.view`` there.
         """
+        _require_ids(actor=actor, establishment_id=establishment_id)
         with self.unit_of_work() as uow:
             establishment = uow.establishments.get(establishment_id)
             self._require(self._access(uow, actor, establishment), Permission.USERS_VIEW)
@@ -254,6 +308,7 @@ class AccessService:
             UserNotFound: no such owner. AccessRejected: the name is empty or too long.
             DuplicateRecord: the id is taken.
         """
+        _require_ids(owner=owner, organisation_id=organisation_id)
         organisation = Organisation.found(
             organisation_id if organisation_id is not None else OrganisationId(self.new_id()),
             name=name,
@@ -285,6 +340,12 @@ class AccessService:
             PermissionDenied: the actor is not an owner (``organisation.create_establishments``).
             OrganisationNotFound, UserNotFound, AccessRejected, DuplicateRecord.
         """
+        _require_ids(
+            actor=actor,
+            organisation_id=organisation_id,
+            administrator=administrator,
+            establishment_id=establishment_id,
+        )
         first = actor if administrator is None else administrator
         now = self.clock.now()
         establishment = Establishment.open(
@@ -319,6 +380,7 @@ class AccessService:
             PermissionDenied: the actor lacks ``organisation.manage_owners`` there.
             OrganisationNotFound, UserNotFound.
         """
+        _require_ids(actor=actor, organisation_id=organisation_id, user_id=user_id)
         with self.unit_of_work() as uow:
             organisation = uow.organisations.get(organisation_id)
             access = self._organisation_access(uow, actor, organisation)
@@ -343,6 +405,7 @@ class AccessService:
             LastOwner: no other active owner would remain.
             PermissionDenied, OrganisationNotFound.
         """
+        _require_ids(actor=actor, organisation_id=organisation_id, user_id=user_id)
         with self.unit_of_work() as uow:
             organisation = uow.organisations.get(organisation_id)
             access = self._organisation_access(uow, actor, organisation)
@@ -390,6 +453,7 @@ class AccessService:
             DuplicateMembership: the user is already a member (active or not: reactivate).
             EmailRejected, LoginRejected, ProfileRejected, RoleNotFound, DuplicateLogin.
         """
+        _require_ids(actor=actor, establishment_id=establishment_id)
         address = self.email_policy.parse(email)
         role_ids = _role_ids(roles)
         profile = (first_name, last_name, job_title, login)
@@ -487,6 +551,7 @@ class AccessService:
             LastAdministrator: the last active administrator would lose the role.
             MembershipNotFound, RoleNotFound.
         """
+        _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         role_ids = _role_ids(roles)
         with self.unit_of_work() as uow:
             establishment = uow.establishments.get(establishment_id)
@@ -513,6 +578,7 @@ class AccessService:
         role: RoleId | str,
     ) -> Membership:
         """Add one role to the member's roles; see :meth:`set_roles`."""
+        _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id, role=role)
         with self.unit_of_work() as uow:
             current = uow.memberships.get(establishment_id, user_id).roles
         return self.set_roles(
@@ -531,6 +597,7 @@ class AccessService:
         role: RoleId | str,
     ) -> Membership:
         """Take one role away from the member; see :meth:`set_roles`."""
+        _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id, role=role)
         with self.unit_of_work() as uow:
             current = uow.memberships.get(establishment_id, user_id).roles
         return self.set_roles(
@@ -551,6 +618,7 @@ class AccessService:
             LastAdministrator: they are the establishment's last active administrator.
             MembershipNotFound.
         """
+        _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         return self._set_status(actor, establishment_id, user_id, active=False)
 
     def reactivate_member(
@@ -561,6 +629,7 @@ class AccessService:
         Raises:
             PermissionDenied: as :meth:`deactivate_member`. MembershipNotFound.
         """
+        _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         return self._set_status(actor, establishment_id, user_id, active=True)
 
     def _set_status(
@@ -718,6 +787,7 @@ class AccessService:
         Raises:
             PermissionDenied, LastAdministrator, UserNotFound.
         """
+        _require_ids(actor=actor, user_id=user_id)
         return self._set_user_status(actor, user_id, active=False)
 
     def reactivate_user(self, *, actor: UserId, user_id: UserId) -> User:
@@ -726,6 +796,7 @@ class AccessService:
         Raises:
             PermissionDenied: as :meth:`deactivate_user`. UserNotFound.
         """
+        _require_ids(actor=actor, user_id=user_id)
         return self._set_user_status(actor, user_id, active=True)
 
     def _set_user_status(self, actor: UserId, user_id: UserId, *, active: bool) -> User:
@@ -764,6 +835,7 @@ class AccessService:
             AccessRejected: empty or duplicate name, unknown permission, an administrator
                 role (its permissions are fixed).
         """
+        _require_ids(actor=actor, establishment_id=establishment_id, role_id=role_id)
         role = Role.custom(name, permissions, role_id=role_id)
         with self.unit_of_work() as uow:
             establishment = uow.establishments.get(establishment_id)
@@ -798,6 +870,7 @@ class AccessService:
             PermissionDenied: the actor lacks ``departments.manage``.
             AccessRejected: empty or duplicate name, malformed feature code.
         """
+        _require_ids(actor=actor, establishment_id=establishment_id, department_id=department_id)
         department = Department.create(name, features, department_id=department_id)
         return self._store_department(actor, establishment_id, department, new=True)
 
@@ -816,6 +889,7 @@ class AccessService:
         Raises:
             PermissionDenied, DepartmentNotFound, AccessRejected.
         """
+        _require_ids(actor=actor, establishment_id=establishment_id, department_id=department_id)
         codes = feature_codes(features)
         with self.unit_of_work() as uow:
             current = uow.establishments.get(establishment_id).department(department_id)
@@ -857,7 +931,8 @@ class AccessService:
             PermissionDenied: the actor lacks ``departments.assign``.
             DepartmentNotFound, MembershipNotFound.
         """
-        chosen = frozenset(departments)
+        _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
+        chosen = frozenset(DepartmentId(d) for d in _ids(departments, field="departments"))
         with self.unit_of_work() as uow:
             establishment = uow.establishments.get(establishment_id)
             access = self._access(uow, actor, establishment)
@@ -888,6 +963,7 @@ class AccessService:
             PermissionDenied: the actor lacks ``departments.manage``.
             AccessRejected, MembershipNotFound.
         """
+        _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         codes = feature_codes(features)
         with self.unit_of_work() as uow:
             establishment = uow.establishments.get(establishment_id)
@@ -920,7 +996,8 @@ class AccessService:
             AccessRejected: ``delegation.self``, ``delegation.not_a_physician``.
             MembershipNotFound.
         """
-        chosen = [d if isinstance(d, Delegation) else Delegation(UserId(d)) for d in delegations]
+        _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
+        chosen = _delegation_list(delegations)
         with self.unit_of_work() as uow:
             establishment = uow.establishments.get(establishment_id)
             access = self._access(uow, actor, establishment)

@@ -113,9 +113,13 @@ def _rejected(field: str, prefix: str, raw: object) -> str:
 def _permissions(values: Iterable[object]) -> frozenset[Permission]:
     if isinstance(values, str):
         values = (values,)
+    try:
+        items = list(values)
+    except TypeError:
+        items = [values]
     chosen: set[Permission] = set()
     unknown = 0
-    for value in values:
+    for value in items:
         permission = _BY_CODE.get(value) if isinstance(value, str) else None
         if permission is None:
             unknown += 1
@@ -304,13 +308,25 @@ class Establishment:
         created_at: datetime,
     ) -> Establishment:
         """Return a new establishment with the role templates of ``product``."""
+        try:
+            kind = ProductKind(product)
+        except ValueError:
+            raise AccessRejected(
+                [
+                    Violation(
+                        "establishment.unknown_product",
+                        "the product kind is not one of ProductKind",
+                        "product",
+                    )
+                ]
+            ) from None
         return cls(
             id=establishment_id,
             organisation_id=organisation_id,
             name=_rejected("name", "establishment", name),
-            product=ProductKind(product),
+            product=kind,
             created_at=created_at,
-            roles=[template.role() for template in ROLE_TEMPLATES[ProductKind(product)]],
+            roles=[template.role() for template in ROLE_TEMPLATES[kind]],
         )
 
     @property

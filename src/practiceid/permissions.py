@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from typing import Final, Self
 
-from practiceid.errors import Rejected, Violation
+from practiceid.errors import AccessRejected, Violation
 
 __all__ = [
     "ESTABLISHMENT_PERMISSIONS",
@@ -280,7 +280,7 @@ _FEATURE_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}(?:\.[a-z][a-z0-9_]{0,39}){0,3}
 
 
 def feature_codes(features: Iterable[object], *, field: str = "features") -> frozenset[str]:
-    """Return ``features`` as a frozenset of feature codes, or raise :class:`Rejected`.
+    """Return ``features`` as a frozenset of feature codes, or raise :class:`AccessRejected`.
 
     A code is one to four dotted lower-case words (``"ehr.integration"``, ``"labs.orders"``);
     :class:`Feature` members are codes.
@@ -290,13 +290,17 @@ def feature_codes(features: Iterable[object], *, field: str = "features") -> fro
     >>> feature_codes(["Labs Orders"])
     Traceback (most recent call last):
     ...
-    practiceid.errors.Rejected: a feature code is one to four dotted lower-case words
+    practiceid.errors.AccessRejected: a feature code is one to four dotted lower-case words
     """
     if isinstance(features, str):
         features = (features,)
     codes: set[str] = set()
     violations: list[Violation] = []
-    for feature in features:
+    try:
+        items = list(features)
+    except TypeError:
+        items = [features]
+    for feature in items:
         if isinstance(feature, str) and _FEATURE_CODE.fullmatch(feature):
             codes.add(str(feature))
         else:
@@ -309,5 +313,5 @@ def feature_codes(features: Iterable[object], *, field: str = "features") -> fro
                 )
             )
     if violations:
-        raise Rejected(violations[:1])
+        raise AccessRejected(violations[:1])
     return frozenset(codes)

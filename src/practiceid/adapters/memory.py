@@ -104,7 +104,7 @@ class InMemoryUserRepository:
         """Return the user; raise UserNotFound."""
         try:
             return self._store()._users[user_id]  # noqa: SLF001
-        except KeyError:
+        except (KeyError, TypeError):  # an unhashable id names nobody
             raise UserNotFound(user_id=user_id) from None
 
     def find_by_login(self, login: Login) -> User | None:
@@ -347,7 +347,10 @@ class InMemoryMembershipRepository:
     def list_for_user(self, user_id: UserId) -> Sequence[Membership]:
         """Return the user's memberships, ordered by establishment id."""
         store = self._uow._active_store()  # noqa: SLF001
-        establishments = sorted(store._memberships_by_user.get(user_id, ()))  # noqa: SLF001
+        try:
+            establishments = sorted(store._memberships_by_user.get(user_id, ()))  # noqa: SLF001
+        except TypeError:  # an unhashable id names nobody
+            return []
         return [store._memberships[(e, user_id)] for e in establishments]  # noqa: SLF001
 
     def list_for_establishment(
