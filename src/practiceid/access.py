@@ -106,17 +106,14 @@ def _new_id() -> str:
 
 
 def _require_ids(**ids: object) -> None:
-    """Raise AccessRejected for every id that is neither text nor (for optional ones) None."""
+    """Raise AccessRejected for every id that is neither text nor None.
+
+    None passes: optional ids default, and a missing required one is then not found.
+    """
     violations = [
         Violation(f"{field}.invalid_id", f"{field} must be text", field)
         for field, value in ids.items()
         if value is not None and not isinstance(value, str)
-    ]
-    required = {"actor", "owner", "user_id", "organisation_id", "establishment_id", "role"}
-    violations += [
-        Violation(f"{field}.invalid_id", f"{field} must be text", field)
-        for field, value in ids.items()
-        if value is None and field in required
     ]
     if violations:
         raise AccessRejected(violations)

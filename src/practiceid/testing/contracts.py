@@ -39,24 +39,44 @@ from hypothesis.stateful import (
 from practiceid.errors import (
     DuplicateEmail,
     DuplicateLogin,
+    DuplicateMembership,
+    DuplicateRecord,
     DuplicateUserId,
+    EstablishmentNotFound,
+    MembershipNotFound,
+    OrganisationNotFound,
     PasswordMismatch,
     PermissionDenied,
+    StaleRecord,
     StaleUser,
     UnitOfWorkError,
     UnsupportedPasswordHash,
     UserNotFound,
 )
+from practiceid.establishments import (
+    Department,
+    DepartmentId,
+    Establishment,
+    EstablishmentId,
+    Organisation,
+    OrganisationId,
+    ProductKind,
+    Role,
+    RoleId,
+)
+from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
 from practiceid.ports.authorization import Authorizer, Permission
 from practiceid.ports.clock import Clock
+from practiceid.ports.establishments import AccessUnitOfWorkFactory
 from practiceid.ports.hashing import PasswordHasher
 from practiceid.ports.users import UnitOfWorkFactory
 from practiceid.testing import sample_user
 from practiceid.users import User, UserId, UserStatus
 
 __all__ = [
+    "AccessRepositoriesContract",
     "AuthorizerContract",
     "ClockContract",
     "PasswordHasherContract",
@@ -479,6 +499,667 @@ def _user_repository_machine(
                     assert uow.users.find_by_email(user.email) == user
 
     return UserRepositoryMachine
+
+
+_OPENED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+_ORG = OrganisationId("org-tilleuls")
+_OTHER_ORG = OrganisationId("org-sud")
+_EST = EstablishmentId("est-tilleuls")
+_BARRIER_TIMEOUT = 60.0
+
+_Record = User | Organisation | Establishment | Membership
+
+
+def _organisation(
+    organisation_id: OrganisationId = _ORG, *, owner: UserId, name: str = "Groupe des Tilleuls"
+) -> Organisation:
+    return Organisation.found(organisation_id, name=name, owner=owner, created_at=_OPENED)
+
+
+def _establishment(
+    establishment_id: EstablishmentId = _EST,
+    *,
+    organisation_id: OrganisationId = _ORG,
+    name: str = "Cabinet des Tilleuls",
+) -> Establishment:
+    return Establishment.open(
+        establishment_id,
+        organisation_id=organisation_id,
+        name=name,
+        product=ProductKind.GENERAL_PRACTICE,
+        created_at=_OPENED,
+    )
+
+
+def _membership(
+    user_id: UserId, establishment_id: EstablishmentId = _EST, *roles: str
+) -> Membership:
+    return Membership.join(
+        user_id,
+        establishment_id,
+        roles=[RoleId(r) for r in roles or ("physician",)],
+        created_at=_OPENED,
+    )
+
+
+class AccessRepositoriesContract:
+    """The organisation, establishment and membership repositories of an access unit of work.
+
+    Implement ``make_unit_of_work_factory`` returning a factory of
+    :class:`~practiceid.ports.AccessUnitOfWork` over one fresh, empty store. The suite stores
+    the users, organisation and establishment a record refers to before the record itself, so
+    an adapter may enforce foreign keys.
+    """
+
+    def make_unit_of_work_factory(self) -> AccessUnitOfWorkFactory:
+        """Return a factory of access units of work over a fresh, empty store."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def uow_factory(self) -> AccessUnitOfWorkFactory:
+        """The factory under test, fresh for each test."""
+        return self.make_unit_of_work_factory()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _add(factory: AccessUnitOfWorkFactory, *records: _Record) -> None:
+        """Store ``records``, in order, in one committed unit of work."""
+        with factory() as uow:
+            for record in records:
+                if isinstance(record, User):
+                    uow.users.add(record)
+                elif isinstance(record, Organisation):
+                    uow.organisations.add(record)
+                elif isinstance(record, Establishment):
+                    uow.establishments.add(record)
+                else:
+                    uow.memberships.add(record)
+            uow.commit()
+
+    def _practice(self, factory: AccessUnitOfWorkFactory, *members: User) -> Establishment:
+        """Store an owner, the organisation, the establishment :data:`_EST` and ``members``."""
+        owner = sample_user(id=UserId("owner"))
+        establishment = _establishment()
+        self._add(factory, owner, _organisation(owner=owner.id), establishment, *members)
+        return establishment
+
+    @staticmethod
+    def _race(attempt: Callable[[int, threading.Barrier], object]) -> list[object]:
+        """Run ``attempt`` in 16 threads; return what each returned or raised."""
+        barrier = threading.Barrier(_THREADS, timeout=_BARRIER_TIMEOUT)
+        results: list[object] = [None] * _THREADS
+
+        def run(i: int) -> None:
+            try:
+                results[i] = attempt(i, barrier)
+            except Exception as error:  # noqa: BLE001 - the test inspects what was raised
+                results[i] = error
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(_THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+
+    # -- add and read ---------------------------------------------------------------------
+
+    def test_added_organisation_reads_back_equal(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owner, co_owner = sample_user(), sample_user()
+        organisation = _organisation(owner=owner.id, name="Groupe médical Saint-Éloi")
+        organisation = organisation.with_owners({owner.id, co_owner.id})
+        self._add(uow_factory, owner, co_owner, organisation)
+        with uow_factory() as uow:
+            stored = uow.organisations.get(organisation.id)
+        assert stored == organisation
+        assert stored.owners == {owner.id, co_owner.id}
+        assert stored.created_at == _OPENED
+        assert stored.created_at.tzinfo is not None
+
+    def test_added_establishment_reads_back_equal_with_its_roles_and_departments(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owner = sample_user()
+        coordinator = Role.custom(
+            "Coordinatrice de soins",
+            [Permission.USERS_VIEW, Permission.AGENDA_MANAGE],
+            role_id=RoleId("coordinator"),
+        )
+        paediatrics = Department.create(
+            "Pédiatrie", ["ehr.integration", "dmp.send"], department_id=DepartmentId("paediatrics")
+        )
+        establishment = (
+            _establishment(name="Maison médicale d'Écaussinnes")
+            .with_role(coordinator)
+            .with_department(paediatrics)
+            .with_department(Department.create("Accueil", department_id=DepartmentId("desk")))
+        )
+        self._add(uow_factory, owner, _organisation(owner=owner.id), establishment)
+        with uow_factory() as uow:
+            stored = uow.establishments.get(establishment.id)
+        assert stored == establishment
+        assert stored.roles == establishment.roles  # every template and custom role, in order
+        assert stored.role(RoleId("coordinator")) == coordinator
+        assert stored.role(RoleId("administrator")).administrator is True
+        assert [d.id for d in stored.departments] == ["paediatrics", "desk"]
+        assert stored.department(DepartmentId("paediatrics")).features == {
+            "ehr.integration",
+            "dmp.send",
+        }
+        assert stored.created_at.tzinfo is not None
+
+    def test_added_membership_reads_back_equal_through_get_and_find(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        secretary, physician = sample_user(), sample_user()
+        establishment = self._practice(uow_factory, secretary, physician)
+        establishment = establishment.with_department(
+            Department.create("Cardiologie", department_id=DepartmentId("cardio"))
+        )
+        with uow_factory() as uow:
+            uow.establishments.update(establishment)
+            uow.commit()
+        membership = (
+            _membership(secretary.id, establishment.id, "secretary", "trainee")
+            .with_departments([DepartmentId("cardio")])
+            .with_delegations([Delegation(physician.id, inherit_features=False)])
+            .with_features(["labs.orders"])
+        )
+        self._add(uow_factory, _membership(physician.id), membership)
+        with uow_factory() as uow:
+            assert uow.memberships.get(establishment.id, secretary.id) == membership
+            assert uow.memberships.find(establishment.id, secretary.id) == membership
+
+    def test_unknown_membership_is_found_as_none_and_get_raises_membership_not_found(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member, stranger = sample_user(), sample_user()
+        self._practice(uow_factory, member, stranger)
+        self._add(uow_factory, _membership(member.id))
+        with uow_factory() as uow:
+            assert uow.memberships.find(_EST, stranger.id) is None
+            assert uow.memberships.find(EstablishmentId("est-nowhere"), member.id) is None
+            with pytest.raises(MembershipNotFound) as raised:
+                uow.memberships.get(_EST, stranger.id)
+        assert raised.value.code == "membership.not_found"
+        assert raised.value.params["establishment_id"] == _EST
+        assert raised.value.params["user_id"] == stranger.id
+
+    def test_unknown_organisation_and_establishment_ids_raise_their_not_found(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        with uow_factory() as uow:
+            with pytest.raises(OrganisationNotFound):
+                uow.organisations.get(OrganisationId("org-nowhere"))
+            with pytest.raises(EstablishmentNotFound):
+                uow.establishments.get(EstablishmentId("est-nowhere"))
+
+    # -- uniqueness -----------------------------------------------------------------------
+
+    def test_taken_organisation_id_raises_duplicate_record_for_organisation(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owner = sample_user()
+        self._add(uow_factory, owner, _organisation(owner=owner.id))
+        with uow_factory() as uow, pytest.raises(DuplicateRecord) as raised:
+            uow.organisations.add(_organisation(owner=owner.id, name="Autre groupe"))
+        assert raised.value.code == "record.duplicate"
+        assert raised.value.params["entity"] == "organisation"
+        assert raised.value.params["id"] == _ORG
+
+    def test_taken_establishment_id_raises_duplicate_record_for_establishment(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        self._practice(uow_factory)
+        with uow_factory() as uow, pytest.raises(DuplicateRecord) as raised:
+            uow.establishments.add(_establishment(name="Autre cabinet"))
+        assert raised.value.code == "record.duplicate"
+        assert raised.value.params["entity"] == "establishment"
+        assert raised.value.params["id"] == _EST
+
+    def test_second_membership_of_a_pair_raises_duplicate_membership_active_or_not(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        self._practice(uow_factory, member)
+        first = _membership(member.id, _EST, "physician")
+        self._add(uow_factory, first)
+        with uow_factory() as uow, pytest.raises(DuplicateMembership) as raised:
+            uow.memberships.add(_membership(member.id, _EST, "secretary"))
+        assert raised.value.code == "membership.duplicate"
+        assert isinstance(raised.value, DuplicateRecord)
+        with uow_factory() as uow:
+            uow.memberships.update(first.deactivate())
+            uow.commit()
+        with uow_factory() as uow, pytest.raises(DuplicateMembership):
+            uow.memberships.add(_membership(member.id, _EST, "secretary"))
+
+    def test_duplicate_membership_within_one_unit_of_work_is_refused(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        self._practice(uow_factory, member)
+        with uow_factory() as uow:
+            uow.memberships.add(_membership(member.id))
+            with pytest.raises(DuplicateMembership):
+                uow.memberships.add(_membership(member.id, _EST, "trainee"))
+
+    def test_one_user_may_be_a_member_of_several_establishments(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        self._practice(uow_factory, member)
+        second = _establishment(EstablishmentId("est-annexe"), name="Annexe des Tilleuls")
+        self._add(uow_factory, second, _membership(member.id), _membership(member.id, second.id))
+        with uow_factory() as uow:
+            assert len(uow.memberships.list_for_user(member.id)) == 2
+
+    def test_refused_adds_leave_every_stored_record_unchanged(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        establishment = self._practice(uow_factory, member)
+        membership = _membership(member.id)
+        self._add(uow_factory, membership)
+        with uow_factory() as uow:
+            organisation = uow.organisations.get(_ORG)
+            with pytest.raises(DuplicateRecord):
+                uow.organisations.add(_organisation(owner=member.id, name="Autre groupe"))
+            with pytest.raises(DuplicateRecord):
+                uow.establishments.add(_establishment(name="Autre cabinet"))
+            with pytest.raises(DuplicateMembership):
+                uow.memberships.add(_membership(member.id, _EST, "secretary"))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.organisations.get(_ORG) == organisation
+            assert uow.establishments.list() == [establishment]
+            assert uow.memberships.list_for_establishment(_EST) == [membership]
+            assert uow.memberships.list_for_user(member.id) == [membership]
+
+    # -- update ---------------------------------------------------------------------------
+
+    def test_organisation_update_returns_and_stores_the_next_version(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owner, co_owner = sample_user(), sample_user()
+        organisation = _organisation(owner=owner.id)
+        self._add(uow_factory, owner, co_owner, organisation)
+        with uow_factory() as uow:
+            stored = uow.organisations.update(organisation.with_owners({owner.id, co_owner.id}))
+            uow.commit()
+        assert stored == attrs.evolve(organisation, owners={owner.id, co_owner.id}, version=1)
+        with uow_factory() as uow:
+            assert uow.organisations.get(_ORG) == stored
+
+    def test_establishment_update_returns_and_stores_the_next_version(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        establishment = self._practice(uow_factory)
+        changed = establishment.with_role(
+            Role.custom("Kinésithérapeute", [Permission.AGENDA_VIEW], role_id=RoleId("physio"))
+        )
+        with uow_factory() as uow:
+            stored = uow.establishments.update(changed)
+            uow.commit()
+        assert stored == attrs.evolve(changed, version=1)
+        with uow_factory() as uow:
+            assert uow.establishments.get(_EST) == stored
+            assert uow.establishments.get(_EST).role(RoleId("physio")).name == "Kinésithérapeute"
+
+    def test_membership_update_returns_and_stores_the_next_version(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        self._practice(uow_factory, member)
+        membership = _membership(member.id)
+        self._add(uow_factory, membership)
+        with uow_factory() as uow:
+            stored = uow.memberships.update(membership.with_roles([RoleId("secretary")]))
+            uow.commit()
+        assert stored == attrs.evolve(membership, roles={RoleId("secretary")}, version=1)
+        with uow_factory() as uow:
+            second = uow.memberships.update(stored.deactivate())
+            uow.commit()
+        assert second.version == 2
+        with uow_factory() as uow:
+            assert uow.memberships.get(_EST, member.id) == second
+            assert uow.memberships.get(_EST, member.id).status is MembershipStatus.DEACTIVATED
+
+    def test_stale_organisation_update_raises_stale_record_and_changes_nothing(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owner, co_owner = sample_user(), sample_user()
+        organisation = _organisation(owner=owner.id)
+        self._add(uow_factory, owner, co_owner, organisation)
+        with uow_factory() as uow:
+            current = uow.organisations.update(organisation.with_owners({co_owner.id}))
+            uow.commit()
+        with uow_factory() as uow:
+            with pytest.raises(StaleRecord) as raised:
+                uow.organisations.update(organisation.with_owners({owner.id, co_owner.id}))
+            uow.commit()
+        assert raised.value.code == "record.stale"
+        assert raised.value.params["entity"] == "organisation"
+        assert (raised.value.params["expected"], raised.value.params["stored"]) == (0, 1)
+        with uow_factory() as uow:
+            assert uow.organisations.get(_ORG) == current
+
+    def test_stale_establishment_update_raises_stale_record_and_changes_nothing(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        establishment = self._practice(uow_factory)
+        with uow_factory() as uow:
+            current = uow.establishments.update(
+                establishment.with_department(
+                    Department.create("Gériatrie", department_id=DepartmentId("geriatrics"))
+                )
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            with pytest.raises(StaleRecord) as raised:
+                uow.establishments.update(
+                    establishment.with_department(
+                        Department.create("Urgences", department_id=DepartmentId("emergency"))
+                    )
+                )
+            uow.commit()
+        assert raised.value.params["entity"] == "establishment"
+        assert (raised.value.params["expected"], raised.value.params["stored"]) == (0, 1)
+        with uow_factory() as uow:
+            assert uow.establishments.get(_EST) == current
+
+    def test_stale_membership_update_raises_stale_record_and_changes_nothing(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        self._practice(uow_factory, member)
+        membership = _membership(member.id)
+        self._add(uow_factory, membership)
+        with uow_factory() as uow:
+            current = uow.memberships.update(membership.deactivate())
+            uow.commit()
+        with uow_factory() as uow:
+            with pytest.raises(StaleRecord) as raised:
+                uow.memberships.update(membership.with_roles([RoleId("administrator")]))
+            uow.commit()
+        assert raised.value.params["entity"] == "membership"
+        assert (raised.value.params["expected"], raised.value.params["stored"]) == (0, 1)
+        with uow_factory() as uow:
+            assert uow.memberships.get(_EST, member.id) == current
+
+    def test_updating_an_unchanged_establishment_still_bumps_its_version(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        # Services store an establishment unchanged to serialize changes to its administrators.
+        establishment = self._practice(uow_factory)
+        with uow_factory() as uow:
+            first = uow.establishments.update(establishment)
+            uow.commit()
+        assert first == attrs.evolve(establishment, version=1)
+        with uow_factory() as uow:
+            assert uow.establishments.get(_EST).version == 1
+            with pytest.raises(StaleRecord):
+                uow.establishments.update(establishment)
+        with uow_factory() as uow:
+            assert uow.establishments.update(first).version == 2
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.establishments.get(_EST).version == 2
+
+    def test_update_of_an_unknown_record_raises_its_not_found(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        self._practice(uow_factory, member)
+        with uow_factory() as uow:
+            with pytest.raises(OrganisationNotFound):
+                uow.organisations.update(
+                    _organisation(OrganisationId("org-nowhere"), owner=member.id)
+                )
+            with pytest.raises(EstablishmentNotFound):
+                uow.establishments.update(_establishment(EstablishmentId("est-nowhere")))
+            with pytest.raises(MembershipNotFound):
+                uow.memberships.update(_membership(member.id))
+            uow.commit()
+        with uow_factory() as uow:
+            assert [e.id for e in uow.establishments.list()] == [_EST]
+            assert uow.memberships.find(_EST, member.id) is None
+
+    # -- listing --------------------------------------------------------------------------
+
+    def test_establishments_list_filters_by_organisation_and_orders_by_id(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owner = sample_user()
+        south = _organisation(_OTHER_ORG, owner=owner.id, name="Groupe du Sud")
+        charlie = _establishment(EstablishmentId("est-charlie"), name="Charlie")
+        alpha = _establishment(EstablishmentId("est-alpha"), organisation_id=_OTHER_ORG)
+        bravo = _establishment(EstablishmentId("est-bravo"), name="Bravo")
+        self._add(uow_factory, owner, _organisation(owner=owner.id), south, charlie, alpha, bravo)
+        with uow_factory() as uow:
+            assert uow.establishments.list() == [alpha, bravo, charlie]
+            assert uow.establishments.list(organisation_id=_ORG) == [bravo, charlie]
+            assert uow.establishments.list(organisation_id=_OTHER_ORG) == [alpha]
+            assert uow.establishments.list(organisation_id=OrganisationId("org-nowhere")) == []
+
+    def test_memberships_of_a_user_list_every_status_ordered_by_establishment_id(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member, colleague = sample_user(), sample_user()
+        self._practice(uow_factory, member, colleague)
+        ids = [EstablishmentId(e) for e in ("est-c", "est-a", "est-b")]
+        self._add(
+            uow_factory,
+            *(_establishment(e, name=f"Cabinet {e}") for e in ids),
+            _membership(member.id, ids[0]),
+            _membership(member.id, ids[1]).deactivate(),
+            _membership(member.id, ids[2], "secretary"),
+            _membership(colleague.id, ids[1]),
+        )
+        with uow_factory() as uow:
+            listed = uow.memberships.list_for_user(member.id)
+            assert [m.establishment_id for m in listed] == ["est-a", "est-b", "est-c"]
+            assert [m.status for m in listed] == [
+                MembershipStatus.DEACTIVATED,
+                MembershipStatus.ACTIVE,
+                MembershipStatus.ACTIVE,
+            ]
+            assert uow.memberships.list_for_user(UserId("nobody")) == []
+
+    def test_members_of_an_establishment_are_ordered_by_user_id_and_filter_by_status(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        charlie = sample_user(id=UserId("member-charlie"))
+        alpha = sample_user(id=UserId("member-alpha"))
+        bravo = sample_user(id=UserId("member-bravo"))
+        self._practice(uow_factory, charlie, alpha, bravo)
+        elsewhere = _establishment(EstablishmentId("est-elsewhere"), name="Ailleurs")
+        c, a = _membership(charlie.id), _membership(alpha.id, _EST, "secretary")
+        b = _membership(bravo.id).deactivate()
+        self._add(uow_factory, elsewhere, c, a, b, _membership(alpha.id, elsewhere.id))
+        with uow_factory() as uow:
+            assert uow.memberships.list_for_establishment(_EST) == [a, b, c]
+            active = uow.memberships.list_for_establishment(_EST, status=MembershipStatus.ACTIVE)
+            assert active == [a, c]
+            gone = uow.memberships.list_for_establishment(_EST, status=MembershipStatus.DEACTIVATED)
+            assert gone == [b]
+            assert uow.memberships.list_for_establishment(EstablishmentId("est-nowhere")) == []
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def test_leaving_without_commit_discards_adds_in_every_repository(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        with uow_factory() as uow:
+            uow.users.add(member)
+            uow.organisations.add(_organisation(owner=member.id))
+            uow.establishments.add(_establishment())
+            uow.memberships.add(_membership(member.id))
+        with uow_factory() as uow:
+            assert uow.users.list() == []
+            with pytest.raises(OrganisationNotFound):
+                uow.organisations.get(_ORG)
+            assert uow.establishments.list() == []
+            assert uow.memberships.find(_EST, member.id) is None
+            assert uow.memberships.list_for_user(member.id) == []
+            assert uow.memberships.list_for_establishment(_EST) == []
+
+    def test_leaving_without_commit_discards_updates_in_every_repository(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        establishment = self._practice(uow_factory, member)
+        membership = _membership(member.id)
+        self._add(uow_factory, membership)
+        with uow_factory() as uow:
+            organisation = uow.organisations.get(_ORG)
+            uow.users.update(member.deactivate())
+            uow.organisations.update(organisation.with_owners({member.id}))
+            uow.establishments.update(
+                establishment.with_role(Role.custom("Stagiaire", [Permission.AGENDA_VIEW]))
+            )
+            uow.memberships.update(membership.deactivate())
+        with uow_factory() as uow:
+            assert uow.users.get(member.id) == member
+            assert uow.organisations.get(_ORG) == organisation
+            assert uow.establishments.get(_EST) == establishment
+            assert uow.memberships.get(_EST, member.id) == membership
+            active = uow.memberships.list_for_establishment(_EST, status=MembershipStatus.ACTIVE)
+            assert active == [membership]
+
+    def test_rollback_discards_access_changes_made_since_the_last_commit(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        kept, dropped = sample_user(), sample_user()
+        establishment = self._practice(uow_factory, kept, dropped)
+        with uow_factory() as uow:
+            uow.memberships.add(_membership(kept.id))
+            uow.commit()
+            uow.memberships.add(_membership(dropped.id))
+            uow.establishments.update(establishment)
+            uow.rollback()
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.memberships.list_for_establishment(_EST) == [_membership(kept.id)]
+            assert uow.establishments.get(_EST) == establishment
+
+    def test_an_exception_inside_the_block_rolls_back_every_repository(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        class Boom(Exception):
+            pass
+
+        member = sample_user()
+        with pytest.raises(Boom), uow_factory() as uow:
+            uow.users.add(member)
+            uow.organisations.add(_organisation(owner=member.id))
+            uow.establishments.add(_establishment())
+            uow.memberships.add(_membership(member.id))
+            raise Boom
+        with uow_factory() as uow:
+            assert uow.users.list() == []
+            assert uow.establishments.list() == []
+            assert uow.memberships.list_for_user(member.id) == []
+
+    def test_a_rolled_back_membership_can_be_added_again(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        self._practice(uow_factory, member)
+        with uow_factory() as uow:
+            uow.memberships.add(_membership(member.id, _EST, "trainee"))
+        self._add(uow_factory, _membership(member.id))
+        with uow_factory() as uow:
+            assert uow.memberships.list_for_user(member.id) == [_membership(member.id)]
+
+    def test_access_repositories_outside_their_unit_of_work_raise(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        self._practice(uow_factory, member)
+        uow = uow_factory()
+        calls: list[Callable[[], object]] = [
+            lambda: uow.organisations.get(_ORG),
+            lambda: uow.establishments.get(_EST),
+            lambda: uow.establishments.list(organisation_id=_ORG),
+            lambda: uow.memberships.find(_EST, member.id),
+            lambda: uow.memberships.list_for_user(member.id),
+            lambda: uow.memberships.list_for_establishment(_EST),
+        ]
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow:
+            pass
+        for call in [
+            *calls,
+            lambda: uow.organisations.add(_organisation(OrganisationId("org-x"), owner=member.id)),
+            lambda: uow.establishments.add(_establishment(EstablishmentId("est-x"))),
+            lambda: uow.memberships.add(_membership(member.id)),
+        ]:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow_factory() as fresh:
+            assert fresh.memberships.find(_EST, member.id) is None
+            assert [e.id for e in fresh.establishments.list()] == [_EST]
+
+    # -- concurrency (C1: one membership per pair; C3: administrators serialized) ----------
+
+    def test_sixteen_concurrent_adds_of_one_membership_have_exactly_one_winner(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member = sample_user()
+        self._practice(uow_factory, member)
+        roles = ("physician", "secretary", "trainee", "user_manager")
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            membership = _membership(member.id, _EST, roles[i % len(roles)])
+            barrier.wait()
+            with uow_factory() as uow:
+                uow.memberships.add(membership)
+                uow.commit()
+            return membership
+
+        results = self._race(attempt)
+        winners = [r for r in results if isinstance(r, Membership)]
+        refusals = [r for r in results if isinstance(r, DuplicateMembership)]
+        assert len(winners) == 1, results
+        assert len(refusals) == _THREADS - 1, results
+        with uow_factory() as uow:
+            assert uow.memberships.list_for_establishment(_EST) == winners
+            assert uow.memberships.list_for_user(member.id) == winners
+
+    def test_sixteen_concurrent_updates_from_one_read_have_exactly_one_winner(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        self._practice(uow_factory)
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            # Read in one unit of work and write in another: a store whose units of work are
+            # serialized (the in-memory one) would deadlock on a barrier inside one.
+            with uow_factory() as uow:
+                read = uow.establishments.get(_EST)
+            barrier.wait()
+            department = Department.create(
+                f"Service {i}", department_id=DepartmentId(f"service-{i}")
+            )
+            with uow_factory() as uow:
+                stored = uow.establishments.update(read.with_department(department))
+                uow.commit()
+            return stored
+
+        results = self._race(attempt)
+        winners = [r for r in results if isinstance(r, Establishment)]
+        refusals = [r for r in results if isinstance(r, StaleRecord)]
+        assert len(winners) == 1, results
+        assert len(refusals) == _THREADS - 1, results
+        assert winners[0].version == 1
+        with uow_factory() as uow:
+            assert uow.establishments.get(_EST) == winners[0]
 
 
 class PasswordHasherContract:

@@ -452,3 +452,216 @@ def near_misses(kind: str) -> st.SearchStrategy[str]:
     module = MODULES[kind]
     valid = _VALID[kind]()
     return valid.flatmap(typos).filter(lambda n: not module.is_valid(n))
+
+
+# --- Access: permissions, roles, establishments, memberships (C1-C6) -----------------------
+
+_ROLE_NAMES = (
+    "Coordination",
+    "Facturation",
+    "Accueil du soir",
+    "Garde de nuit",
+    "Stérilisation",
+    "Téléconsultation",
+    "Archives",
+    "Qualité",
+)
+_DEPARTMENT_NAMES = (
+    "Cardiologie",
+    "Pédiatrie",
+    "Radiologie",
+    "Urgences",
+    "Consultations externes",
+    "Laboratoire",
+    "Chirurgie",
+)
+_ESTABLISHMENT_NAMES = (
+    "Cabinet des Tilleuls",
+    "Centre dentaire du Parc",
+    "Clinique vétérinaire des Saules",
+    "Hôpital Saint-Exemple",
+    "Maison médicale du Pont",
+)
+_HOST_FEATURES = ("labs.orders", "imaging.viewer", "sms.reminders", "billing.ehealth")
+_FEATURES = st.sampled_from(sorted(Feature) + sorted(_HOST_FEATURES))
+_CREATED = st.datetimes(
+    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - bounds are naive by API
+    max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+_HEX = st.text("0123456789abcdef", min_size=8, max_size=8)
+
+
+def permission_sets(
+    within: Iterable[Permission | str] | None = None,
+    *,
+    min_size: int = 0,
+    max_size: int | None = None,
+) -> st.SearchStrategy[frozenset[Permission]]:
+    """Sets of catalogue permissions (C4), drawn from ``within`` (default: the catalogue).
+
+    Raises:
+        InvalidConfiguration: ``within`` holds something that is not a permission code, or no
+            set of ``min_size`` .. ``max_size`` permissions can be drawn from it.
+    """
+    try:
+        pool = sorted({Permission(p) for p in (Permission if within is None else within)})
+    except (TypeError, ValueError):
+        raise InvalidConfiguration(
+            "permission_sets() draws from catalogue permissions", option="within"
+        ) from None
+    high = len(pool) if max_size is None else max_size
+    if min_size < 0 or high < min_size or min_size > len(pool):
+        raise InvalidConfiguration(
+            f"cannot draw {min_size}..{high} permissions from {len(pool)}", option="min_size"
+        )
+    if not pool:
+        return st.just(frozenset())
+    return st.frozensets(st.sampled_from(pool), min_size=min_size, max_size=min(high, len(pool)))
+
+
+def roles(
+    permissions: st.SearchStrategy[frozenset[Permission]] | None = None,
+) -> st.SearchStrategy[Role]:
+    """Custom roles (never administrator, no template) with a made-up name and a fresh id.
+
+    ``permissions`` draws each role's permissions (default: :func:`permission_sets`).
+
+    Raises:
+        InvalidConfiguration: ``permissions`` is not a strategy.
+    """
+    if permissions is None:
+        permissions = permission_sets()
+    elif not isinstance(permissions, st.SearchStrategy):
+        raise InvalidConfiguration("roles() takes a strategy of permission sets", option="permissions")
+    return st.builds(
+        _custom_role,
+        name=st.sampled_from(_ROLE_NAMES),
+        number=st.integers(1, 99),
+        permissions=permissions,
+        suffix=_HEX,
+    )
+
+
+def _custom_role(name: str, number: int, permissions: frozenset[Permission], suffix: str) -> Role:
+    return Role.custom(f"{name} {number}", permissions, role_id=RoleId(f"role-{suffix}"))
+
+
+def _department(name: str, number: int, features: frozenset[str], suffix: str) -> Department:
+    return Department.create(f"{name} {number}", features, department_id=DepartmentId(f"dept-{suffix}"))
+
+
+_DEPARTMENTS = st.builds(
+    _department,
+    name=st.sampled_from(_DEPARTMENT_NAMES),
+    number=st.integers(1, 99),
+    features=st.frozensets(_FEATURES, max_size=3),
+    suffix=_HEX,
+)
+
+
+def establishments(product: ProductKind | str | None = None) -> st.SearchStrategy[Establishment]:
+    """Establishments opened with ``product``'s role templates (any product by default), plus
+    up to three custom roles and four departments with random features (C4, C5).
+
+    Raises:
+        InvalidConfiguration: ``product`` is not a :class:`~practiceid.ProductKind` value.
+    """
+    if product is None:
+        kinds: st.SearchStrategy[ProductKind] = st.sampled_from(ProductKind)
+    else:
+        try:
+            kinds = st.just(ProductKind(product))
+        except ValueError:
+            raise InvalidConfiguration(f"unknown product {product!r}", option="product") from None
+    return _establishments(kinds)
+
+
+def _folded_name(item: Role | Department) -> str:
+    return item.name.casefold()
+
+
+def _item_id(item: Role | Department) -> str:
+    return item.id
+
+
+@st.composite
+def _establishments(draw: st.DrawFn, kinds: st.SearchStrategy[ProductKind]) -> Establishment:
+    establishment = Establishment.open(
+        EstablishmentId(f"est-{draw(_HEX)}"),
+        organisation_id=OrganisationId(f"org-{draw(_HEX)}"),
+        name=draw(st.sampled_from(_ESTABLISHMENT_NAMES)),
+        product=draw(kinds),
+        created_at=draw(_CREATED),
+    )
+    taken = {role.name.casefold() for role in establishment.roles}
+    extra = draw(st.lists(roles(), max_size=3, unique_by=(_item_id, _folded_name)))
+    for role in extra:
+        if role.name.casefold() not in taken and establishment.find_role(role.id) is None:
+            establishment = establishment.with_role(role)
+    departments = draw(st.lists(_DEPARTMENTS, max_size=4, unique_by=(_item_id, _folded_name)))
+    for department in departments:
+        establishment = establishment.with_department(department)
+    return establishment
+
+
+def memberships(
+    establishment: Establishment,
+    *,
+    user_id: UserId | None = None,
+    status: MembershipStatus | None = None,
+    delegates: Sequence[UserId] = (),
+) -> st.SearchStrategy[Membership]:
+    """Memberships in ``establishment`` with some of its roles and departments (C1, C3-C6).
+
+    ``user_id`` is the member (a made-up id by default); ``status`` is drawn unless given;
+    delegations (C6) go to some of ``delegates``, never to the member themself. Direct
+    features are drawn too.
+
+    Raises:
+        InvalidConfiguration: ``establishment`` is not an :class:`~practiceid.Establishment`.
+    """
+    if not isinstance(establishment, Establishment):
+        raise InvalidConfiguration(
+            "memberships() needs an Establishment", option="establishment"
+        )
+    users = st.just(user_id) if user_id is not None else _HEX.map(lambda h: UserId(f"user-{h}"))
+    statuses = st.just(status) if status is not None else st.sampled_from(MembershipStatus)
+    return _memberships(establishment, users, statuses, tuple(delegates))
+
+
+@st.composite
+def _memberships(
+    draw: st.DrawFn,
+    establishment: Establishment,
+    users: st.SearchStrategy[UserId],
+    statuses: st.SearchStrategy[MembershipStatus],
+    delegates: tuple[UserId, ...],
+) -> Membership:
+    member = draw(users)
+    role_ids = draw(st.frozensets(st.sampled_from([role.id for role in establishment.roles])))
+    department_ids = [department.id for department in establishment.departments]
+    departments = (
+        draw(st.frozensets(st.sampled_from(department_ids))) if department_ids else frozenset()
+    )
+    physicians = sorted(set(delegates) - {member})
+    delegations = (
+        draw(
+            st.lists(
+                st.builds(Delegation, st.sampled_from(physicians), st.booleans()),
+                max_size=len(physicians),
+            )
+        )
+        if physicians
+        else []
+    )
+    return Membership(
+        user_id=member,
+        establishment_id=establishment.id,
+        created_at=draw(_CREATED),
+        roles=role_ids,
+        status=draw(statuses),
+        departments=departments,
+        delegations=delegations,
+        features=draw(st.frozensets(_FEATURES, max_size=2)),
+    )
