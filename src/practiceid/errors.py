@@ -404,6 +404,9 @@ class DuplicateRecord(Conflict):
 class DuplicateMembership(DuplicateRecord):
     """The user is already a member of this establishment (C1): one membership per pair.
 
+    ``params``: ``entity="membership"``, ``id`` (``"<establishment>/<user>"``),
+    ``establishment_id``, ``user_id``.
+
     .. versionadded:: 0.2.0
     """
 
@@ -412,7 +415,11 @@ class DuplicateMembership(DuplicateRecord):
 
 
 class StaleRecord(Conflict):
-    """The record changed since it was read (``params``: ``entity``, ``id``); reload, retry.
+    """The record changed since it was read; reload and retry.
+
+    ``params``: ``entity`` (``"organisation"``, ``"establishment"``, ``"membership"``),
+    ``id`` (``"<establishment>/<user>"`` for a membership), ``expected`` (the version given)
+    and ``stored`` (the version found).
 
     .. versionadded:: 0.2.0
     """

@@ -189,8 +189,13 @@ def _replace(
     if current is None:
         raise not_found(**id_params)
     if current.version != value.version:
+        record_id = "/".join(str(v) for v in id_params.values())
         raise StaleRecord(
-            entity=entity, **id_params, expected=value.version, stored=current.version
+            entity=entity,
+            id=record_id,
+            **id_params,
+            expected=value.version,
+            stored=current.version,
         )
     stored = attrs.evolve(value, version=value.version + 1)  # type: ignore[misc]
     table[key] = stored

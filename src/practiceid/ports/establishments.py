@@ -41,8 +41,16 @@ class OrganisationRepository(Protocol):
     * ``add`` raises :class:`~practiceid.errors.DuplicateRecord` (``entity="organisation"``)
       when the id is taken;
     * ``get`` and ``update`` raise :class:`~practiceid.errors.OrganisationNotFound`;
-    * ``update`` raises :class:`~practiceid.errors.StaleRecord` when the stored ``version``
-      differs from the given one, and returns the stored value with ``version`` + 1.
+    * ``update`` raises :class:`~practiceid.errors.StaleRecord` (``entity="organisation"``,
+      ``id``, ``expected``, ``stored``) when the stored ``version`` differs from the given
+      one, and returns the stored value with ``version`` + 1.
+    * Outside its unit of work's block, every method raises
+      :class:`~practiceid.errors.UnitOfWorkError`.
+
+    Like :class:`~practiceid.ports.UserRepository`, conflicts are raised by the call that
+    causes them; an adapter that can only detect them at ``commit`` raises them there and
+    rolls back. Adapters may refuse records that reference unknown ones (foreign keys);
+    practiceid never stores such records.
     """
 
     def add(self, organisation: Organisation) -> None:
