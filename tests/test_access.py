@@ -381,9 +381,7 @@ def test_the_last_active_administrator_is_protected(world: World, act: str):
         "revoke_role": lambda: world.service.revoke_role(
             actor=director, establishment_id=world.nimes, user_id=director, role="administrator"
         ),
-        "deactivate_user": lambda: world.service.deactivate_user(
-            actor=world.id("owner"), user_id=director
-        ),
+        "deactivate_user": lambda: world.service.deactivate_user(actor=SUPPORT, user_id=director),
     }
     with pytest.raises(LastAdministrator) as raised:
         acts[act]()
@@ -414,7 +412,7 @@ def test_a_deactivated_account_does_not_count_as_an_administrator(world: World):
         user_id=world.id("dentist"),
         role="administrator",
     )
-    world.service.deactivate_user(actor=world.id("owner"), user_id=world.id("dentist"))
+    world.service.deactivate_user(actor=SUPPORT, user_id=world.id("dentist"))
     with pytest.raises(LastAdministrator):
         world.service.deactivate_member(
             actor=world.id("owner"), establishment_id=world.nimes, user_id=world.id("director")
@@ -700,12 +698,44 @@ def test_member_features_are_granted_directly_and_lent_to_delegates(world: World
 # -- A5: changing an e-mail address is support's --------------------------------------------
 
 
+def _managed(world: World, email: str = "gere@centre-exemple.fr") -> UserId:
+    """A user the Nîmes centre created (not attached): Nîmes manages the account."""
+    return world.service.add_member(
+        actor=world.id("director"),
+        establishment_id=world.nimes,
+        email=email,
+        roles=["assistant"],
+        first_name="Gabi",
+        last_name="Géré",
+    ).user.id
+
+
 def test_an_administrator_cannot_change_an_email_a5(world: World):
     with pytest.raises(PermissionDenied) as raised:
         world.accounts.change_email(
-            actor=world.id("director"), user_id=world.id("dentist"), new_email="d@exemple.fr"
+            actor=world.id("director"), user_id=_managed(world), new_email="d@exemple.fr"
         )
     assert raised.value.params["missing"] == ("users.change_email",)
+
+
+def test_attaching_an_account_gives_no_power_over_it(world: World):
+    registered = world.accounts.register(
+        login="dr.libre",
+        email="libre@exemple-perso.fr",
+        password=PASSWORD,
+        password_confirmation=PASSWORD,
+        first_name="Dominique",
+        last_name="Libre",
+    ).user.id
+    world.service.add_member(
+        actor=world.id("rival"), establishment_id=world.lyon, email="libre@exemple-perso.fr"
+    )
+    with pytest.raises(PermissionDenied) as raised:
+        world.accounts.change_login(actor=world.id("rival"), user_id=registered, new_login="pwned")
+    assert raised.value.params["reason"] == "account_not_managed"
+    with pytest.raises(PermissionDenied):
+        world.service.deactivate_user(actor=world.id("rival"), user_id=registered)
+    world.accounts.change_login(actor=registered, user_id=registered, new_login="dr.libre2")
 
 
 def test_support_staff_change_an_email_a5(world: World):
@@ -734,14 +764,24 @@ def test_a_support_member_changes_emails_only_of_accounts_wholly_in_their_reach_
         email=world.users["dentist"].email.address,
         roles=["physician"],
     )
-    world.accounts.change_email(
-        actor=world.id("support"), user_id=world.id("secretary"), new_email="s@centre-exemple.fr"
+    managed = _managed(world)
+    world.accounts.change_email(actor=world.id("support"), user_id=managed, new_email="s@c-ex.fr")
+    world.service.add_member(
+        actor=world.id("owner"),
+        establishment_id=world.arles,
+        email="s@c-ex.fr",
+        roles=["assistant"],
     )
+    with pytest.raises(PermissionDenied) as raised:
+        world.accounts.change_email(
+            actor=world.id("support"), user_id=managed, new_email="s2@c-ex.fr"
+        )
+    assert raised.value.params["reason"] == "not_member"
     with pytest.raises(PermissionDenied) as raised:
         world.accounts.change_email(
             actor=world.id("support"), user_id=world.id("dentist"), new_email="d@centre-exemple.fr"
         )
-    assert raised.value.params["reason"] == "not_member"
+    assert raised.value.params["reason"] == "account_not_managed"
 
 
 def test_everyone_changes_their_own_login_but_not_others(world: World):
@@ -808,11 +848,11 @@ def test_a_deactivated_account_cannot_log_in_and_is_denied_everywhere_a6(world: 
         email="lenoir@centre-exemple.fr",
         roles=["physician"],
     )
-    world.service.deactivate_user(actor=world.id("director"), user_id=lenoir)
+    world.service.deactivate_user(actor=SUPPORT, user_id=lenoir)
     with pytest.raises(AccountDeactivated):
         world.accounts.authenticate("dr.lenoir", PASSWORD)
     assert world.service.access(lenoir, world.nimes).denial is Reason.USER_DEACTIVATED
-    world.service.reactivate_user(actor=world.id("director"), user_id=lenoir)
+    world.service.reactivate_user(actor=SUPPORT, user_id=lenoir)
     assert world.accounts.authenticate("dr.lenoir", PASSWORD).id == lenoir
 
 
@@ -829,7 +869,7 @@ def test_deactivating_an_account_needs_the_permission_in_each_of_its_establishme
 
 
 def test_a_deactivated_actor_can_do_nothing_a6(world: World):
-    world.service.deactivate_user(actor=world.id("owner"), user_id=world.id("manager"))
+    world.service.deactivate_user(actor=SUPPORT, user_id=world.id("manager"))
     with pytest.raises(PermissionDenied) as raised:
         world.service.deactivate_member(
             actor=world.id("manager"), establishment_id=world.nimes, user_id=world.id("secretary")
@@ -876,3 +916,123 @@ def test_changing_a_stranger_is_refused_before_revealing_whether_they_exist(worl
             user_id=UserId("ghost"),
             roles=[],
         )
+
+
+def test_an_establishment_id_is_the_fast_form_of_an_establishment_target(world: World):
+    for name in ("director", "secretary", "rival", "owner"):
+        access = world.service.access(world.id(name), world.nimes)
+        for establishment in (world.nimes, world.arles):
+            for permission in Permission:
+                fast = decide(access, permission, establishment)
+                full = decide(access, permission, Target.establishment(establishment))
+                assert fast == full
+
+
+def test_a_repeated_denial_is_answered_from_the_access_cache(world: World):
+    access = world.service.access(world.id("secretary"), world.nimes)
+    first = decide(access, Permission.PAYMENTS_CANCEL)
+    assert decide(access, Permission.PAYMENTS_CANCEL) is first
+    assert decide(access, Permission.PAYMENTS_CANCEL, world.nimes) is first
+    assert first.error().params["missing"] == ("payments.cancel",)
+
+
+def test_a_member_without_roles_keeps_their_departments_features(world: World):
+    world.service.create_department(
+        actor=world.id("director"),
+        establishment_id=world.nimes,
+        name="Accueil",
+        features=[Feature.PATIENT_CONTACT_RETRIEVAL],
+        department_id=DepartmentId("accueil"),
+    )
+    world.service.set_departments(
+        actor=world.id("director"),
+        establishment_id=world.nimes,
+        user_id=world.id("secretary"),
+        departments=[DepartmentId("accueil")],
+    )
+    world.service.set_roles(
+        actor=world.id("director"),
+        establishment_id=world.nimes,
+        user_id=world.id("secretary"),
+        roles=[],
+    )
+    access = world.service.access(world.id("secretary"), world.nimes)
+    assert access.denial is None
+    assert access.permissions == frozenset()
+    assert access.features == {Feature.PATIENT_CONTACT_RETRIEVAL}
+    assert decide(access, Permission.AGENDA_VIEW).reason is Reason.MISSING_PERMISSION
+
+
+def test_an_administrator_is_not_a_physician_to_delegate_for_c6(world: World):
+    with pytest.raises(AccessRejected) as raised:
+        world.service.set_delegations(
+            actor=world.id("director"),
+            establishment_id=world.nimes,
+            user_id=world.id("secretary"),
+            delegations=[world.id("director")],
+        )
+    assert raised.value.codes == ("delegation.not_a_physician",)
+
+
+def test_hosts_choose_the_role_templates_of_each_product(world: World):
+    from practiceid import ROLE_TEMPLATES, InvalidConfiguration, RoleTemplate  # noqa: PLC0415
+
+    lean = {ProductKind.DENTAL: ROLE_TEMPLATES[ProductKind.DENTAL][:1]}
+    service = attrs.evolve(world.service, role_templates=lean)
+    centre = service.open_establishment(
+        actor=world.id("owner"),
+        organisation_id=world.group,
+        name="Centre minimal",
+        product=ProductKind.DENTAL,
+    )
+    assert [role.id for role in centre.roles] == ["administrator"]
+    headless = {ProductKind.DENTAL: (RoleTemplate("clerk", "Clerk", frozenset()),)}
+    with pytest.raises(InvalidConfiguration):
+        attrs.evolve(world.service, role_templates=headless).open_establishment(
+            actor=world.id("owner"),
+            organisation_id=world.group,
+            name="Centre sans administrateur",
+            product=ProductKind.DENTAL,
+        )
+
+
+def test_a_use_case_made_stale_by_a_concurrent_change_runs_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    from practiceid import StaleRecord  # noqa: PLC0415
+    from practiceid.adapters.memory import InMemoryEstablishmentRepository  # noqa: PLC0415
+
+    real_update = InMemoryEstablishmentRepository.update
+    conflicts = [StaleRecord(entity="establishment")]
+
+    def update_once_stale(self, establishment):
+        if conflicts:
+            raise conflicts.pop()
+        return real_update(self, establishment)
+
+    monkeypatch.setattr(InMemoryEstablishmentRepository, "update", update_once_stale)
+    role = world.service.define_role(
+        actor=world.id("director"),
+        establishment_id=world.nimes,
+        name="Accueil du soir",
+        permissions=[Permission.AGENDA_VIEW],
+    )
+    assert world.service.access(world.id("director"), world.nimes).allows(Permission.AGENDA_VIEW)
+    assert conflicts == []
+    assert role.name == "Accueil du soir"
+    conflicts.extend(StaleRecord(entity="establishment") for _ in range(3))
+    with pytest.raises(StaleRecord):
+        world.service.define_role(
+            actor=world.id("director"),
+            establishment_id=world.nimes,
+            name="Jamais",
+            permissions=[Permission.AGENDA_VIEW],
+        )
+
+
+def test_members_read_their_establishment_and_strangers_do_not(world: World):
+    centre = world.service.establishment(actor=world.id("secretary"), establishment_id=world.nimes)
+    assert centre.find_role(RoleId("secretary")) is not None
+    with pytest.raises(PermissionDenied) as raised:
+        world.service.establishment(actor=world.id("rival"), establishment_id=world.nimes)
+    assert raised.value.params["reason"] == "not_member"

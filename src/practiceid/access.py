@@ -33,9 +33,11 @@ each other at once cannot both succeed.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Concatenate, ParamSpec, TypeVar
 
 import attrs
 
@@ -54,11 +56,13 @@ from practiceid.errors import (
     Notice,
     OrganisationNotFound,
     Rejected,
+    StaleRecord,
     UserNotFound,
     Violation,
 )
 from practiceid.establishments import (
     OWNER_PERMISSIONS,
+    ROLE_TEMPLATES,
     Department,
     DepartmentId,
     Establishment,
@@ -68,6 +72,7 @@ from practiceid.establishments import (
     ProductKind,
     Role,
     RoleId,
+    RoleTemplate,
 )
 from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.permissions import Permission, feature_codes
@@ -117,6 +122,31 @@ def _require_ids(**ids: object) -> None:
     ]
     if violations:
         raise AccessRejected(violations)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _retried(
+    method: Callable[Concatenate[AccessService, _P], _R],
+) -> Callable[Concatenate[AccessService, _P], _R]:
+    """Run the use case again when a concurrent change made its unit of work stale.
+
+    Every use case reads, decides and writes in one unit of work, so running it again
+    decides afresh on the new state; after ``retries`` attempts the conflict is raised.
+    """
+
+    @functools.wraps(method)
+    def run(self: AccessService, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        for _ in range(self.retries - 1):
+            try:
+                return method(self, *args, **kwargs)
+            except StaleRecord:
+                continue
+        return method(self, *args, **kwargs)
+
+    return run
 
 
 def _ids(values: object, *, field: str) -> list[str]:
@@ -173,7 +203,12 @@ class AccessService:
         self_service: permissions everyone holds over their own account (changing one's own
             login, A1).
         login_policy, email_policy: the rules for users created by :meth:`add_member`.
-        new_id: makes ids for new organisations and establishments.
+        role_templates: the roles each product's establishments start with
+            (:data:`~practiceid.ROLE_TEMPLATES` by default); each product needs an
+            administrator template.
+        retries: how many times a use case runs when a concurrent change made it stale
+            (:class:`~practiceid.errors.StaleRecord` is raised after the last).
+        new_record_id: makes ids for new organisations and establishments.
         new_user_id: makes ids for new users.
     """
 
@@ -185,7 +220,9 @@ class AccessService:
     self_service: frozenset[Permission] = frozenset({Permission.CHANGE_LOGIN})
     login_policy: LoginPolicy = attrs.field(factory=LoginPolicy)
     email_policy: EmailPolicy = attrs.field(factory=EmailPolicy)
-    new_id: Callable[[], str] = _new_id
+    role_templates: Mapping[ProductKind, tuple[RoleTemplate, ...]] = ROLE_TEMPLATES
+    retries: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    new_record_id: Callable[[], str] = _new_id
     new_user_id: Callable[[], UserId] = new_user_id
 
     # -- reading access -------------------------------------------------------------------
@@ -210,6 +247,25 @@ class AccessService:
         """
         with self.unit_of_work() as uow:
             return self._organisation_access(uow, user_id, uow.organisations.get(organisation_id))
+
+    def establishment(self, *, actor: UserId, establishment_id: EstablishmentId) -> Establishment:
+        """Return the establishment, with its roles and departments, to any of its members.
+
+        Owners of its organisation and support staff may read it too.
+
+        Raises:
+            PermissionDenied: the actor has no access there (``not_member``, deactivated).
+            EstablishmentNotFound.
+        """
+        _require_ids(actor=actor, establishment_id=establishment_id)
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self._access(uow, actor, establishment)
+        if access.denial is not None:
+            raise Decision(
+                allowed=False, reason=access.denial, permission=None, actor=actor
+            ).error()
+        return establishment
 
     def memberships_of(self, user_id: UserId) -> Sequence[Membership]:
         """Return every membership of the user, active or not (an establishment picker, C1)."""
@@ -296,6 +352,7 @@ class AccessService:
 
     # -- organisations and establishments (C2) --------------------------------------------
 
+    @_retried
     def found_organisation(
         self, *, owner: UserId, name: str, organisation_id: OrganisationId | None = None
     ) -> Organisation:
@@ -307,7 +364,9 @@ class AccessService:
         """
         _require_ids(owner=owner, organisation_id=organisation_id)
         organisation = Organisation.found(
-            organisation_id if organisation_id is not None else OrganisationId(self.new_id()),
+            organisation_id
+            if organisation_id is not None
+            else OrganisationId(self.new_record_id()),
             name=name,
             owner=owner,
             created_at=self.clock.now(),
@@ -318,6 +377,7 @@ class AccessService:
             uow.commit()
         return organisation
 
+    @_retried
     def open_establishment(
         self,
         *,
@@ -346,11 +406,14 @@ class AccessService:
         first = actor if administrator is None else administrator
         now = self.clock.now()
         establishment = Establishment.open(
-            establishment_id if establishment_id is not None else EstablishmentId(self.new_id()),
+            establishment_id
+            if establishment_id is not None
+            else EstablishmentId(self.new_record_id()),
             organisation_id=organisation_id,
             name=name,
             product=product,
             created_at=now,
+            templates=self.role_templates,
         )
         with self.unit_of_work() as uow:
             organisation = uow.organisations.get(organisation_id)
@@ -368,6 +431,7 @@ class AccessService:
             uow.commit()
         return establishment
 
+    @_retried
     def add_owner(
         self, *, actor: UserId, organisation_id: OrganisationId, user_id: UserId
     ) -> Organisation:
@@ -393,6 +457,7 @@ class AccessService:
             uow.commit()
         return stored
 
+    @_retried
     def remove_owner(
         self, *, actor: UserId, organisation_id: OrganisationId, user_id: UserId
     ) -> Organisation:
@@ -423,6 +488,7 @@ class AccessService:
 
     # -- members (C1, C3, A6) ---------------------------------------------------------------
 
+    @_retried
     def add_member(
         self,
         *,
@@ -490,7 +556,9 @@ class AccessService:
             if user is None:
                 user = self._new_user(address, *profile)
                 uow.users.add(user)
-            membership = Membership.join(user.id, establishment.id, roles=role_ids, created_at=now)
+            membership = Membership.join(
+                user.id, establishment.id, roles=role_ids, created_at=now, created_account=created
+            )
             uow.memberships.add(membership)
             if administrator:
                 uow.establishments.update(establishment)
@@ -531,6 +599,7 @@ class AccessService:
             created_at=self.clock.now(),
         )
 
+    @_retried
     def set_roles(
         self,
         *,
@@ -550,22 +619,9 @@ class AccessService:
         """
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         role_ids = _role_ids(roles)
-        with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            access = self._access(uow, actor, establishment)
-            self._require(access, Permission.ROLES_ASSIGN, Target.establishment(establishment.id))
-            for role_id in role_ids:
-                establishment.role(role_id)
-            before = uow.memberships.get(establishment.id, user_id)
-            return self._change_member(
-                uow,
-                access,
-                establishment,
-                before,
-                before.with_roles(role_ids),
-                permission=Permission.ROLES_ASSIGN,
-            )
+        return self._assign(actor, establishment_id, user_id, lambda _current: role_ids)
 
+    @_retried
     def grant_role(
         self,
         *,
@@ -576,15 +632,11 @@ class AccessService:
     ) -> Membership:
         """Add one role to the member's roles; see :meth:`set_roles`."""
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id, role=role)
-        with self.unit_of_work() as uow:
-            current = uow.memberships.get(establishment_id, user_id).roles
-        return self.set_roles(
-            actor=actor,
-            establishment_id=establishment_id,
-            user_id=user_id,
-            roles={*current, RoleId(role)},
+        return self._assign(
+            actor, establishment_id, user_id, lambda current: current | {RoleId(role)}
         )
 
+    @_retried
     def revoke_role(
         self,
         *,
@@ -595,15 +647,35 @@ class AccessService:
     ) -> Membership:
         """Take one role away from the member; see :meth:`set_roles`."""
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id, role=role)
-        with self.unit_of_work() as uow:
-            current = uow.memberships.get(establishment_id, user_id).roles
-        return self.set_roles(
-            actor=actor,
-            establishment_id=establishment_id,
-            user_id=user_id,
-            roles=current - {RoleId(role)},
+        return self._assign(
+            actor, establishment_id, user_id, lambda current: current - {RoleId(role)}
         )
 
+    def _assign(
+        self,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        change: Callable[[frozenset[RoleId]], frozenset[RoleId]],
+    ) -> Membership:
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self._access(uow, actor, establishment)
+            self._require(access, Permission.ROLES_ASSIGN, Target.establishment(establishment.id))
+            before = uow.memberships.get(establishment.id, user_id)
+            role_ids = change(before.roles)
+            for role_id in role_ids - before.roles:
+                establishment.role(role_id)
+            return self._change_member(
+                uow,
+                access,
+                establishment,
+                before,
+                before.with_roles(role_ids),
+                permission=Permission.ROLES_ASSIGN,
+            )
+
+    @_retried
     def deactivate_member(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
     ) -> Membership:
@@ -618,6 +690,7 @@ class AccessService:
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         return self._set_status(actor, establishment_id, user_id, active=False)
 
+    @_retried
     def reactivate_member(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
     ) -> Membership:
@@ -747,6 +820,10 @@ class AccessService:
                 actor=actor,
                 missing=frozenset({permission}),
             ).error()
+        if not staff and not any(m.created_account for m in memberships):
+            raise Decision(
+                allowed=False, reason=Reason.ACCOUNT_NOT_MANAGED, permission=permission, actor=actor
+            ).error()
         administered: list[Establishment] = []
         for membership in memberships:
             establishment = uow.establishments.get(membership.establishment_id)
@@ -774,6 +851,7 @@ class AccessService:
             )
         return administered
 
+    @_retried
     def deactivate_user(self, *, actor: UserId, user_id: UserId) -> User:
         """Deactivate the account everywhere: it can no longer log in (A6, C3).
 
@@ -787,6 +865,7 @@ class AccessService:
         _require_ids(actor=actor, user_id=user_id)
         return self._set_user_status(actor, user_id, active=False)
 
+    @_retried
     def reactivate_user(self, *, actor: UserId, user_id: UserId) -> User:
         """Reactivate the account (A6): its active memberships give their access again.
 
@@ -815,6 +894,7 @@ class AccessService:
 
     # -- roles (C4) -----------------------------------------------------------------------
 
+    @_retried
     def define_role(
         self,
         *,
@@ -852,6 +932,7 @@ class AccessService:
 
     # -- departments and delegations (C5, C6) -----------------------------------------------
 
+    @_retried
     def create_department(
         self,
         *,
@@ -871,6 +952,7 @@ class AccessService:
         department = Department.create(name, features, department_id=department_id)
         return self._store_department(actor, establishment_id, department, new=True)
 
+    @_retried
     def set_department_features(
         self,
         *,
@@ -914,6 +996,7 @@ class AccessService:
             uow.commit()
         return department
 
+    @_retried
     def set_departments(
         self,
         *,
@@ -943,6 +1026,7 @@ class AccessService:
             uow.commit()
         return stored
 
+    @_retried
     def set_member_features(
         self,
         *,
@@ -973,6 +1057,7 @@ class AccessService:
             uow.commit()
         return stored
 
+    @_retried
     def set_delegations(
         self,
         *,
@@ -1015,8 +1100,7 @@ class AccessService:
                 if (
                     physician is None
                     or not physician.is_active
-                    or Permission.DOCUMENTS_ISSUE
-                    not in establishment.permissions_of(physician.roles)
+                    or not establishment.issues_documents(physician.roles)
                 ):
                     violations.append(
                         Violation(

@@ -103,6 +103,9 @@ class Reason(enum.StrEnum):
     """The change would leave the organisation without an owner (C2)."""
     NOT_DELEGATED = "not_delegated"
     """The actor may not act on behalf of this physician (C6)."""
+    ACCOUNT_NOT_MANAGED = "account_not_managed"
+    """No establishment created this account (self-registered, or only attached since): only
+    the user and support staff act on the account itself (A5)."""
 
 
 @attrs.frozen
@@ -177,6 +180,11 @@ class Access:
     owner: bool = False
     staff: bool = False
     denial: Reason | None = None
+    # Denials without a target depend only on the permission: built once, then reused, so a
+    # request path that asks the same question again pays a dictionary look-up.
+    _denials: dict[Permission, Decision] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False, hash=False
+    )
 
     def allows(self, permission: Permission) -> bool:
         """Return True when the permission is held here: the fastest check, a set lookup."""
@@ -258,12 +266,27 @@ def _deny(
     )
 
 
-def decide(  # noqa: C901, PLR0911 - the rules read in order, one return each
-    access: Access, permission: Permission, target: Target | None = None
+def _denial_here(access: Access, permission: Permission) -> Decision:
+    """The denial of ``permission`` where ``access`` is valid, built once per access."""
+    denied = access._denials.get(permission)  # noqa: SLF001 - the cache is decide's own
+    if denied is None:
+        if access.denial is not None:
+            denied = _deny(access, permission, access.denial)
+        else:
+            denied = _deny(access, permission, Reason.MISSING_PERMISSION, {permission})
+        access._denials[permission] = denied  # noqa: SLF001
+    return denied
+
+
+def decide(  # noqa: C901, PLR0911, PLR0912 - the rules read in order, one return each
+    access: Access,
+    permission: Permission,
+    target: Target | EstablishmentId | None = None,
 ) -> Decision:
     """Decide whether ``access`` allows ``permission`` on ``target``; never raises.
 
-    Without a target the act happens where the access is valid. Rules, in order: the access
+    Without a target the act happens where the access is valid; an establishment id as the
+    target is the fast form of ``Target.establishment(id)``. Rules, in order: the access
     must not be void (deactivated user or membership, not a member); the target must be in
     the access's establishment or organisation; the permission must be held; a change that
     makes or unmakes an administrator needs ``roles.assign_administrator``; a change may only
@@ -273,9 +296,13 @@ def decide(  # noqa: C901, PLR0911 - the rules read in order, one return each
     if target is None:
         if permission in access.permissions:
             return _ALLOWED
-        if access.denial is not None:
-            return _deny(access, permission, access.denial)
-        return _deny(access, permission, Reason.MISSING_PERMISSION, {permission})
+        return _denial_here(access, permission)
+    if isinstance(target, str):
+        if target != access.establishment_id:
+            return _deny(access, permission, access.denial or Reason.OTHER_ESTABLISHMENT)
+        if permission in access.permissions:
+            return _ALLOWED
+        return _denial_here(access, permission)
     if access.denial is not None:
         return _deny(access, permission, access.denial)
     if target.establishment_id is not None and target.establishment_id != access.establishment_id:
@@ -353,11 +380,13 @@ def compute_access(
     features: set[str] = set()
     on_behalf: set[UserId] = set()
     administrator = False
-    if (
+    member = (
         membership is not None
         and membership.key == (establishment.id, user.id)
         and membership.is_active
-    ):
+    )
+    if member:
+        assert membership is not None  # noqa: S101 - member implies it
         permissions |= establishment.permissions_of(membership.roles)
         administrator = not membership.roles.isdisjoint(establishment.administrator_roles)
         features |= membership.features | establishment.features_of(membership.departments)
@@ -369,8 +398,7 @@ def compute_access(
                 or not physician.is_active
                 or not physician_membership.is_active
                 or physician_membership.key != (establishment.id, physician.id)
-                or Permission.DOCUMENTS_ISSUE
-                not in establishment.permissions_of(physician_membership.roles)
+                or not establishment.issues_documents(physician_membership.roles)
             ):
                 continue
             on_behalf.add(physician.id)
@@ -385,7 +413,7 @@ def compute_access(
     )
     if owner:
         permissions |= OWNER_PERMISSIONS
-    if not permissions:
+    if not permissions and not member:
         reason = (
             Reason.MEMBERSHIP_DEACTIVATED
             if membership is not None and not membership.is_active

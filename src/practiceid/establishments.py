@@ -39,7 +39,13 @@ from typing import Final, NewType
 import attrs
 
 from practiceid._text import clean_name
-from practiceid.errors import AccessRejected, DepartmentNotFound, RoleNotFound, Violation
+from practiceid.errors import (
+    AccessRejected,
+    DepartmentNotFound,
+    InvalidConfiguration,
+    RoleNotFound,
+    Violation,
+)
 from practiceid.permissions import (
     ESTABLISHMENT_PERMISSIONS,
     PLATFORM_PERMISSIONS,
@@ -306,8 +312,13 @@ class Establishment:
         name: str,
         product: ProductKind,
         created_at: datetime,
+        templates: Mapping[ProductKind, Iterable[RoleTemplate]] | None = None,
     ) -> Establishment:
-        """Return a new establishment with the role templates of ``product``."""
+        """Return a new establishment with the role templates of ``product``.
+
+        ``templates`` replaces :data:`ROLE_TEMPLATES` (a host's own roles per product); it
+        must give the product at least one administrator template.
+        """
         try:
             kind = ProductKind(product)
         except ValueError:
@@ -326,7 +337,7 @@ class Establishment:
             name=_rejected("name", "establishment", name),
             product=kind,
             created_at=created_at,
-            roles=[template.role() for template in ROLE_TEMPLATES[kind]],
+            roles=_template_roles(kind, ROLE_TEMPLATES if templates is None else templates),
         )
 
     @property
@@ -369,6 +380,19 @@ class Establishment:
         roles = self._roles_by_id
         found = [roles[r].permissions for r in role_ids if r in roles]
         return frozenset().union(*found)
+
+    def issues_documents(self, role_ids: Iterable[RoleId]) -> bool:
+        """Return True when these roles make a physician others may act for (C6).
+
+        That is ``documents.issue`` held through a role other than Administrator: an
+        administrator holds every permission without being a physician.
+        """
+        roles = self._roles_by_id
+        return any(
+            Permission.DOCUMENTS_ISSUE in roles[r].permissions
+            for r in role_ids
+            if r in roles and not roles[r].administrator
+        )
 
     def features_of(self, department_ids: Iterable[DepartmentId]) -> frozenset[str]:
         """Return the union of the features of these departments (C5)."""
@@ -430,6 +454,18 @@ class Establishment:
         departments = dict(self._departments_by_id)
         departments[department.id] = department
         return attrs.evolve(self, departments=tuple(departments.values()))
+
+
+def _template_roles(
+    product: ProductKind, templates: Mapping[ProductKind, Iterable[RoleTemplate]]
+) -> list[Role]:
+    roles = [template.role() for template in templates.get(product, ())]
+    if not any(role.administrator for role in roles):
+        raise InvalidConfiguration(
+            "role templates must give every product an administrator role",
+            product=str(product),
+        )
+    return roles
 
 
 def _set(*permissions: Permission) -> frozenset[Permission]:

@@ -75,6 +75,9 @@ def _delegations(values: Iterable[Delegation]) -> tuple[Delegation, ...]:
 class Membership:
     """A user's place in one establishment.
 
+    ``created_account`` is True when the account was created together with this membership
+    (rather than an existing account attached, C1): that establishment manages the account,
+    and with every other establishment of the account may act on it as a whole (A5).
     ``features`` are granted to the member directly (source 002 sets some per physician);
     departments and delegations add more when access is computed. ``version`` counts stored
     changes, for optimistic concurrency.
@@ -90,6 +93,7 @@ class Membership:
     )
     delegations: tuple[Delegation, ...] = attrs.field(default=(), converter=_delegations)
     features: frozenset[str] = attrs.field(default=frozenset(), converter=feature_codes)
+    created_account: bool = False
     version: int = 0
 
     @classmethod
@@ -100,10 +104,15 @@ class Membership:
         *,
         roles: Iterable[RoleId],
         created_at: datetime,
+        created_account: bool = False,
     ) -> Membership:
         """Return a new active membership with these roles."""
         return cls(
-            user_id=user_id, establishment_id=establishment_id, created_at=created_at, roles=roles
+            user_id=user_id,
+            establishment_id=establishment_id,
+            created_at=created_at,
+            roles=roles,
+            created_account=created_account,
         )
 
     @property
