@@ -90,7 +90,13 @@ class TestAccessServiceAuthorizer(AuthorizerContract):
                 )
             )
             uow.memberships.add(
-                Membership.join(self.target, establishment.id, roles=[], created_at=opened)
+                Membership.join(
+                    self.target,
+                    establishment.id,
+                    roles=[],
+                    created_at=opened,
+                    created_account=True,  # this establishment manages the account
+                )
             )
             uow.commit()
         return AccessService(unit_of_work=store.unit_of_work, clock=ManualClock())

@@ -668,6 +668,7 @@ class AccessRepositoriesContract:
             .with_delegations([Delegation(physician.id, inherit_features=False)])
             .with_features(["labs.orders"])
         )
+        membership = attrs.evolve(membership, created_account=True)
         self._add(uow_factory, _membership(physician.id), membership)
         with uow_factory() as uow:
             assert uow.memberships.get(establishment.id, secretary.id) == membership
