@@ -542,6 +542,10 @@ class AccessService:
             for role_id in role_ids:
                 establishment.role(role_id)
             administrator = not role_ids.isdisjoint(establishment.administrator_roles)
+            if role_ids:  # giving roles is roles.assign's, whoever adds the member (C3)
+                self._require(
+                    access, Permission.ROLES_ASSIGN, Target.establishment(establishment.id)
+                )
             self._require(
                 access,
                 Permission.USERS_CREATE,
@@ -746,6 +750,8 @@ class AccessService:
             administrators_left=left,
         )
         self._require(access, permission, target)
+        if after == before:
+            return before  # nothing changes: no write, no new version
         stored = uow.memberships.update(after)
         if administrator:
             uow.establishments.update(establishment)
@@ -857,10 +863,13 @@ class AccessService:
 
         Needs ``users.deactivate`` in every establishment the user belongs to (and
         ``roles.assign_administrator`` where they are an administrator), or support staff
-        holding ``users.deactivate``. The last active administrator of any of them stays.
+        holding ``users.deactivate``. The last active administrator of any of them stays. An
+        owner's account also needs ``organisation.manage_owners`` in each organisation they
+        own, and is refused when they are its last active owner (C2).
 
         Raises:
-            PermissionDenied, LastAdministrator, UserNotFound.
+            PermissionDenied, LastAdministrator, LastOwner, UserNotFound (only once the
+            actor is allowed: a refusal reveals nothing about the account).
         """
         _require_ids(actor=actor, user_id=user_id)
         return self._set_user_status(actor, user_id, active=False)
@@ -877,7 +886,7 @@ class AccessService:
 
     def _set_user_status(self, actor: UserId, user_id: UserId, *, active: bool) -> User:
         with self.unit_of_work() as uow:
-            user = uow.users.get(user_id)
+            # The actor first: a refusal must not tell a stranger whether the account exists.
             administered = self._require_over_account(
                 uow,
                 actor,
@@ -886,9 +895,26 @@ class AccessService:
                 status_change=True,
                 deactivating=not active,
             )
+            user = uow.users.get(user_id)
+            owned = [] if active else list(uow.organisations.list(owner=user_id))
+            for organisation in owned:
+                # An owner's account holds a whole organisation (C2): only whoever manages its
+                # owners may take it away, and the last active owner stays.
+                left = sum(
+                    1
+                    for owner in organisation.owners - {user_id}
+                    if self._is_active_user(uow, owner)
+                )
+                self._require(
+                    self._organisation_access(uow, actor, organisation),
+                    Permission.ORGANISATION_MANAGE_OWNERS,
+                    Target(organisation_id=organisation.id, owners_left=left),
+                )
             stored = uow.users.update(user.reactivate() if active else user.deactivate())
             for establishment in administered:
                 uow.establishments.update(establishment)
+            for organisation in owned:
+                uow.organisations.update(organisation)  # serializes concurrent owner changes
             uow.commit()
         return stored
 

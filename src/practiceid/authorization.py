@@ -416,7 +416,9 @@ def compute_access(
     if not permissions and not member:
         reason = (
             Reason.MEMBERSHIP_DEACTIVATED
-            if membership is not None and not membership.is_active
+            if membership is not None
+            and membership.key == (establishment.id, user.id)
+            and not membership.is_active
             else Reason.NOT_A_MEMBER
         )
         return _void(user.id, organisation_id, establishment.id, reason)

@@ -251,6 +251,11 @@ class InMemoryOrganisationRepository:
             id_params={"organisation_id": organisation.id},
         )
 
+    def list(self, *, owner: UserId | None = None) -> Sequence[Organisation]:
+        """Return the organisations (this user owns), ordered by id."""
+        chosen = [o for o in self._table().values() if owner is None or owner in o.owners]
+        return sorted(chosen, key=lambda o: o.id)
+
 
 class InMemoryEstablishmentRepository:
     """The :class:`~practiceid.ports.EstablishmentRepository` of an :class:`InMemoryUnitOfWork`."""

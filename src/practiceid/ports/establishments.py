@@ -65,6 +65,10 @@ class OrganisationRepository(Protocol):
         """Replace the stored organisation if nobody changed it since it was read."""
         ...
 
+    def list(self, *, owner: UserId | None = None) -> Sequence[Organisation]:
+        """Return the organisations (this user owns), ordered by id."""
+        ...
+
 
 class EstablishmentRepository(Protocol):
     """Stores establishments with their roles and departments (one aggregate).

@@ -946,6 +946,21 @@ class AccessRepositoriesContract:
             assert uow.establishments.list(organisation_id=_OTHER_ORG) == [alpha]
             assert uow.establishments.list(organisation_id=OrganisationId("org-nowhere")) == []
 
+    def test_organisations_list_filters_by_owner_and_orders_by_id(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owner, partner = sample_user(), sample_user()
+        south = _organisation(_OTHER_ORG, owner=owner.id, name="Groupe du Sud")
+        north = _organisation(owner=partner.id)
+        north = attrs.evolve(north, owners=frozenset({owner.id, partner.id}))
+        self._add(uow_factory, owner, partner, south, north)
+        with uow_factory() as uow:
+            listed = uow.organisations.list()
+            assert listed == sorted([south, north], key=lambda o: o.id)
+            assert uow.organisations.list(owner=owner.id) == listed
+            assert uow.organisations.list(owner=partner.id) == [north]
+            assert uow.organisations.list(owner=UserId("nobody")) == []
+
     def test_memberships_of_a_user_list_every_status_ordered_by_establishment_id(
         self, uow_factory: AccessUnitOfWorkFactory
     ) -> None:

@@ -10,6 +10,13 @@ Every value is made up: no generated login, address or name belongs to anyone.
   :func:`strong_passwords`: passwords the full policy accepts.
 * :func:`users`: :class:`~practiceid.User` values.
 
+Access (C1-C6):
+
+* :func:`permission_sets`: sets of catalogue permissions; :func:`roles`: custom roles.
+* :func:`establishments`: establishments with their product's role templates, custom roles
+  and departments with features; :func:`memberships`: memberships in one of them, with its
+  roles and departments, direct features and delegations.
+
 Identifiers (made-up numbers with correct check digits; ``written=True`` draws any written
 form the modules accept: separators, non-breaking spaces, full width, spaces around):
 
@@ -24,13 +31,25 @@ from __future__ import annotations
 
 import itertools
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 
 from hypothesis import assume
 from hypothesis import strategies as st
 
 from practiceid.errors import InvalidConfiguration
+from practiceid.establishments import (
+    Department,
+    DepartmentId,
+    Establishment,
+    EstablishmentId,
+    OrganisationId,
+    ProductKind,
+    Role,
+    RoleId,
+)
+from practiceid.memberships import Delegation, Membership, MembershipStatus
+from practiceid.permissions import Feature, Permission
 from practiceid.policies.email import EmailAddress, EmailPolicy
 from practiceid.policies.identifiers import MODULES, inami
 from practiceid.policies.identifiers._common import luhn_check_digit
@@ -44,14 +63,18 @@ __all__ = [
     "belgian_ibans",
     "email_variants",
     "emails",
+    "establishments",
     "finess_numbers",
     "idnps_numbers",
     "inami_numbers",
     "login_variants",
     "logins",
+    "memberships",
     "near_misses",
     "niss_numbers",
     "passwords",
+    "permission_sets",
+    "roles",
     "rpps_numbers",
     "strong_passwords",
     "typos",
@@ -504,12 +527,15 @@ def permission_sets(
         InvalidConfiguration: ``within`` holds something that is not a permission code, or no
             set of ``min_size`` .. ``max_size`` permissions can be drawn from it.
     """
-    try:
-        pool = sorted({Permission(p) for p in (Permission if within is None else within)})
-    except (TypeError, ValueError):
+    codes = {p.value: p for p in Permission}
+    if isinstance(within, str):
+        within = (within,)
+    chosen: list[object] = list(Permission if within is None else within)
+    if not all(isinstance(p, str) and p in codes for p in chosen):
         raise InvalidConfiguration(
             "permission_sets() draws from catalogue permissions", option="within"
-        ) from None
+        )
+    pool = sorted({codes[str(p)] for p in chosen})
     high = len(pool) if max_size is None else max_size
     if min_size < 0 or high < min_size or min_size > len(pool):
         raise InvalidConfiguration(
@@ -533,7 +559,9 @@ def roles(
     if permissions is None:
         permissions = permission_sets()
     elif not isinstance(permissions, st.SearchStrategy):
-        raise InvalidConfiguration("roles() takes a strategy of permission sets", option="permissions")
+        raise InvalidConfiguration(
+            "roles() takes a strategy of permission sets", option="permissions"
+        )
     return st.builds(
         _custom_role,
         name=st.sampled_from(_ROLE_NAMES),
@@ -548,7 +576,9 @@ def _custom_role(name: str, number: int, permissions: frozenset[Permission], suf
 
 
 def _department(name: str, number: int, features: frozenset[str], suffix: str) -> Department:
-    return Department.create(f"{name} {number}", features, department_id=DepartmentId(f"dept-{suffix}"))
+    return Department.create(
+        f"{name} {number}", features, department_id=DepartmentId(f"dept-{suffix}")
+    )
 
 
 _DEPARTMENTS = st.builds(
@@ -561,8 +591,10 @@ _DEPARTMENTS = st.builds(
 
 
 def establishments(product: ProductKind | str | None = None) -> st.SearchStrategy[Establishment]:
-    """Establishments opened with ``product``'s role templates (any product by default), plus
-    up to three custom roles and four departments with random features (C4, C5).
+    """Establishments with ``product``'s role templates, custom roles and departments (C4, C5).
+
+    Any product by default; up to three custom roles and four departments with random
+    features are added.
 
     Raises:
         InvalidConfiguration: ``product`` is not a :class:`~practiceid.ProductKind` value.
@@ -590,19 +622,22 @@ def _establishments(draw: st.DrawFn, kinds: st.SearchStrategy[ProductKind]) -> E
     establishment = Establishment.open(
         EstablishmentId(f"est-{draw(_HEX)}"),
         organisation_id=OrganisationId(f"org-{draw(_HEX)}"),
-        name=draw(st.sampled_from(_ESTABLISHMENT_NAMES)),
+        name=draw(_ESTABLISHMENT_NAME),
         product=draw(kinds),
         created_at=draw(_CREATED),
     )
     taken = {role.name.casefold() for role in establishment.roles}
-    extra = draw(st.lists(roles(), max_size=3, unique_by=(_item_id, _folded_name)))
-    for role in extra:
+    for role in draw(_EXTRA_ROLES):
         if role.name.casefold() not in taken and establishment.find_role(role.id) is None:
             establishment = establishment.with_role(role)
-    departments = draw(st.lists(_DEPARTMENTS, max_size=4, unique_by=(_item_id, _folded_name)))
-    for department in departments:
+    for department in draw(_EXTRA_DEPARTMENTS):
         establishment = establishment.with_department(department)
     return establishment
+
+
+_ESTABLISHMENT_NAME = st.sampled_from(_ESTABLISHMENT_NAMES)
+_EXTRA_ROLES = st.lists(roles(), max_size=3, unique_by=(_item_id, _folded_name))
+_EXTRA_DEPARTMENTS = st.lists(_DEPARTMENTS, max_size=4, unique_by=(_item_id, _folded_name))
 
 
 def memberships(
@@ -619,15 +654,21 @@ def memberships(
     features are drawn too.
 
     Raises:
-        InvalidConfiguration: ``establishment`` is not an :class:`~practiceid.Establishment`.
+        InvalidConfiguration: ``establishment`` is not an :class:`~practiceid.Establishment`,
+            or ``user_id`` or a delegate is not a text id.
     """
     if not isinstance(establishment, Establishment):
-        raise InvalidConfiguration(
-            "memberships() needs an Establishment", option="establishment"
-        )
+        raise InvalidConfiguration("memberships() needs an Establishment", option="establishment")
+    if user_id is not None and not isinstance(user_id, str):
+        raise InvalidConfiguration("user_id must be a text id", option="user_id")
+    if isinstance(delegates, str) or not all(isinstance(d, str) for d in delegates):
+        raise InvalidConfiguration("delegates must be a sequence of text ids", option="delegates")
     users = st.just(user_id) if user_id is not None else _HEX.map(lambda h: UserId(f"user-{h}"))
     statuses = st.just(status) if status is not None else st.sampled_from(MembershipStatus)
     return _memberships(establishment, users, statuses, tuple(delegates))
+
+
+_FEATURE_SETS = st.frozensets(_FEATURES, max_size=2)
 
 
 @st.composite
@@ -639,29 +680,21 @@ def _memberships(
     delegates: tuple[UserId, ...],
 ) -> Membership:
     member = draw(users)
-    role_ids = draw(st.frozensets(st.sampled_from([role.id for role in establishment.roles])))
-    department_ids = [department.id for department in establishment.departments]
-    departments = (
-        draw(st.frozensets(st.sampled_from(department_ids))) if department_ids else frozenset()
-    )
-    physicians = sorted(set(delegates) - {member})
-    delegations = (
-        draw(
-            st.lists(
-                st.builds(Delegation, st.sampled_from(physicians), st.booleans()),
-                max_size=len(physicians),
-            )
-        )
-        if physicians
-        else []
-    )
+    # One boolean per role, department and physician: fixed strategies, shrinking to none.
+    roles = [role.id for role in establishment.roles if draw(st.booleans())]
+    departments = [d.id for d in establishment.departments if draw(st.booleans())]
+    delegations = [
+        Delegation(physician, inherit_features=draw(st.booleans()))
+        for physician in sorted(set(delegates) - {member})
+        if draw(st.booleans())
+    ]
     return Membership(
         user_id=member,
         establishment_id=establishment.id,
         created_at=draw(_CREATED),
-        roles=role_ids,
+        roles=roles,
         status=draw(statuses),
         departments=departments,
         delegations=delegations,
-        features=draw(st.frozensets(_FEATURES, max_size=2)),
+        features=draw(_FEATURE_SETS),
     )
