@@ -286,9 +286,25 @@ class AccessService:
         """
         _require_ids(actor=actor, establishment_id=establishment_id)
         with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            self._require(self._access(uow, actor, establishment), Permission.USERS_VIEW)
+            self._acting(uow, actor, establishment_id, Permission.USERS_VIEW)
             return uow.memberships.list_for_establishment(establishment_id, status=status)
+
+    def _acting(
+        self,
+        uow: AccessUnitOfWork,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        permission: Permission,
+    ) -> tuple[Establishment, Access]:
+        """Return the establishment and the actor's access there, if it allows ``permission``.
+
+        Every use case starts here, before reading what it changes: a refused actor learns
+        nothing about the members or records of the establishment.
+        """
+        establishment = uow.establishments.get(establishment_id)
+        access = self._access(uow, actor, establishment)
+        self._require(access, permission, Target.establishment(establishment.id))
+        return establishment, access
 
     def _access(
         self, uow: AccessUnitOfWork, user_id: UserId, establishment: Establishment
@@ -472,7 +488,7 @@ class AccessService:
             organisation = uow.organisations.get(organisation_id)
             access = self._organisation_access(uow, actor, organisation)
             remaining = organisation.owners - {user_id}
-            left = sum(1 for owner in remaining if self._is_active_user(uow, owner))
+            left = self._active_owners(uow, organisation, excluding=user_id)
             self._require(
                 access,
                 Permission.ORGANISATION_MANAGE_OWNERS,
@@ -536,9 +552,9 @@ class AccessService:
     ) -> MemberAdded:
         now = self.clock.now()
         with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            access = self._access(uow, actor, establishment)
-            self._require(access, Permission.USERS_CREATE, Target.establishment(establishment.id))
+            establishment, access = self._acting(
+                uow, actor, establishment_id, Permission.USERS_CREATE
+            )
             for role_id in role_ids:
                 establishment.role(role_id)
             administrator = not role_ids.isdisjoint(establishment.administrator_roles)
@@ -663,9 +679,9 @@ class AccessService:
         change: Callable[[frozenset[RoleId]], frozenset[RoleId]],
     ) -> Membership:
         with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            access = self._access(uow, actor, establishment)
-            self._require(access, Permission.ROLES_ASSIGN, Target.establishment(establishment.id))
+            establishment, access = self._acting(
+                uow, actor, establishment_id, Permission.ROLES_ASSIGN
+            )
             before = uow.memberships.get(establishment.id, user_id)
             role_ids = change(before.roles)
             for role_id in role_ids - before.roles:
@@ -710,10 +726,8 @@ class AccessService:
         self, actor: UserId, establishment_id: EstablishmentId, user_id: UserId, *, active: bool
     ) -> Membership:
         with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            access = self._access(uow, actor, establishment)
-            self._require(
-                access, Permission.USERS_DEACTIVATE, Target.establishment(establishment.id)
+            establishment, access = self._acting(
+                uow, actor, establishment_id, Permission.USERS_DEACTIVATE
             )
             before = uow.memberships.get(establishment.id, user_id)
             after = before.reactivate() if active else before.deactivate()
@@ -761,6 +775,15 @@ class AccessService:
     def _is_active_user(self, uow: AccessUnitOfWork, user_id: UserId) -> bool:
         user = self._find_user(uow, user_id)
         return user is not None and user.is_active
+
+    def _active_owners(
+        self, uow: AccessUnitOfWork, organisation: Organisation, *, excluding: UserId
+    ) -> int:
+        return sum(
+            1
+            for owner in organisation.owners
+            if owner != excluding and self._is_active_user(uow, owner)
+        )
 
     def _active_administrators(
         self, uow: AccessUnitOfWork, establishment: Establishment, *, excluding: UserId
@@ -900,11 +923,7 @@ class AccessService:
             for organisation in owned:
                 # An owner's account holds a whole organisation (C2): only whoever manages its
                 # owners may take it away, and the last active owner stays.
-                left = sum(
-                    1
-                    for owner in organisation.owners - {user_id}
-                    if self._is_active_user(uow, owner)
-                )
+                left = self._active_owners(uow, organisation, excluding=user_id)
                 self._require(
                     self._organisation_access(uow, actor, organisation),
                     Permission.ORGANISATION_MANAGE_OWNERS,
@@ -941,9 +960,9 @@ class AccessService:
         _require_ids(actor=actor, establishment_id=establishment_id, role_id=role_id)
         role = Role.custom(name, permissions, role_id=role_id)
         with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            access = self._access(uow, actor, establishment)
-            self._require(access, Permission.ROLES_MANAGE, Target.establishment(establishment.id))
+            establishment, access = self._acting(
+                uow, actor, establishment_id, Permission.ROLES_MANAGE
+            )
             before = establishment.find_role(role.id)
             if before is not None:
                 role = attrs.evolve(before, name=role.name, permissions=role.permissions)
@@ -1006,11 +1025,8 @@ class AccessService:
         self, actor: UserId, establishment_id: EstablishmentId, department: Department, *, new: bool
     ) -> Department:
         with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            self._require(
-                self._access(uow, actor, establishment),
-                Permission.DEPARTMENTS_MANAGE,
-                Target.establishment(establishment.id),
+            establishment, _ = self._acting(
+                uow, actor, establishment_id, Permission.DEPARTMENTS_MANAGE
             )
             if new and establishment.has_department(department.id):
                 raise AccessRejected(
@@ -1040,10 +1056,8 @@ class AccessService:
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         chosen = frozenset(DepartmentId(d) for d in _ids(departments, field="departments"))
         with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            access = self._access(uow, actor, establishment)
-            self._require(
-                access, Permission.DEPARTMENTS_ASSIGN, Target.establishment(establishment.id)
+            establishment, _ = self._acting(
+                uow, actor, establishment_id, Permission.DEPARTMENTS_ASSIGN
             )
             for department_id in chosen:
                 establishment.department(department_id)
@@ -1073,10 +1087,8 @@ class AccessService:
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         codes = feature_codes(features)
         with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            access = self._access(uow, actor, establishment)
-            self._require(
-                access, Permission.DEPARTMENTS_MANAGE, Target.establishment(establishment.id)
+            establishment, _ = self._acting(
+                uow, actor, establishment_id, Permission.DEPARTMENTS_MANAGE
             )
             before = uow.memberships.get(establishment.id, user_id)
             stored = uow.memberships.update(before.with_features(codes))
@@ -1107,10 +1119,8 @@ class AccessService:
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         chosen = _delegation_list(delegations)
         with self.unit_of_work() as uow:
-            establishment = uow.establishments.get(establishment_id)
-            access = self._access(uow, actor, establishment)
-            self._require(
-                access, Permission.DELEGATIONS_MANAGE, Target.establishment(establishment.id)
+            establishment, _ = self._acting(
+                uow, actor, establishment_id, Permission.DELEGATIONS_MANAGE
             )
             before = uow.memberships.get(establishment.id, user_id)
             violations: list[Violation] = []

@@ -419,17 +419,7 @@ class Establishment:
                     )
                 ]
             )
-        folded = role.name.casefold()
-        if any(r.name.casefold() == folded and r.id != role.id for r in self.roles):
-            raise AccessRejected(
-                [
-                    Violation(
-                        "role.duplicate_name",
-                        "another role of the establishment has this name",
-                        "name",
-                    )
-                ]
-            )
+        _refuse_duplicate_name("role", role.id, role.name, ((r.id, r.name) for r in self.roles))
         roles = dict(self._roles_by_id)
         roles[role.id] = role
         return attrs.evolve(self, roles=tuple(roles.values()))
@@ -440,20 +430,31 @@ class Establishment:
         Raises:
             AccessRejected: ``department.duplicate_name``.
         """
-        folded = department.name.casefold()
-        if any(d.name.casefold() == folded and d.id != department.id for d in self.departments):
-            raise AccessRejected(
-                [
-                    Violation(
-                        "department.duplicate_name",
-                        "another department of the establishment has this name",
-                        "name",
-                    )
-                ]
-            )
+        _refuse_duplicate_name(
+            "department", department.id, department.name, ((d.id, d.name) for d in self.departments)
+        )
         departments = dict(self._departments_by_id)
         departments[department.id] = department
         return attrs.evolve(self, departments=tuple(departments.values()))
+
+
+def _refuse_duplicate_name(
+    kind: str, own_id: str, name: str, others: Iterable[tuple[str, str]]
+) -> None:
+    """Raise ``<kind>.duplicate_name`` when another item has ``name``, case folded."""
+    folded = name.casefold()
+    if any(
+        other_name.casefold() == folded and other_id != own_id for other_id, other_name in others
+    ):
+        raise AccessRejected(
+            [
+                Violation(
+                    f"{kind}.duplicate_name",
+                    f"another {kind} of the establishment has this name",
+                    "name",
+                )
+            ]
+        )
 
 
 def _template_roles(
