@@ -153,10 +153,7 @@ def _ids(values: object, *, field: str) -> list[str]:
     """Return ``values`` as a list of ids (text), or raise AccessRejected."""
     if isinstance(values, str):
         values = (values,)
-    try:
-        items = list(values)  # type: ignore[call-overload]
-    except TypeError:
-        items = [values]
+    items: list[object] = list(values) if isinstance(values, Iterable) else [values]
     ids = [item for item in items if isinstance(item, str)]
     if len(ids) != len(items):
         raise AccessRejected([Violation(f"{field}.invalid_id", f"{field} ids must be text", field)])
@@ -170,10 +167,7 @@ def _role_ids(roles: object) -> frozenset[RoleId]:
 def _delegation_list(delegations: object) -> list[Delegation]:
     if isinstance(delegations, (str, Delegation)):
         delegations = (delegations,)
-    try:
-        items = list(delegations)  # type: ignore[call-overload]
-    except TypeError:
-        items = [delegations]
+    items: list[object] = list(delegations) if isinstance(delegations, Iterable) else [delegations]
     chosen: list[Delegation] = []
     for item in items:
         if isinstance(item, Delegation) and isinstance(item.physician, str):
