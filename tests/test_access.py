@@ -602,20 +602,26 @@ def test_only_department_managers_switch_features_c5(world: World):
 # -- C6: delegations ------------------------------------------------------------------------
 
 
-def _cardio_dentist(world: World) -> None:
+def _in_department(world: World, member: str, name: str, feature: Feature) -> None:
+    """The director creates a department with one feature and puts ``member`` in it."""
+    department = DepartmentId(name.lower())
     world.service.create_department(
         actor=world.id("director"),
         establishment_id=world.nimes,
-        name="Cardiologie",
-        features=[Feature.EHR_INTEGRATION],
-        department_id=DepartmentId("cardio"),
+        name=name,
+        features=[feature],
+        department_id=department,
     )
     world.service.set_departments(
         actor=world.id("director"),
         establishment_id=world.nimes,
-        user_id=world.id("dentist"),
-        departments=[DepartmentId("cardio")],
+        user_id=world.id(member),
+        departments=[department],
     )
+
+
+def _cardio_dentist(world: World) -> None:
+    _in_department(world, "dentist", "Cardiologie", Feature.EHR_INTEGRATION)
 
 
 def test_a_delegate_inherits_the_physicians_features_by_default_c6(world: World):
@@ -937,19 +943,7 @@ def test_a_repeated_denial_is_answered_from_the_access_cache(world: World):
 
 
 def test_a_member_without_roles_keeps_their_departments_features(world: World):
-    world.service.create_department(
-        actor=world.id("director"),
-        establishment_id=world.nimes,
-        name="Accueil",
-        features=[Feature.PATIENT_CONTACT_RETRIEVAL],
-        department_id=DepartmentId("accueil"),
-    )
-    world.service.set_departments(
-        actor=world.id("director"),
-        establishment_id=world.nimes,
-        user_id=world.id("secretary"),
-        departments=[DepartmentId("accueil")],
-    )
+    _in_department(world, "secretary", "Accueil", Feature.PATIENT_CONTACT_RETRIEVAL)
     world.service.set_roles(
         actor=world.id("director"),
         establishment_id=world.nimes,

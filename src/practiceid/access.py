@@ -452,20 +452,7 @@ class AccessService:
             OrganisationNotFound, UserNotFound.
         """
         _require_ids(actor=actor, organisation_id=organisation_id, user_id=user_id)
-        with self.unit_of_work() as uow:
-            organisation = uow.organisations.get(organisation_id)
-            access = self._organisation_access(uow, actor, organisation)
-            self._require(
-                access,
-                Permission.ORGANISATION_MANAGE_OWNERS,
-                Target(organisation_id=organisation.id, grants=OWNER_PERMISSIONS),
-            )
-            uow.users.get(user_id)
-            stored = uow.organisations.update(
-                organisation.with_owners({*organisation.owners, user_id})
-            )
-            uow.commit()
-        return stored
+        return self._change_owners(actor, organisation_id, user_id, adding=True)
 
     @_retried
     def remove_owner(
@@ -478,10 +465,16 @@ class AccessService:
             PermissionDenied, OrganisationNotFound.
         """
         _require_ids(actor=actor, organisation_id=organisation_id, user_id=user_id)
+        return self._change_owners(actor, organisation_id, user_id, adding=False)
+
+    def _change_owners(
+        self, actor: UserId, organisation_id: OrganisationId, user_id: UserId, *, adding: bool
+    ) -> Organisation:
+        """Add or remove one owner; owners are granted or lose OWNER_PERMISSIONS (C2)."""
         with self.unit_of_work() as uow:
             organisation = uow.organisations.get(organisation_id)
             access = self._organisation_access(uow, actor, organisation)
-            remaining = organisation.owners - {user_id}
+            removing_an_owner = not adding and user_id in organisation.owners
             left = self._active_owners(uow, organisation, excluding=user_id)
             self._require(
                 access,
@@ -489,10 +482,15 @@ class AccessService:
                 Target(
                     organisation_id=organisation.id,
                     grants=OWNER_PERMISSIONS,
-                    owners_left=left if user_id in organisation.owners else None,
+                    owners_left=left if removing_an_owner else None,
                 ),
             )
-            stored = uow.organisations.update(organisation.with_owners(remaining))
+            if adding:
+                uow.users.get(user_id)
+                owners = organisation.owners | {user_id}
+            else:
+                owners = organisation.owners - {user_id}
+            stored = uow.organisations.update(organisation.with_owners(owners))
             uow.commit()
         return stored
 
