@@ -30,6 +30,13 @@ EXPECTED = {
     "User", "UserId", "UserNotFound", "UserStatus", "Violation", "WeakHashParameters",
     "__version__", "compute_access", "compute_organisation_access", "decide", "feature_codes",
     "new_user_id",
+    # issue 5: profiles
+    "Address", "AddressKind", "BillingData", "BillingIdentity", "BillingIncomplete",
+    "DuplicateIdentifier", "DuplicateInitials", "EHealthCertificate", "EdmgRegistration",
+    "EstablishmentProfile", "EstablishmentProfileRejected", "HubRegion", "Logo", "Mutuality",
+    "PROFESSION_RULES", "Practitioner", "PractitionerNotFound", "PractitionerRejected",
+    "PractitionerSettings", "Profession", "ProfessionRule", "ProfessionRules", "ProfileService",
+    "ReportHeader", "SupervisesTrainees", "resolve_billing",
 }  # fmt: skip
 
 

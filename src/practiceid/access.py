@@ -37,7 +37,7 @@ import functools
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import attrs
 
@@ -53,10 +53,13 @@ from practiceid.authorization import (
 from practiceid.errors import (
     AccessRejected,
     DuplicateEmail,
+    DuplicateInitials,
     Notice,
     OrganisationNotFound,
+    ProfileRejected,
     Rejected,
     StaleRecord,
+    SupervisesTrainees,
     UserNotFound,
     Violation,
 )
@@ -76,6 +79,7 @@ from practiceid.establishments import (
 )
 from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.permissions import Permission, feature_codes
+from practiceid.policies import initials as initials_policy
 from practiceid.policies.email import EmailAddress, EmailPolicy
 from practiceid.policies.login import LoginPolicy
 from practiceid.ports.clock import Clock
@@ -128,25 +132,93 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _retried(
-    method: Callable[Concatenate[AccessService, _P], _R],
-) -> Callable[Concatenate[AccessService, _P], _R]:
+class _Retrying(Protocol):
+    @property
+    def retries(self) -> int: ...
+
+
+_S = TypeVar("_S", bound=_Retrying)
+
+
+def _retried(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
     """Run the use case again when a concurrent change made its unit of work stale.
 
     Every use case reads, decides and writes in one unit of work, so running it again
     decides afresh on the new state; after ``retries`` attempts the conflict is raised.
+    A repository's :class:`~practiceid.errors.DuplicateInitials` (initials taken by a
+    concurrent change after the use case checked them) is a lost race too; the service's
+    own refusal carries a ``suggestion`` and is final.
     """
 
     @functools.wraps(method)
-    def run(self: AccessService, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def run(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         for _ in range(self.retries - 1):
             try:
                 return method(self, *args, **kwargs)
             except StaleRecord:
                 continue
+            except DuplicateInitials as error:
+                if "suggestion" in error.params:
+                    raise
+                continue
         return method(self, *args, **kwargs)
 
     return run
+
+
+def taken_initials(
+    uow: AccessUnitOfWork, establishment_id: EstablishmentId, *, excluding: UserId
+) -> set[str]:
+    """Return the initials keys of every other member of the establishment (A7)."""
+    return {
+        initials_policy.key(m.initials)
+        for m in uow.memberships.list_for_establishment(establishment_id)
+        if m.initials and m.user_id != excluding
+    }
+
+
+def clean_initials(raw: object) -> str:
+    """Return typed initials, checked, or raise ProfileRejected (field ``initials``)."""
+    value, problems = initials_policy.clean(raw)
+    if problems:
+        raise ProfileRejected(
+            Violation(code, message, "initials", params) for code, message, params in problems
+        )
+    return value
+
+
+def active_trainees(
+    uow: AccessUnitOfWork, establishment_id: EstablishmentId, supervisor: UserId
+) -> list[Membership]:
+    """Return the active memberships of active users whose training supervisor is given (B4)."""
+    trainees = []
+    for membership in uow.memberships.list_for_establishment(
+        establishment_id, status=MembershipStatus.ACTIVE
+    ):
+        if membership.supervisor != supervisor:
+            continue
+        try:
+            if uow.users.get(membership.user_id).is_active:
+                trainees.append(membership)
+        except UserNotFound:
+            continue
+    return trainees
+
+
+def _refuse_supervisor(
+    uow: AccessUnitOfWork, establishment_ids: Iterable[EstablishmentId], user_id: UserId
+) -> None:
+    """Raise SupervisesTrainees if the user supervises active trainees in one of them (B4)."""
+    found = {
+        establishment_id: [m.user_id for m in active_trainees(uow, establishment_id, user_id)]
+        for establishment_id in establishment_ids
+    }
+    found = {e: t for e, t in found.items() if t}
+    if found:
+        raise SupervisesTrainees(
+            establishments=tuple(sorted(found)),
+            trainees=tuple(sorted({t for ts in found.values() for t in ts})),
+        )
 
 
 def _ids(values: object, *, field: str) -> list[str]:
@@ -194,8 +266,8 @@ class AccessService:
         clock: the time of creations.
         staff: the vendor's support team: user id → permissions they hold in every
             establishment (A5, F5). Empty by default; keep it short.
-        self_service: permissions everyone holds over their own account (changing one's own
-            login, A1).
+        self_service: permissions everyone holds over their own account: changing one's own
+            login (A1), names and practitioner data (A7, B1-B5) and billing data (B6).
         login_policy, email_policy: the rules for users created by :meth:`add_member`.
         role_templates: the roles each product's establishments start with
             (:data:`~practiceid.ROLE_TEMPLATES` by default); each product needs an
@@ -211,7 +283,9 @@ class AccessService:
     staff: Mapping[UserId, frozenset[Permission]] = attrs.field(
         factory=dict, converter=_freeze_staff
     )
-    self_service: frozenset[Permission] = frozenset({Permission.CHANGE_LOGIN})
+    self_service: frozenset[Permission] = frozenset(
+        {Permission.CHANGE_LOGIN, Permission.USERS_EDIT_PROFILE, Permission.BILLING_MANAGE}
+    )
     login_policy: LoginPolicy = attrs.field(factory=LoginPolicy)
     email_policy: EmailPolicy = attrs.field(factory=EmailPolicy)
     role_templates: Mapping[ProductKind, tuple[RoleTemplate, ...]] = ROLE_TEMPLATES
@@ -299,6 +373,39 @@ class AccessService:
         access = self._access(uow, actor, establishment)
         self._require(access, permission, Target.establishment(establishment.id))
         return establishment, access
+
+    def authorize(
+        self,
+        uow: AccessUnitOfWork,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        permission: Permission,
+    ) -> tuple[Establishment, Access]:
+        """Check ``permission`` inside the caller's own unit of work; return what was read.
+
+        For services built on this one (:class:`~practiceid.ProfileService`, or a host's
+        own): deciding in the unit of work that then writes keeps the decision and the
+        state it was taken on together.
+
+        Raises:
+            PermissionDenied, EstablishmentNotFound.
+        """
+        return self._acting(uow, actor, establishment_id, permission)
+
+    def authorize_account(
+        self, uow: AccessUnitOfWork, *, actor: UserId, permission: Permission, user_id: UserId
+    ) -> None:
+        """Check ``permission`` over a whole account inside the caller's unit of work.
+
+        The rule of :meth:`require`: the actor themselves for ``self_service`` permissions,
+        support staff, or ``permission`` in every establishment of the account with one of
+        them having created it.
+
+        Raises:
+            PermissionDenied.
+        """
+        self._require_over_account(uow, actor, permission, user_id)
 
     def _access(
         self, uow: AccessUnitOfWork, user_id: UserId, establishment: Establishment
@@ -508,6 +615,7 @@ class AccessService:
         last_name: str = "",
         job_title: str = "",
         login: str | None = None,
+        initials: str | None = None,
     ) -> MemberAdded:
         """Add the person with this e-mail address to the establishment (C1, C3).
 
@@ -517,22 +625,33 @@ class AccessService:
         address by default) and the names, which are then required. Two administrators
         adding the same new address at once end with one user and their two memberships.
 
+        The member's ``initials`` (A7) are derived from the names unless given. Derived
+        initials that another member has are replaced by the nearest free alternative
+        (``JD`` → ``JDu``) and a ``member.initials_adjusted`` notice says so; given initials
+        that another member has are refused with that alternative as ``suggestion``.
+
         Raises:
             PermissionDenied: the actor lacks ``users.create`` (C3), or
                 ``roles.assign_administrator`` for an Administrator role.
             EscalationDenied: a role holds permissions the actor does not hold.
             DuplicateMembership: the user is already a member (active or not: reactivate).
+            DuplicateInitials: given initials belong to another member (``suggestion``).
             EmailRejected, LoginRejected, ProfileRejected, RoleNotFound, DuplicateLogin.
         """
         _require_ids(actor=actor, establishment_id=establishment_id)
         address = self.email_policy.parse(email)
         role_ids = _role_ids(roles)
+        wanted = None if initials is None else clean_initials(initials)
         profile = (first_name, last_name, job_title, login)
         try:
-            return self._add_member(actor, establishment_id, address, role_ids, profile)
+            return self._add_member(
+                actor, establishment_id, address, role_ids, profile, wanted=wanted
+            )
         except DuplicateEmail:
             # Someone created this user between our look-up and our insert: attach them.
-            return self._add_member(actor, establishment_id, address, role_ids, profile)
+            return self._add_member(
+                actor, establishment_id, address, role_ids, profile, wanted=wanted
+            )
 
     def _add_member(
         self,
@@ -541,6 +660,8 @@ class AccessService:
         address: EmailAddress,
         role_ids: frozenset[RoleId],
         profile: tuple[str, str, str, str | None],
+        *,
+        wanted: str | None,
     ) -> MemberAdded:
         now = self.clock.now()
         with self.unit_of_work() as uow:
@@ -568,14 +689,49 @@ class AccessService:
             if user is None:
                 user = self._new_user(address, *profile)
                 uow.users.add(user)
+            chosen, initials_notices = self._initials_for(uow, establishment.id, user, wanted)
             membership = Membership.join(
-                user.id, establishment.id, roles=role_ids, created_at=now, created_account=created
+                user.id,
+                establishment.id,
+                roles=role_ids,
+                created_at=now,
+                created_account=created,
+                initials=chosen,
             )
             uow.memberships.add(membership)
             if administrator:
                 uow.establishments.update(establishment)
             uow.commit()
-        return MemberAdded(user, membership, created, self.email_policy.notices(address))
+        notices = (*self.email_policy.notices(address), *initials_notices)
+        return MemberAdded(user, membership, created, notices)
+
+    @staticmethod
+    def _initials_for(
+        uow: AccessUnitOfWork, establishment_id: EstablishmentId, user: User, wanted: str | None
+    ) -> tuple[str, tuple[Notice, ...]]:
+        """Return the initials a new member gets, and a notice when they were adjusted (A7)."""
+        taken = taken_initials(uow, establishment_id, excluding=user.id)
+        chosen = initials_policy.nearest_free(
+            user.first_name, user.last_name, taken=taken, wanted=wanted
+        )
+        if wanted is not None and chosen != wanted:
+            raise DuplicateInitials(
+                entity="membership",
+                id=f"{establishment_id}/{user.id}",
+                establishment_id=establishment_id,
+                initials=wanted,
+                suggestion=chosen,
+            )
+        derived = initials_policy.derive(user.first_name, user.last_name)
+        if wanted is None and chosen != derived:
+            notice = Notice(
+                "member.initials_adjusted",
+                f"another member has the initials {derived}; these are {chosen}",
+                "initials",
+                {"derived": derived, "initials": chosen},
+            )
+            return chosen, (notice,)
+        return chosen, ()
 
     def _new_user(
         self,
@@ -723,8 +879,16 @@ class AccessService:
             )
             before = uow.memberships.get(establishment.id, user_id)
             after = before.reactivate() if active else before.deactivate()
+            if not active and before.is_active:
+                _refuse_supervisor(uow, [establishment.id], user_id)
             return self._change_member(
-                uow, access, establishment, before, after, permission=Permission.USERS_DEACTIVATE
+                uow,
+                access,
+                establishment,
+                before,
+                after,
+                permission=Permission.USERS_DEACTIVATE,
+                serialize=not active,
             )
 
     def _change_member(
@@ -736,6 +900,7 @@ class AccessService:
         after: Membership,
         *,
         permission: Permission,
+        serialize: bool = False,
     ) -> Membership:
         admin_roles = establishment.administrator_roles
         was_admin_role = not before.roles.isdisjoint(admin_roles)
@@ -759,7 +924,7 @@ class AccessService:
         if after == before:
             return before  # nothing changes: no write, no new version
         stored = uow.memberships.update(after)
-        if administrator:
+        if administrator or serialize:
             uow.establishments.update(establishment)
         uow.commit()
         return stored
@@ -921,8 +1086,18 @@ class AccessService:
                     Permission.ORGANISATION_MANAGE_OWNERS,
                     Target(organisation_id=organisation.id, owners_left=left),
                 )
+            touched = {e.id: e for e in administered}
+            if not active and user.is_active:
+                supervising = [
+                    m.establishment_id
+                    for m in uow.memberships.list_for_user(user_id)
+                    if m.is_active
+                ]
+                _refuse_supervisor(uow, supervising, user_id)
+                for establishment_id in supervising:  # serializes with trainee assignments
+                    touched.setdefault(establishment_id, uow.establishments.get(establishment_id))
             stored = uow.users.update(user.reactivate() if active else user.deactivate())
-            for establishment in administered:
+            for establishment in touched.values():
                 uow.establishments.update(establishment)
             for organisation in owned:
                 uow.organisations.update(organisation)  # serializes concurrent owner changes

@@ -11,6 +11,8 @@ class name: codes are part of the public API and only ever added, never renamed.
     │       ├── PasswordRejected            password.rejected
     │       ├── ProfileRejected             profile.rejected
     │       ├── AccessRejected              access.rejected
+    │       ├── PractitionerRejected        practitioner.rejected
+    │       ├── EstablishmentProfileRejected establishment.profile_rejected
     │       └── InvalidIdentifier           identifier.invalid  .kind
     │           ├── InvalidFormat           identifier.invalid_format
     │           │   ├── InvalidLength       identifier.invalid_length
@@ -23,15 +25,20 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── DuplicateEmail                  user.duplicate_email
     │   ├── StaleUser                       user.stale
     │   ├── DuplicateRecord                 record.duplicate   .entity
-    │   │   └── DuplicateMembership         membership.duplicate
-    │   └── StaleRecord                     record.stale       .entity
+    │   │   ├── DuplicateMembership         membership.duplicate
+    │   │   ├── DuplicateIdentifier         practitioner.duplicate_identifier
+    │   │   └── DuplicateInitials           membership.duplicate_initials
+    │   ├── StaleRecord                     record.stale       .entity
+    │   ├── SupervisesTrainees              practitioner.supervises_trainees
+    │   └── BillingIncomplete               billing.incomplete
     ├── NotFound (LookupError)              not_found
     │   ├── UserNotFound                    user.not_found
     │   ├── OrganisationNotFound            organisation.not_found
     │   ├── EstablishmentNotFound           establishment.not_found
     │   ├── MembershipNotFound              membership.not_found
     │   ├── RoleNotFound                    role.not_found
-    │   └── DepartmentNotFound              department.not_found
+    │   ├── DepartmentNotFound              department.not_found
+    │   └── PractitionerNotFound            practitioner.not_found
     ├── AuthenticationFailed                auth.failed
     │   ├── AccountDeactivated              auth.account_deactivated
     │   └── PasswordMismatch                password.mismatch
@@ -69,9 +76,12 @@ __all__ = [
     "AccessRejected",
     "AccountDeactivated",
     "AuthenticationFailed",
+    "BillingIncomplete",
     "Conflict",
     "DepartmentNotFound",
     "DuplicateEmail",
+    "DuplicateIdentifier",
+    "DuplicateInitials",
     "DuplicateLogin",
     "DuplicateMembership",
     "DuplicateRecord",
@@ -79,6 +89,7 @@ __all__ = [
     "EmailRejected",
     "EscalationDenied",
     "EstablishmentNotFound",
+    "EstablishmentProfileRejected",
     "InvalidChecksum",
     "InvalidComponent",
     "InvalidConfiguration",
@@ -97,11 +108,14 @@ __all__ = [
     "PasswordRejected",
     "PermissionDenied",
     "PracticeIdError",
+    "PractitionerNotFound",
+    "PractitionerRejected",
     "ProfileRejected",
     "Rejected",
     "RoleNotFound",
     "StaleRecord",
     "StaleUser",
+    "SupervisesTrainees",
     "UnitOfWorkError",
     "UnsupportedPasswordHash",
     "UserNotFound",
@@ -267,6 +281,28 @@ class AccessRejected(Rejected):
     code = "access.rejected"
 
 
+class PractitionerRejected(Rejected):
+    """Practitioner data was refused: profession, identifiers, addresses, settings, billing.
+
+    Each :class:`Violation` names its form ``field`` (``identifiers.inami``,
+    ``addresses[0].phone``, ``billing.iban``, …), so a form shows every refusal at once
+    (B1-B6).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "practitioner.rejected"
+
+
+class EstablishmentProfileRejected(Rejected):
+    """The establishment's profile was refused: address, phone, numbers or logo (C7).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "establishment.profile_rejected"
+
+
 class InvalidIdentifier(Rejected):
     """A professional or organisational number was refused (B2, B3, B6).
 
@@ -414,6 +450,34 @@ class DuplicateMembership(DuplicateRecord):
     default_message = "this user is already a member of the establishment"
 
 
+class DuplicateIdentifier(DuplicateRecord):
+    """Another practitioner already holds this professional number (B2, B3).
+
+    ``params``: ``entity="practitioner"``, ``kind`` (``"inami"``, ``"rpps"``, ``"adeli"``,
+    ``"niss"``). Neither the number nor the other account is named: attach the existing
+    account by e-mail instead of creating a second one (C1).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "practitioner.duplicate_identifier"
+    default_message = "another practitioner already holds this number"
+
+
+class DuplicateInitials(DuplicateRecord):
+    """Another member of the establishment already has these initials (A7).
+
+    ``params``: ``entity="membership"``, ``establishment_id``, ``initials``, and
+    ``suggestion``: the nearest free alternative (absent when a repository raises it, since
+    only the service knows the names to suggest from).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "membership.duplicate_initials"
+    default_message = "another member of the establishment has these initials"
+
+
 class StaleRecord(Conflict):
     """The record changed since it was read; reload and retry.
 
@@ -426,6 +490,34 @@ class StaleRecord(Conflict):
 
     code = "record.stale"
     default_message = "the record was changed by someone else; reload and retry"
+
+
+class SupervisesTrainees(Conflict):
+    """The member is the training supervisor of active trainees (B4).
+
+    Raised when deactivating the supervisor's membership or account, or when a change would
+    make them no longer a recognised general practitioner. ``params``: ``establishments``
+    and ``trainees`` (their user ids), both sorted. Hand the trainees over to another
+    supervisor first (:meth:`~practiceid.ProfileService.hand_over_trainees`).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "practitioner.supervises_trainees"
+    default_message = "this member supervises active trainees; choose a new supervisor first"
+
+
+class BillingIncomplete(Conflict):
+    """Billing cannot be resolved yet: data it needs is missing (B4, B6).
+
+    ``params``: ``user_id``, ``establishment_id`` and ``missing``, a tuple of what is
+    missing: ``"practitioner"``, ``"supervisor"``, ``"iban"``, ``"enterprise_number"``.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "billing.incomplete"
+    default_message = "the billing data is incomplete"
 
 
 class NotFound(PracticeIdError, LookupError):
@@ -490,6 +582,16 @@ class DepartmentNotFound(NotFound):
 
     code = "department.not_found"
     default_message = "no such department in this establishment"
+
+
+class PractitionerNotFound(NotFound):
+    """The user has no practitioner data yet.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "practitioner.not_found"
+    default_message = "no practitioner data for this user"
 
 
 class AuthenticationFailed(PracticeIdError):

@@ -79,8 +79,10 @@ class Membership:
     (rather than an existing account attached, C1): that establishment manages the account,
     and with every other establishment of the account may act on it as a whole (A5).
     ``features`` are granted to the member directly (source 002 sets some per physician);
-    departments and delegations add more when access is computed. ``version`` counts stored
-    changes, for optimistic concurrency.
+    departments and delegations add more when access is computed. ``initials`` tell members
+    apart in the establishment, where they are unique (A7; empty for memberships stored
+    before initials existed). ``supervisor`` is a trainee's training supervisor here (B4).
+    ``version`` counts stored changes, for optimistic concurrency.
     """
 
     user_id: UserId
@@ -94,6 +96,8 @@ class Membership:
     delegations: tuple[Delegation, ...] = attrs.field(default=(), converter=_delegations)
     features: frozenset[str] = attrs.field(default=frozenset(), converter=feature_codes)
     created_account: bool = False
+    initials: str = ""
+    supervisor: UserId | None = None
     version: int = 0
 
     @classmethod
@@ -105,6 +109,7 @@ class Membership:
         roles: Iterable[RoleId],
         created_at: datetime,
         created_account: bool = False,
+        initials: str = "",
     ) -> Membership:
         """Return a new active membership with these roles."""
         return cls(
@@ -113,6 +118,7 @@ class Membership:
             created_at=created_at,
             roles=roles,
             created_account=created_account,
+            initials=initials,
         )
 
     @property
@@ -145,6 +151,14 @@ class Membership:
     def with_features(self, features: Iterable[str]) -> Membership:
         """Return this membership with exactly these directly granted features."""
         return attrs.evolve(self, features=frozenset(features))
+
+    def with_initials(self, initials: str) -> Membership:
+        """Return this membership with other initials (A7)."""
+        return attrs.evolve(self, initials=initials)
+
+    def with_supervisor(self, supervisor: UserId | None) -> Membership:
+        """Return this membership with another training supervisor, or none (B4)."""
+        return attrs.evolve(self, supervisor=supervisor)
 
     def deactivate(self) -> Membership:
         """Return this membership deactivated: kept, resolvable, giving no access (A6)."""

@@ -27,6 +27,8 @@ import attrs
 
 from practiceid.errors import (
     DuplicateEmail,
+    DuplicateIdentifier,
+    DuplicateInitials,
     DuplicateLogin,
     DuplicateMembership,
     DuplicateRecord,
@@ -36,11 +38,13 @@ from practiceid.errors import (
     NotFound,
     OrganisationNotFound,
     PermissionDenied,
+    PractitionerNotFound,
     StaleRecord,
     StaleUser,
     UnitOfWorkError,
     UserNotFound,
 )
+from practiceid.establishment_profiles import EstablishmentProfile
 from practiceid.establishments import (
     Establishment,
     EstablishmentId,
@@ -48,15 +52,19 @@ from practiceid.establishments import (
     OrganisationId,
 )
 from practiceid.memberships import Membership, MembershipStatus
+from practiceid.policies import initials as initials_policy
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
 from practiceid.ports.authorization import Permission
+from practiceid.practitioners import Practitioner
 from practiceid.users import User, UserId, UserStatus
 
 __all__ = [
+    "InMemoryEstablishmentProfileRepository",
     "InMemoryEstablishmentRepository",
     "InMemoryMembershipRepository",
     "InMemoryOrganisationRepository",
+    "InMemoryPractitionerRepository",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryUserRepository",
@@ -76,6 +84,10 @@ class InMemoryStore:
         self._establishments: dict[EstablishmentId, Establishment] = {}
         self._memberships: dict[tuple[EstablishmentId, UserId], Membership] = {}
         self._memberships_by_user: dict[UserId, set[EstablishmentId]] = {}
+        self._initials: dict[tuple[EstablishmentId, str], UserId] = {}
+        self._practitioners: dict[UserId, Practitioner] = {}
+        self._identity_keys: dict[tuple[str, str], UserId] = {}
+        self._profiles: dict[EstablishmentId, EstablishmentProfile] = {}
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         """Return a new unit of work over this store (a :data:`UnitOfWorkFactory`)."""
@@ -319,6 +331,7 @@ class InMemoryMembershipRepository:
                 establishment_id=membership.establishment_id,
                 user_id=membership.user_id,
             )
+        _claim_initials(self._uow, membership, previous=None)
         _insert(self._uow, store._memberships, key, membership)  # noqa: SLF001
         by_user = store._memberships_by_user.setdefault(membership.user_id, set())  # noqa: SLF001
         by_user.add(membership.establishment_id)
@@ -341,7 +354,9 @@ class InMemoryMembershipRepository:
 
     def update(self, membership: Membership) -> Membership:
         """Replace the stored membership if its version matches; return it, version + 1."""
-        return _replace(
+        previous = self.find(membership.establishment_id, membership.user_id)
+        _claim_initials(self._uow, membership, previous=previous, apply=False)
+        stored = _replace(
             self._uow,
             self._uow._active_store()._memberships,  # noqa: SLF001
             membership.key,
@@ -353,6 +368,8 @@ class InMemoryMembershipRepository:
                 "user_id": membership.user_id,
             },
         )
+        _claim_initials(self._uow, membership, previous=previous)
+        return stored
 
     def list_for_user(self, user_id: UserId) -> Sequence[Membership]:
         """Return the user's memberships, ordered by establishment id."""
@@ -376,6 +393,168 @@ class InMemoryMembershipRepository:
         return sorted(chosen, key=lambda m: m.user_id)
 
 
+def _claim_initials(
+    uow: InMemoryUnitOfWork,
+    membership: Membership,
+    *,
+    previous: Membership | None,
+    apply: bool = True,
+) -> None:
+    """Index the membership's initials; raise DuplicateInitials if someone else has them.
+
+    With ``apply=False`` only check, so that a write checked first and refused later (stale)
+    leaves the index untouched.
+    """
+    index = uow._active_store()._initials  # noqa: SLF001
+    old = (
+        (previous.establishment_id, initials_policy.key(previous.initials))
+        if previous is not None and previous.initials
+        else None
+    )
+    new = (
+        (membership.establishment_id, initials_policy.key(membership.initials))
+        if membership.initials
+        else None
+    )
+    if old == new:
+        return
+    if new is not None and index.get(new, membership.user_id) != membership.user_id:
+        raise DuplicateInitials(
+            entity="membership",
+            id=f"{membership.establishment_id}/{membership.user_id}",
+            establishment_id=membership.establishment_id,
+            initials=membership.initials,
+        )
+    if not apply:
+        return
+    if old is not None:
+        del index[old]
+    if new is not None:
+        index[new] = membership.user_id
+
+    def undo() -> None:
+        if new is not None:
+            del index[new]
+        if old is not None:
+            index[old] = membership.user_id
+
+    uow._record(undo)  # noqa: SLF001
+
+
+def _claim_identity_keys(
+    uow: InMemoryUnitOfWork,
+    practitioner: Practitioner,
+    *,
+    previous: Practitioner | None,
+    apply: bool = True,
+) -> None:
+    """Index the practitioner's identity keys; raise DuplicateIdentifier on a clash."""
+    index = uow._active_store()._identity_keys  # noqa: SLF001
+    old = previous.identity_keys if previous is not None else frozenset()
+    new = practitioner.identity_keys
+    for kind, value in sorted(new - old):
+        if index.get((kind, value), practitioner.user_id) != practitioner.user_id:
+            raise DuplicateIdentifier(entity="practitioner", id=practitioner.user_id, kind=kind)
+    if not apply:
+        return
+    for pair in old - new:
+        del index[pair]
+    for pair in new - old:
+        index[pair] = practitioner.user_id
+
+    def undo() -> None:
+        for pair in new - old:
+            del index[pair]
+        for pair in old - new:
+            index[pair] = practitioner.user_id
+
+    uow._record(undo)  # noqa: SLF001
+
+
+class InMemoryPractitionerRepository:
+    """The :class:`~practiceid.ports.PractitionerRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[UserId, Practitioner]:
+        return self._uow._active_store()._practitioners  # noqa: SLF001
+
+    def add(self, practitioner: Practitioner) -> None:
+        """Store new practitioner data; raise DuplicateRecord or DuplicateIdentifier."""
+        table = self._table()
+        if practitioner.user_id in table:
+            raise DuplicateRecord(entity="practitioner", id=practitioner.user_id)
+        _claim_identity_keys(self._uow, practitioner, previous=None)
+        _insert(self._uow, table, practitioner.user_id, practitioner)
+
+    def find(self, user_id: UserId) -> Practitioner | None:
+        """Return the user's practitioner data, if any."""
+        try:
+            return self._table().get(user_id)
+        except TypeError:  # an unhashable id names nobody
+            return None
+
+    def get(self, user_id: UserId) -> Practitioner:
+        """Return the user's practitioner data; raise PractitionerNotFound."""
+        found = self.find(user_id)
+        if found is None:
+            raise PractitionerNotFound(user_id=user_id)
+        return found
+
+    def update(self, practitioner: Practitioner) -> Practitioner:
+        """Replace the stored data if its version matches; return it, version + 1."""
+        previous = self.find(practitioner.user_id)
+        _claim_identity_keys(self._uow, practitioner, previous=previous, apply=False)
+        stored = _replace(
+            self._uow,
+            self._table(),
+            practitioner.user_id,
+            practitioner,
+            entity="practitioner",
+            not_found=PractitionerNotFound,
+            id_params={"user_id": practitioner.user_id},
+        )
+        _claim_identity_keys(self._uow, practitioner, previous=previous)
+        return stored
+
+
+class InMemoryEstablishmentProfileRepository:
+    """The :class:`~practiceid.ports.EstablishmentProfileRepository` of an in-memory store."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[EstablishmentId, EstablishmentProfile]:
+        return self._uow._active_store()._profiles  # noqa: SLF001
+
+    def add(self, profile: EstablishmentProfile) -> None:
+        """Store the first profile of an establishment; raise DuplicateRecord."""
+        table = self._table()
+        if profile.establishment_id in table:
+            raise DuplicateRecord(entity="establishment_profile", id=profile.establishment_id)
+        _insert(self._uow, table, profile.establishment_id, profile)
+
+    def find(self, establishment_id: EstablishmentId) -> EstablishmentProfile | None:
+        """Return the establishment's profile, if any."""
+        try:
+            return self._table().get(establishment_id)
+        except TypeError:  # an unhashable id names nothing
+            return None
+
+    def update(self, profile: EstablishmentProfile) -> EstablishmentProfile:
+        """Replace the stored profile if its version matches; return it, version + 1."""
+        return _replace(
+            self._uow,
+            self._table(),
+            profile.establishment_id,
+            profile,
+            entity="establishment_profile",
+            not_found=EstablishmentNotFound,
+            id_params={"establishment_id": profile.establishment_id},
+        )
+
+
 class InMemoryUnitOfWork:
     """A serialized transaction over an :class:`InMemoryStore`."""
 
@@ -387,6 +566,8 @@ class InMemoryUnitOfWork:
         self.organisations = InMemoryOrganisationRepository(self)
         self.establishments = InMemoryEstablishmentRepository(self)
         self.memberships = InMemoryMembershipRepository(self)
+        self.practitioners = InMemoryPractitionerRepository(self)
+        self.establishment_profiles = InMemoryEstablishmentProfileRepository(self)
 
     def __enter__(self) -> Self:
         if self._active:

@@ -12,9 +12,11 @@ from practiceid.ports.clock import Clock
 from practiceid.ports.establishments import (
     AccessUnitOfWork,
     AccessUnitOfWorkFactory,
+    EstablishmentProfileRepository,
     EstablishmentRepository,
     MembershipRepository,
     OrganisationRepository,
+    PractitionerRepository,
 )
 from practiceid.ports.hashing import PasswordHasher
 from practiceid.ports.users import UnitOfWork, UnitOfWorkFactory, UserRepository
@@ -24,11 +26,13 @@ __all__ = [
     "AccessUnitOfWorkFactory",
     "Authorizer",
     "Clock",
+    "EstablishmentProfileRepository",
     "EstablishmentRepository",
     "MembershipRepository",
     "OrganisationRepository",
     "PasswordHasher",
     "Permission",
+    "PractitionerRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",

@@ -1,4 +1,4 @@
-"""Repository ports for organisations, establishments and memberships (C1-C6).
+"""Repository ports for organisations, establishments, memberships and profiles (B1-C7).
 
 Values in, values out, as for users. Every repository is usable only inside its unit of
 work's ``with`` block, and a refused ``add`` or ``update`` changes nothing.
@@ -14,6 +14,7 @@ from practiceid.ports.users import UnitOfWork
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from practiceid.establishment_profiles import EstablishmentProfile
     from practiceid.establishments import (
         Establishment,
         EstablishmentId,
@@ -21,14 +22,17 @@ if TYPE_CHECKING:
         OrganisationId,
     )
     from practiceid.memberships import Membership, MembershipStatus
+    from practiceid.practitioners import Practitioner
     from practiceid.users import UserId
 
 __all__ = [
     "AccessUnitOfWork",
     "AccessUnitOfWorkFactory",
+    "EstablishmentProfileRepository",
     "EstablishmentRepository",
     "MembershipRepository",
     "OrganisationRepository",
+    "PractitionerRepository",
 ]
 
 
@@ -105,11 +109,15 @@ class MembershipRepository(Protocol):
     * ``add`` raises :class:`~practiceid.errors.DuplicateMembership` when the user is already
       a member of the establishment, active or not; checked atomically with the write, so
       concurrent adds of one pair end with exactly one success;
+    * ``add`` and ``update`` raise :class:`~practiceid.errors.DuplicateInitials` when another
+      membership of the establishment has the same non-empty initials, compared by
+      :func:`practiceid.policies.initials.key` (case-insensitive); checked atomically with
+      the write, like logins (A7);
     * ``get`` and ``update`` raise :class:`~practiceid.errors.MembershipNotFound`;
     * ``update`` raises :class:`~practiceid.errors.StaleRecord` (``entity="membership"``)
       when the stored ``version`` differs, and returns the stored value with ``version`` + 1.
 
-    Memberships are never removed (A6).
+    Memberships are never removed (A6). ``initials`` and ``supervisor`` are stored as given.
     """
 
     def add(self, membership: Membership) -> None:
@@ -139,6 +147,65 @@ class MembershipRepository(Protocol):
         ...
 
 
+class PractitionerRepository(Protocol):
+    """Stores practitioner data, one per user (B1-B6).
+
+    Error contract:
+
+    * ``add`` raises :class:`~practiceid.errors.DuplicateRecord` (``entity="practitioner"``,
+      ``id``) when the user already has practitioner data;
+    * ``add`` and ``update`` raise :class:`~practiceid.errors.DuplicateIdentifier`
+      (``kind``) when another practitioner holds one of the value's
+      :attr:`~practiceid.Practitioner.identity_keys`; checked atomically with the write;
+    * ``get`` and ``update`` raise :class:`~practiceid.errors.PractitionerNotFound`;
+    * ``update`` raises :class:`~practiceid.errors.StaleRecord` (``entity="practitioner"``)
+      when the stored ``version`` differs, and returns the stored value with ``version`` + 1.
+
+    Every field round-trips: identifiers by their compact number (re-parse them with their
+    module's ``parse``), addresses, settings (eHealth metadata, eDMG accounts) and billing.
+    """
+
+    def add(self, practitioner: Practitioner) -> None:
+        """Store the practitioner data of a user who has none."""
+        ...
+
+    def get(self, user_id: UserId) -> Practitioner:
+        """Return the user's practitioner data."""
+        ...
+
+    def find(self, user_id: UserId) -> Practitioner | None:
+        """Return the user's practitioner data, if any."""
+        ...
+
+    def update(self, practitioner: Practitioner) -> Practitioner:
+        """Replace the stored practitioner data if nobody changed it since it was read."""
+        ...
+
+
+class EstablishmentProfileRepository(Protocol):
+    """Stores establishment profiles, one per establishment (C7).
+
+    Error contract: ``add`` raises :class:`~practiceid.errors.DuplicateRecord`
+    (``entity="establishment_profile"``) when the establishment has one; ``update`` raises
+    :class:`~practiceid.errors.EstablishmentNotFound` when it has none, and
+    :class:`~practiceid.errors.StaleRecord` (``entity="establishment_profile"``) on a version
+    mismatch, returning the stored value with ``version`` + 1. The logo's bytes round-trip
+    exactly.
+    """
+
+    def add(self, profile: EstablishmentProfile) -> None:
+        """Store the first profile of an establishment."""
+        ...
+
+    def find(self, establishment_id: EstablishmentId) -> EstablishmentProfile | None:
+        """Return the establishment's profile, if it has one."""
+        ...
+
+    def update(self, profile: EstablishmentProfile) -> EstablishmentProfile:
+        """Replace the stored profile if nobody changed it since it was read."""
+        ...
+
+
 class AccessUnitOfWork(UnitOfWork, Protocol):
     """A :class:`~practiceid.ports.UnitOfWork` that also reaches the access repositories.
 
@@ -159,6 +226,16 @@ class AccessUnitOfWork(UnitOfWork, Protocol):
     @property
     def memberships(self) -> MembershipRepository:
         """The memberships of this unit of work."""
+        ...
+
+    @property
+    def practitioners(self) -> PractitionerRepository:
+        """The practitioner data of this unit of work."""
+        ...
+
+    @property
+    def establishment_profiles(self) -> EstablishmentProfileRepository:
+        """The establishment profiles of this unit of work."""
         ...
 
 
