@@ -3,6 +3,8 @@
 * :class:`ManualClock`: a clock that moves only when told.
 * :func:`fast_hasher`: Argon2id with toy parameters, so tests do not spend 150 ms a hash.
 * :func:`sample_user`: a valid :class:`~practiceid.User` with made-up data.
+* :func:`sample_inami`, :func:`sample_workplace`, :func:`sample_png`, :func:`sample_jpeg`,
+  :func:`sample_certificate`: made-up practitioner data for examples (B1-B5, C7).
 * :mod:`practiceid.testing.strategies`: Hypothesis strategies for our types (needs
   ``hypothesis``).
 * :mod:`practiceid.testing.contracts`: contract suites every adapter must pass (needs
@@ -21,9 +23,26 @@ import attrs
 from practiceid.hashing import Argon2idHasher, Argon2idParameters
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
+from practiceid.testing.samples import (
+    sample_certificate,
+    sample_inami,
+    sample_jpeg,
+    sample_png,
+    sample_workplace,
+)
 from practiceid.users import User, UserId
 
-__all__ = ["FAST_ARGON2", "ManualClock", "fast_hasher", "sample_user"]
+__all__ = [
+    "FAST_ARGON2",
+    "ManualClock",
+    "fast_hasher",
+    "sample_certificate",
+    "sample_inami",
+    "sample_jpeg",
+    "sample_png",
+    "sample_user",
+    "sample_workplace",
+]
 
 FAST_ARGON2 = Argon2idParameters(memory_cost=64, iterations=1, lanes=1)
 """Toy Argon2id parameters: about a thousand times cheaper than the default. Tests only."""
