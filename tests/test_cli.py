@@ -28,6 +28,17 @@ def test_demo_registers_users_and_shows_refusals(capsys):
     assert "Vrai-Cheval-Agrafe-42" not in out.split("Logging in")[1]
 
 
+def test_demo_shows_practitioners_trainees_and_the_report_header(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out.split("Practitioners, trainees")[1]
+    assert "practitioner.supervisor_required" in out  # B4
+    assert "practitioner.supervises_trainees" in out  # B4
+    assert "gets TDu" in out  # A7
+    assert "BIC BBRUBEBB, BCE 0403.019.261" in out  # B4, B6
+    assert "logo.unsupported_type" in out  # C7
+    assert "Dr Dupont True, Tania Dubois (receptionist) False" in out  # E3
+
+
 def test_version_flag(capsys):
     with pytest.raises(SystemExit):
         main(["--version"])

@@ -21,6 +21,8 @@ from practiceid.permissions import PLATFORM_PERMISSIONS, Permission
 from practiceid.policies.email import EmailPolicy
 from practiceid.policies.identifiers import adeli, bce, iban, inami, niss, rpps
 from practiceid.policies.login import LoginPolicy
+from practiceid.profiles import ProfileService
+from practiceid.testing.samples import sample_png
 from practiceid.users import User, UserId
 
 __all__ = ["run"]
@@ -167,6 +169,7 @@ def run() -> int:
     _attempt("an unknown login", lambda: accounts.authenticate("dr.inconnu", "whatever"))
 
     _establishments(access, dupont.user, secretary.user)
+    _profiles(access, dupont.user, secretary.user)
 
     _title("Changing an e-mail address is for support only (A5)")
     _attempt(
@@ -260,6 +263,138 @@ def _establishments(access: AccessService, dupont: User, secretary: User) -> Non
     print(
         " * the secretary leaves Jambes: membership deactivated, kept for records (A6): "
         f"{access.access(secretary.id, annex.id).denial}"
+    )
+
+
+def _profiles(access: AccessService, dupont: User, secretary: User) -> None:
+    _title("Practitioners, trainees, billing and the report header (A7, B1-B6, C7)")
+    profiles = ProfileService(access=access)
+    main = EstablishmentId("tilleuls")
+    workplace = {
+        "street": "Rue des Tilleuls 12",
+        "postal_code": "5000",
+        "city": "Namur",
+        "email": "accueil@cabinet-tilleuls.be",
+        "phone": "081 22 33 44",
+    }
+    _attempt(
+        "Dr Dupont's practitioner form with a mistyped INAMI and a home address only",
+        lambda: profiles.save_practitioner(
+            actor=dupont.id,
+            establishment_id=main,
+            user_id=dupont.id,
+            profession="general_practitioner",
+            country="BE",
+            identifiers={"inami": "1-23456-67-003"},
+            addresses=[workplace | {"kind": "home", "phone": "081 22"}],
+        ),
+    )
+    doctor = profiles.save_practitioner(
+        actor=dupont.id,
+        establishment_id=main,
+        user_id=dupont.id,
+        profession="general_practitioner",
+        country="BE",
+        identifiers={"inami": "1 23456 76 003"},
+        addresses=[workplace],
+    )
+    print(
+        f" * saved: recognised GP {doctor.is_recognised_general_practitioner}, "
+        f"workplace phone {doctor.workplace.phone if doctor.workplace else None} (E.164, B1)"
+    )
+    profiles.save_billing(
+        actor=dupont.id,
+        user_id=dupont.id,
+        company_name="Dr Dupont SRL",
+        enterprise_number="BE 403.019.261",
+        conventioned=True,
+        iban_number="BE48 3200 7018 4927",
+    )
+    trainee = access.add_member(
+        actor=dupont.id,
+        establishment_id=main,
+        email="t.dewitte@cabinet-tilleuls.be",
+        roles=["trainee"],
+        first_name="Thomas",
+        last_name="Dewitte",
+    )
+    nurse = access.add_member(
+        actor=dupont.id,
+        establishment_id=main,
+        email="t.dubois@cabinet-tilleuls.be",
+        roles=["secretary"],
+        first_name="Tania",
+        last_name="Dubois",
+    )
+    profiles.save_practitioner(
+        actor=dupont.id,
+        establishment_id=main,
+        user_id=nurse.user.id,
+        profession="secretary",
+        country="BE",
+    )
+    adjusted = [n for n in nurse.notices if n.code == "member.initials_adjusted"]
+    print(
+        f" * Thomas Dewitte joins as {trainee.membership.initials}; Tania Dubois gets "
+        f"{nurse.membership.initials} ({adjusted[0].message if adjusted else 'no clash'}, A7)"
+    )
+    form = {
+        "actor": dupont.id,
+        "establishment_id": main,
+        "user_id": trainee.user.id,
+        "profession": "general_practitioner",
+        "country": "BE",
+        "identifiers": {"inami": "1-23456-25-005"},
+        "addresses": [workplace],
+    }
+    _attempt(
+        "Thomas, a GP trainee (INAMI code 005), without a supervisor (B4)",
+        lambda: profiles.save_practitioner(**form),  # type: ignore[arg-type]
+    )
+    profiles.save_practitioner(**form, supervisor=dupont.id)  # type: ignore[arg-type]
+    print(" * with Dr Dupont as training supervisor: saved")
+    billing = profiles.billing_identity(
+        actor=dupont.id, establishment_id=main, user_id=trainee.user.id
+    )
+    print(
+        f"   Thomas bills through {billing.company_name!r}: BIC {billing.bic}, "
+        f"BCE {billing.enterprise_number.format() if billing.enterprise_number else None}"
+    )
+    _attempt(
+        "Dr Dupont's membership is deactivated while she supervises Thomas",
+        lambda: access.deactivate_member(actor=dupont.id, establishment_id=main, user_id=dupont.id),
+    )
+    profiles.save_establishment_profile(
+        actor=dupont.id,
+        establishment_id=main,
+        name=PRACTICE,
+        street="Rue des Tilleuls 12",
+        postal_code="5000",
+        city="Namur",
+        country="BE",
+        phone="081 22 33 44",
+        enterprise_number="0403019261",
+    )
+    _attempt(
+        "an SVG file as the practice's logo",
+        lambda: profiles.set_logo(
+            actor=dupont.id, establishment_id=main, logo=b"<svg onload='alert(1)'/>"
+        ),
+    )
+    profiles.set_logo(actor=dupont.id, establishment_id=main, logo=sample_png(240, 80))
+    header = profiles.report_header(actor=secretary.id, establishment_id=main)
+    logo = header.logo
+    print(
+        f" * report header (C7): {header.name} | {' / '.join(header.address_lines)} | "
+        f"{header.phone} | {dict(header.identifiers)} | logo "
+        f"{logo.media_type if logo else None} {logo.width if logo else 0}x"
+        f"{logo.height if logo else 0}"
+    )
+    print(
+        " * pays a license (E3): Dr Dupont "
+        f"{profiles.pays_license(establishment_id=main, user_id=dupont.id)}, "
+        "Tania Dubois (receptionist) "
+        f"{profiles.pays_license(establishment_id=main, user_id=nurse.user.id)}"
     )
 
 

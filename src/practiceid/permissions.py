@@ -79,8 +79,8 @@ class Permission(enum.StrEnum):
     )
     USERS_EDIT_PROFILE = (
         "users.edit_profile",
-        "Edit a member's name, job title and initials.",
-        ("A7",),
+        "Edit a member's name, job title, initials and practitioner data; choose supervisors.",
+        ("A7", "B1", "B2", "B3", "B4", "B5"),
     )
     USERS_DEACTIVATE = (
         "users.deactivate",
@@ -193,8 +193,8 @@ class Permission(enum.StrEnum):
     PAYMENTS_CANCEL = "payments.cancel", "Cancel payments.", ("C4",)
     BILLING_MANAGE = (
         "payments.manage_billing",
-        "Edit financial data: enterprise number, IBAN, conventioned status.",
-        ("B6",),
+        "Edit financial data: enterprise number, IBAN, conventioned status, trainee account.",
+        ("B4", "B6"),
     )
     # -- reports -------------------------------------------------------------------------
     REPORTS_GENERATE = "reports.generate", "Generate clinical and activity reports.", ("C4",)
