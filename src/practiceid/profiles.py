@@ -160,9 +160,9 @@ def _refield(error: Rejected, field: str) -> list[Violation]:
 
 
 def _text(
-    raw: object, field: str, *, required: bool, max_length: int
+    raw: object, field: str, *, prefix: str, required: bool, max_length: int
 ) -> tuple[str, list[Violation]]:
-    prefix = field.rsplit(".", 1)[-1].split("[", 1)[0]
+    """Clean free text; codes are ``<prefix>.required``, ``.too_long``, ``.not_text``, …."""
     value, problems = clean_name(
         raw, field=field, prefix=prefix, required=required, max_length=max_length
     )
@@ -615,11 +615,15 @@ class ProfileService:
                     )
                 )
         street, problems = _text(
-            raw.get("street"), f"{field}.street", required=True, max_length=_MAX_STREET
+            raw.get("street"),
+            f"{field}.street",
+            prefix="address",
+            required=True,
+            max_length=_MAX_STREET,
         )
         violations += problems
         city, problems = _text(
-            raw.get("city"), f"{field}.city", required=True, max_length=_MAX_CITY
+            raw.get("city"), f"{field}.city", prefix="address", required=True, max_length=_MAX_CITY
         )
         violations += problems
         raw_country = raw.get("country")
@@ -727,9 +731,8 @@ class ProfileService:
         supervisor: UserId | None,
     ) -> tuple[list[Membership], list[Violation]]:
         """Return the memberships whose supervisor changes, or why the choice is refused."""
-        memberships = [
-            m for m in uow.memberships.list_for_user(practitioner.user_id) if m.is_active
-        ]
+        every = uow.memberships.list_for_user(practitioner.user_id)
+        memberships = [m for m in every if m.is_active]
         if not practitioner.requires_supervisor:
             if supervisor is not None:
                 return [], [
@@ -740,7 +743,7 @@ class ProfileService:
                         {},
                     )
                 ]
-            return [m.with_supervisor(None) for m in memberships if m.supervisor is not None], []
+            return [m.with_supervisor(None) for m in every if m.supervisor is not None], []
         changed: list[Membership] = []
         chosen = supervisor if supervisor is not None else membership.supervisor
         if chosen is None:
@@ -879,6 +882,8 @@ class ProfileService:
                 permission=Permission.USERS_EDIT_PROFILE,
             )
             trainees = active_trainees(uow, establishment.id, supervisor)
+            if new_supervisor == supervisor:
+                return trainees
             violations: list[Violation] = []
             for trainee in trainees:
                 violations = self._check_supervisor(uow, trainee, new_supervisor)
@@ -1140,7 +1145,9 @@ class ProfileService:
             PractitionerNotFound.
         """
         _require_ids(actor=actor, user_id=user_id)
-        name, violations = _text(company_name, "company_name", required=False, max_length=200)
+        name, violations = _text(
+            company_name, "company_name", prefix="billing", required=False, max_length=200
+        )
         number = None
         if not _optional(enterprise_number):
             try:
@@ -1216,7 +1223,9 @@ class ProfileService:
             EstablishmentNotFound.
         """
         _require_ids(actor=actor, establishment_id=establishment_id)
-        clean, violations = _text(name, "name", required=True, max_length=100)
+        clean, violations = _text(
+            name, "name", prefix="establishment", required=True, max_length=100
+        )
         address, problems = self._parse_address(
             {
                 "street": street,
