@@ -24,6 +24,7 @@ from practiceid.testing.contracts import (
     AuthorizerContract,
     ClockContract,
     PasswordHasherContract,
+    ProfileRepositoriesContract,
     UserRepositoryContract,
 )
 
@@ -45,6 +46,11 @@ def test_the_contract_base_class_demands_a_factory():
 
 
 class TestInMemoryAccessRepositories(AccessRepositoriesContract):
+    def make_unit_of_work_factory(self) -> AccessUnitOfWorkFactory:
+        return InMemoryStore().unit_of_work
+
+
+class TestInMemoryProfileRepositories(ProfileRepositoriesContract):
     def make_unit_of_work_factory(self) -> AccessUnitOfWorkFactory:
         return InMemoryStore().unit_of_work
 
@@ -131,6 +137,7 @@ class TestMigratingHasher(PasswordHasherContract):
     ("contract", "factory"),
     [
         (AccessRepositoriesContract(), "make_unit_of_work_factory"),
+        (ProfileRepositoriesContract(), "make_unit_of_work_factory"),
         (AuthorizerContract(), "make_authorizer"),
         (ClockContract(), "make_clock"),
         (PasswordHasherContract(), "make_hasher"),

@@ -205,13 +205,19 @@ def active_trainees(
     return trainees
 
 
-def _refuse_supervisor(
+def _release_supervisor(
     uow: AccessUnitOfWork, establishment_ids: Iterable[EstablishmentId], user_id: UserId
 ) -> None:
-    """Raise SupervisesTrainees if the user supervises active trainees in one of them (B4)."""
+    """Before the user stops supervising in these establishments (B4).
+
+    Raise SupervisesTrainees if they supervise active trainees there. Otherwise unlink the
+    inactive ones (a deactivated membership or account), so that reactivating a trainee
+    later never brings back a deactivated supervisor: they choose a new one.
+    """
+    chosen = list(establishment_ids)
     found = {
         establishment_id: [m.user_id for m in active_trainees(uow, establishment_id, user_id)]
-        for establishment_id in establishment_ids
+        for establishment_id in chosen
     }
     found = {e: t for e, t in found.items() if t}
     if found:
@@ -219,6 +225,10 @@ def _refuse_supervisor(
             establishments=tuple(sorted(found)),
             trainees=tuple(sorted({t for ts in found.values() for t in ts})),
         )
+    for establishment_id in chosen:
+        for membership in uow.memberships.list_for_establishment(establishment_id):
+            if membership.supervisor == user_id:
+                uow.memberships.update(membership.with_supervisor(None))
 
 
 def _ids(values: object, *, field: str) -> list[str]:
@@ -880,7 +890,7 @@ class AccessService:
             before = uow.memberships.get(establishment.id, user_id)
             after = before.reactivate() if active else before.deactivate()
             if not active and before.is_active:
-                _refuse_supervisor(uow, [establishment.id], user_id)
+                _release_supervisor(uow, [establishment.id], user_id)
             return self._change_member(
                 uow,
                 access,
@@ -1093,7 +1103,7 @@ class AccessService:
                     for m in uow.memberships.list_for_user(user_id)
                     if m.is_active
                 ]
-                _refuse_supervisor(uow, supervising, user_id)
+                _release_supervisor(uow, supervising, user_id)
                 for establishment_id in supervising:  # serializes with trainee assignments
                     touched.setdefault(establishment_id, uow.establishments.get(establishment_id))
             stored = uow.users.update(user.reactivate() if active else user.deactivate())

@@ -115,7 +115,9 @@ def clean_postal_code(raw: object, *, country: str) -> tuple[str, list[Problem]]
     value = raw.strip().upper()
     known = _POSTAL_CODES.get(country)
     if known is not None:
-        value = value.replace(" ", "")
+        value = "".join(value.split())  # spaces, no-break spaces: "75 008", "75\u00a0008"
+        if country == "LU":
+            value = value.removeprefix("L-")  # the usual written form, "L-1234"
         pattern, expected = known
         if not pattern.fullmatch(value) or not value.isascii():
             return value, [
@@ -154,6 +156,14 @@ def clean_phone(raw: object, *, country: str) -> tuple[str, list[Problem]]:
         number = phonenumbers.parse(text, country if _COUNTRY.fullmatch(country) else None)
     except phonenumbers.NumberParseException:
         return text, [("phone.invalid", "not a phone number", {"country": country})]
+    if number.extension:
+        return text, [
+            (
+                "phone.extension",
+                "a phone number with an extension cannot be dialled directly",
+                {"country": country},
+            )
+        ]
     if not phonenumbers.is_valid_number(number):
         return text, [
             (

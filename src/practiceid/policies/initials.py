@@ -34,6 +34,12 @@ _PARTS: Final = re.compile(r"[\s\-‐‑–—'’]+")
 _EXTRA_LETTERS: Final = 3
 _MAX_NUMBER: Final = 99
 _ALLOWED_PUNCTUATION: Final = frozenset(".-'")
+# Particles of French, Dutch, German, Italian and Spanish surnames, for names typed in lower
+# case, where capitals cannot tell them apart.
+_PARTICLES: Final = frozenset(
+    {"d", "da", "de", "del", "della", "den", "der", "des", "di", "du", "het", "l", "la", "le"}
+    | {"les", "op", "t", "ten", "ter", "van", "vande", "vander", "von", "zu"}
+)
 
 
 def key(initials: str) -> str:
@@ -50,9 +56,11 @@ def _name_parts(name: str, *, particles: bool) -> list[str]:
     parts = [p for p in parts if p]
     if particles:
         return parts
-    # "de la Fontaine", "van der Berg": lower-case particles do not give an initial, unless
-    # the whole name was typed in lower case.
+    # "de la Fontaine", "van der Berg": lower-case particles do not give an initial. A name
+    # typed all in lower case has no capitals to tell: known particles are skipped instead.
     significant = [p for p in parts if p[0].isupper()]
+    if not significant:
+        significant = [p for p in parts if p.casefold() not in _PARTICLES]
     return significant or parts[-1:]
 
 
@@ -60,7 +68,8 @@ def derive(first_name: str, last_name: str) -> str:
     """Return the initials of a name: one upper-case letter per part.
 
     Parts are separated by spaces, hyphens and apostrophes; lower-case particles of the last
-    name (``de``, ``van``, ``d'``) are skipped. A name without letters gives ``"M"``.
+    name (``de``, ``van``, ``d'``) are skipped, and so are known particles when the whole name
+    was typed in lower case. A name without letters gives ``"M"``.
     """
     letters = [p[0].upper() for p in _name_parts(first_name, particles=True)]
     letters += [p[0].upper() for p in _name_parts(last_name, particles=False)]

@@ -117,7 +117,9 @@ class MembershipRepository(Protocol):
     * ``update`` raises :class:`~practiceid.errors.StaleRecord` (``entity="membership"``)
       when the stored ``version`` differs, and returns the stored value with ``version`` + 1.
 
-    Memberships are never removed (A6). ``initials`` and ``supervisor`` are stored as given.
+    Memberships are never removed (A6), and a deactivated membership keeps its initials.
+    ``initials`` and ``supervisor`` are stored as given. An id of an unexpected type (``None``,
+    a list) names no record: ``find`` returns ``None``, ``get`` raises the not-found error.
     """
 
     def add(self, membership: Membership) -> None:

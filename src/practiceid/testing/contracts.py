@@ -20,9 +20,10 @@ their own. Changes to the suites are announced in ``CHANGELOG.md``.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
@@ -38,6 +39,8 @@ from hypothesis.stateful import (
 
 from practiceid.errors import (
     DuplicateEmail,
+    DuplicateIdentifier,
+    DuplicateInitials,
     DuplicateLogin,
     DuplicateMembership,
     DuplicateRecord,
@@ -47,12 +50,14 @@ from practiceid.errors import (
     OrganisationNotFound,
     PasswordMismatch,
     PermissionDenied,
+    PractitionerNotFound,
     StaleRecord,
     StaleUser,
     UnitOfWorkError,
     UnsupportedPasswordHash,
     UserNotFound,
 )
+from practiceid.establishment_profiles import EstablishmentProfile
 from practiceid.establishments import (
     Department,
     DepartmentId,
@@ -65,14 +70,33 @@ from practiceid.establishments import (
     RoleId,
 )
 from practiceid.memberships import Delegation, Membership, MembershipStatus
+from practiceid.policies.contact import Address, AddressKind
 from practiceid.policies.email import EmailAddress
+from practiceid.policies.identifiers import adeli, bce, finess, iban, inami, niss, rpps
+from practiceid.policies.identifiers._common import luhn_check_digit
+from practiceid.policies.identifiers.adeli import AdeliNumber
+from practiceid.policies.identifiers.bce import BceNumber
+from practiceid.policies.identifiers.iban import BelgianIban
+from practiceid.policies.identifiers.niss import NissNumber
+from practiceid.policies.identifiers.rpps import RppsNumber
 from practiceid.policies.login import Login
+from practiceid.policies.logo import parse_logo
+from practiceid.policies.professions import Profession
 from practiceid.ports.authorization import Authorizer, Permission
 from practiceid.ports.clock import Clock
 from practiceid.ports.establishments import AccessUnitOfWorkFactory
 from practiceid.ports.hashing import PasswordHasher
 from practiceid.ports.users import UnitOfWorkFactory
-from practiceid.testing import sample_user
+from practiceid.practitioners import (
+    BillingData,
+    EdmgRegistration,
+    EHealthCertificate,
+    HubRegion,
+    Mutuality,
+    Practitioner,
+    PractitionerSettings,
+)
+from practiceid.testing import sample_inami, sample_png, sample_user
 from practiceid.users import User, UserId, UserStatus
 
 __all__ = [
@@ -80,6 +104,7 @@ __all__ = [
     "AuthorizerContract",
     "ClockContract",
     "PasswordHasherContract",
+    "ProfileRepositoriesContract",
     "UserRepositoryContract",
 ]
 
@@ -542,6 +567,25 @@ def _membership(
     )
 
 
+def _race_in_threads(attempt: Callable[[int, threading.Barrier], object]) -> list[object]:
+    """Run ``attempt`` in 16 threads; return what each returned or raised."""
+    barrier = threading.Barrier(_THREADS, timeout=_BARRIER_TIMEOUT)
+    results: list[object] = [None] * _THREADS
+
+    def run(i: int) -> None:
+        try:
+            results[i] = attempt(i, barrier)
+        except Exception as error:  # noqa: BLE001 - the test inspects what was raised
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 class AccessRepositoriesContract:
     """The organisation, establishment and membership repositories of an access unit of work.
 
@@ -587,21 +631,7 @@ class AccessRepositoriesContract:
     @staticmethod
     def _race(attempt: Callable[[int, threading.Barrier], object]) -> list[object]:
         """Run ``attempt`` in 16 threads; return what each returned or raised."""
-        barrier = threading.Barrier(_THREADS, timeout=_BARRIER_TIMEOUT)
-        results: list[object] = [None] * _THREADS
-
-        def run(i: int) -> None:
-            try:
-                results[i] = attempt(i, barrier)
-            except Exception as error:  # noqa: BLE001 - the test inspects what was raised
-                results[i] = error
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(_THREADS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return results
+        return _race_in_threads(attempt)
 
     # -- add and read ---------------------------------------------------------------------
 
@@ -1176,6 +1206,927 @@ class AccessRepositoriesContract:
         assert winners[0].version == 1
         with uow_factory() as uow:
             assert uow.establishments.get(_EST) == winners[0]
+
+
+_PROFILED = datetime(2026, 2, 2, 14, 45, 30, 250000, tzinfo=UTC)
+_ANNEX = EstablishmentId("est-annexe")
+
+_ProfileRecord = _Record | Practitioner | EstablishmentProfile
+
+
+def _luhn(head: str) -> str:
+    return head + luhn_check_digit(head)
+
+
+def _rpps(seed: int) -> RppsNumber:
+    """A made-up RPPS number (11 digits, Luhn), one per ``seed``."""
+    return rpps.parse(_luhn(f"10{seed:08d}"))
+
+
+def _adeli(seed: int) -> AdeliNumber:
+    """A made-up ADELI number (Paris, general practitioner, Luhn), one per ``seed``."""
+    return adeli.parse(_luhn(f"7510{seed:04d}"))
+
+
+def _niss(seed: int) -> NissNumber:
+    """A made-up BIS number (month + 40: outside the national register), one per ``seed``."""
+    body = f"9041{seed % 28 + 1:02d}{seed // 28 % 997 + 1:03d}"
+    return niss.parse(body + f"{97 - int(body) % 97:02d}")
+
+
+def _iban(seed: int) -> BelgianIban:
+    """A made-up Belgian IBAN at bank code 320 (a BIC is known for it), one per ``seed``."""
+    head = f"320{seed:07d}"
+    national = head + f"{int(head) % 97 or 97:02d}"
+    check = 98 - int(national + "111400") % 97  # ISO 7064 over the national part + "BE00"
+    return iban.parse(f"BE{check:02d}{national}")
+
+
+def _bce(seed: int) -> BceNumber:
+    """A made-up BCE/KBO enterprise number, one per ``seed`` (from 1)."""
+    head = f"0{seed:07d}"
+    return bce.parse(head + f"{97 - int(head) % 97:02d}")
+
+
+def _same_person(number: str, competence: str) -> str:
+    """The INAMI number of the same person (first eight digits) with another competence code."""
+    return number[:8] + competence
+
+
+def _practitioner(user_id: UserId, inami_number: str | None = None) -> Practitioner:
+    """A Belgian general practitioner with this INAMI number (a fresh made-up one by default)."""
+    return Practitioner(
+        user_id=user_id,
+        profession=Profession.GENERAL_PRACTITIONER,
+        country="BE",
+        created_at=_OPENED,
+        inami=inami.parse(inami_number or sample_inami()),
+    )
+
+
+def _holder(user_id: UserId, seed: int) -> Practitioner:
+    """A practitioner holding a number of every kind: INAMI, NISS, RPPS and ADELI."""
+    return attrs.evolve(
+        _practitioner(user_id), niss=_niss(seed), rpps=_rpps(seed), adeli=_adeli(seed)
+    )
+
+
+_SHARED_NUMBERS = ("inami", "inami_person_key", "rpps", "adeli", "niss")
+
+
+def _with_number_of(taker: Practitioner, holder: Practitioner, shared: str) -> Practitioner:
+    """``taker`` given the number of ``holder`` that ``shared`` names.
+
+    ``inami_person_key`` is the holder's INAMI number with another competence code: the same
+    person, so the same identity key (B2).
+    """
+    if shared == "inami_person_key":
+        assert holder.inami is not None
+        return attrs.evolve(taker, inami=inami.parse(_same_person(holder.inami.number, "005")))
+    if shared == "inami":
+        return attrs.evolve(taker, inami=holder.inami)
+    if shared == "rpps":
+        return attrs.evolve(taker, rpps=holder.rpps)
+    if shared == "adeli":
+        return attrs.evolve(taker, adeli=holder.adeli)
+    return attrs.evolve(taker, niss=holder.niss)
+
+
+def _kind(shared: str) -> str:
+    return "inami" if shared.startswith("inami") else shared
+
+
+def _address(**overrides: object) -> Address:
+    """A made-up workplace in Namur, reachable by e-mail and phone (B1, C7)."""
+    values: dict[str, object] = {
+        "kind": AddressKind.WORKPLACE,
+        "street": "Rue des Tilleuls 12",
+        "postal_code": "5000",
+        "city": "Namur",
+        "country": "BE",
+        "email": EmailAddress("accueil@cabinet-exemple.be"),
+        "phone": "+3281223344",
+    }
+    values.update(overrides)
+    return Address(**values)  # type: ignore[arg-type]
+
+
+def _profile(establishment_id: EstablishmentId = _EST) -> EstablishmentProfile:
+    """A profile with an address only: no numbers, no logo, no trainee account."""
+    return EstablishmentProfile(
+        establishment_id=establishment_id, address=_address(), updated_at=_OPENED
+    )
+
+
+class ProfileRepositoriesContract:
+    """Practitioners, establishment profiles and unique initials (A7, B1-B6, C7).
+
+    Implement ``make_unit_of_work_factory`` returning a factory of
+    :class:`~practiceid.ports.AccessUnitOfWork` over one fresh, empty store, as for
+    :class:`AccessRepositoriesContract`. The suite checks the error contracts of
+    :class:`~practiceid.ports.PractitionerRepository` (identity keys unique across
+    practitioners, B2, B3), :class:`~practiceid.ports.EstablishmentProfileRepository` (C7) and
+    the initials rule of :class:`~practiceid.ports.MembershipRepository` (A7). It stores the
+    users and establishment a record refers to before the record itself, so an adapter may
+    enforce foreign keys. Every number in it is made up.
+    """
+
+    def make_unit_of_work_factory(self) -> AccessUnitOfWorkFactory:
+        """Return a factory of access units of work over a fresh, empty store."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def uow_factory(self) -> AccessUnitOfWorkFactory:
+        """The factory under test, fresh for each test."""
+        return self.make_unit_of_work_factory()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _add(factory: AccessUnitOfWorkFactory, *records: _ProfileRecord) -> None:
+        """Store ``records``, in order, in one committed unit of work."""
+        with factory() as uow:
+            for record in records:
+                if isinstance(record, User):
+                    uow.users.add(record)
+                elif isinstance(record, Organisation):
+                    uow.organisations.add(record)
+                elif isinstance(record, Establishment):
+                    uow.establishments.add(record)
+                elif isinstance(record, Membership):
+                    uow.memberships.add(record)
+                elif isinstance(record, Practitioner):
+                    uow.practitioners.add(record)
+                else:
+                    uow.establishment_profiles.add(record)
+            uow.commit()
+
+    def _practice(self, factory: AccessUnitOfWorkFactory, *members: User) -> Establishment:
+        """Store an owner, the organisation, the establishment :data:`_EST` and ``members``."""
+        owner = sample_user(id=UserId("owner"))
+        establishment = _establishment()
+        self._add(factory, owner, _organisation(owner=owner.id), establishment, *members)
+        return establishment
+
+    def _people(self, factory: AccessUnitOfWorkFactory, count: int) -> list[User]:
+        """Store the practice and ``count`` users; return the users."""
+        users = [sample_user() for _ in range(count)]
+        self._practice(factory, *users)
+        return users
+
+    @staticmethod
+    def _race(attempt: Callable[[int, threading.Barrier], object]) -> list[object]:
+        """Run ``attempt`` in 16 threads; return what each returned or raised."""
+        return _race_in_threads(attempt)
+
+    # -- practitioners: add and read (B1-B6) ----------------------------------------------
+
+    def test_added_practitioner_reads_back_equal_through_get_and_find(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        practitioner = _practitioner(user.id)
+        self._add(uow_factory, practitioner)
+        with uow_factory() as uow:
+            assert uow.practitioners.get(user.id) == practitioner
+            assert uow.practitioners.find(user.id) == practitioner
+
+    def test_every_practitioner_field_round_trips_exactly(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        number = sample_inami("005")
+        brussels = timezone(timedelta(hours=1))
+        certificate = EHealthCertificate(
+            serial_number="5f3c0a91d2e4b7c8",
+            issuer="CN=Sample eHealth CA, O=Exemple, C=BE",
+            not_before=datetime(2025, 11, 3, 8, 0, tzinfo=UTC),
+            not_after=datetime(2028, 11, 3, 8, 0, tzinfo=UTC),
+            sha256=hashlib.sha256(b"made-up certificate").hexdigest(),
+            registered_at=datetime(2026, 1, 6, 10, 30, 5, 654321, tzinfo=brussels),
+            holder_nihii=number,
+            fetch_messages=True,
+        )
+        accounts = {mutuality: _iban(seed) for seed, mutuality in enumerate(Mutuality, 1)}
+        edmg = EdmgRegistration(registered_at=_PROFILED, accounts=accounts)
+        practitioner = Practitioner(
+            user_id=user.id,
+            profession=Profession.GENERAL_PRACTITIONER,
+            country="BE",
+            created_at=datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC),
+            inami=inami.parse(number),
+            niss=_niss(1),
+            rpps=_rpps(1),
+            adeli=_adeli(1),
+            addresses=[
+                _address(street="Chaussée de l'Épine 7", city="Liège", postal_code="4000"),
+                _address(kind=AddressKind.HOME, email=None, phone=None),
+                _address(
+                    kind=AddressKind.BILLING,
+                    street="12 rue de l'Exemple",
+                    postal_code="75008",
+                    city="Paris",
+                    country="FR",
+                    email=EmailAddress("Compta.Cabinet@Exemple-Sante.fr"),
+                    phone="+33155501234",
+                ),
+            ],
+            settings=PractitionerSettings(
+                hub_region=HubRegion.WALLONIA, ehealth=certificate, edmg=edmg
+            ),
+            billing=BillingData(
+                company_name="SRL Cabinet Médical Dr Exemple & Associés",
+                enterprise_number=_bce(1),
+                conventioned=True,
+                iban=_iban(99),
+            ),
+        )
+        self._add(uow_factory, practitioner)
+        with uow_factory() as uow:
+            stored = uow.practitioners.get(user.id)
+        assert stored == practitioner
+        assert stored.identifiers == practitioner.identifiers
+        assert stored.identity_keys == practitioner.identity_keys
+        assert stored.requires_supervisor is True  # the competence code survived (B4)
+        assert stored.addresses == practitioner.addresses  # every address, in order
+        assert [a.kind for a in stored.addresses] == [
+            AddressKind.WORKPLACE,
+            AddressKind.HOME,
+            AddressKind.BILLING,
+        ]
+        assert stored.addresses[2].email == EmailAddress("Compta.Cabinet@Exemple-Sante.fr")
+        assert stored.addresses[2].email.address == "Compta.Cabinet@Exemple-Sante.fr"
+        assert stored.settings.hub_region is HubRegion.WALLONIA
+        assert stored.settings.ehealth == certificate
+        assert stored.settings.ehealth.registered_at.tzinfo is not None
+        assert stored.settings.edmg is not None
+        assert dict(stored.settings.edmg.accounts) == accounts
+        assert list(stored.settings.edmg.accounts) == list(Mutuality)
+        assert stored.settings.edmg.same_account is False
+        assert stored.billing == practitioner.billing
+        assert stored.billing.bic == "BBRUBEBB"  # derived again from the IBAN (B6)
+        assert stored.created_at == practitioner.created_at
+        assert stored.created_at.tzinfo is not None
+
+    def test_unknown_practitioner_is_found_as_none_and_get_raises_practitioner_not_found(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        holder, stranger = self._people(uow_factory, 2)
+        self._add(uow_factory, _practitioner(holder.id))
+        with uow_factory() as uow:
+            assert uow.practitioners.find(stranger.id) is None
+            with pytest.raises(PractitionerNotFound) as raised:
+                uow.practitioners.get(stranger.id)
+        assert raised.value.code == "practitioner.not_found"
+        assert raised.value.params["user_id"] == stranger.id
+
+    def test_ids_of_odd_types_name_no_practitioner_and_no_profile(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        self._add(uow_factory, _practitioner(user.id), _profile())
+        odd: list[object] = [None, [user.id], {"id": user.id}, 42]
+        with uow_factory() as uow:
+            for value in odd:
+                assert uow.practitioners.find(value) is None  # type: ignore[arg-type]
+                with pytest.raises(PractitionerNotFound):
+                    uow.practitioners.get(value)  # type: ignore[arg-type]
+                assert uow.establishment_profiles.find(value) is None  # type: ignore[arg-type]
+
+    def test_practitioners_without_numbers_never_clash(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        secretary, assistant = self._people(uow_factory, 2)
+        first = attrs.evolve(
+            _practitioner(secretary.id), profession=Profession.SECRETARY, inami=None
+        )
+        second = attrs.evolve(
+            _practitioner(assistant.id), profession=Profession.ASSISTANT, inami=None
+        )
+        self._add(uow_factory, first, second)
+        with uow_factory() as uow:
+            assert uow.practitioners.get(secretary.id) == first
+            assert uow.practitioners.update(second).version == 1
+
+    # -- practitioners: one per user ------------------------------------------------------
+
+    def test_second_practitioner_data_of_a_user_raises_duplicate_record_for_practitioner(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        first = _practitioner(user.id)
+        self._add(uow_factory, first)
+        with uow_factory() as uow:
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.practitioners.add(attrs.evolve(_holder(user.id, 1), country="FR"))
+            uow.commit()
+        assert not isinstance(raised.value, DuplicateIdentifier)
+        assert raised.value.code == "record.duplicate"
+        assert raised.value.params["entity"] == "practitioner"
+        assert raised.value.params["id"] == user.id
+        with uow_factory() as uow:
+            assert uow.practitioners.get(user.id) == first
+
+    # -- practitioners: numbers unique across practitioners (B2, B3) ----------------------
+
+    @pytest.mark.parametrize("shared", _SHARED_NUMBERS)
+    def test_another_practitioners_number_raises_duplicate_identifier_on_add(
+        self, uow_factory: AccessUnitOfWorkFactory, shared: str
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        holder = _holder(first.id, 1)
+        self._add(uow_factory, holder)
+        newcomer = _with_number_of(_practitioner(second.id), holder, shared)
+        with uow_factory() as uow, pytest.raises(DuplicateIdentifier) as raised:
+            uow.practitioners.add(newcomer)
+        assert raised.value.code == "practitioner.duplicate_identifier"
+        assert isinstance(raised.value, DuplicateRecord)
+        assert raised.value.params["entity"] == "practitioner"
+        assert raised.value.params["kind"] == _kind(shared)
+
+    @pytest.mark.parametrize("shared", _SHARED_NUMBERS)
+    def test_another_practitioners_number_raises_duplicate_identifier_on_update(
+        self, uow_factory: AccessUnitOfWorkFactory, shared: str
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        holder, other = _holder(first.id, 1), _holder(second.id, 2)
+        self._add(uow_factory, holder, other)
+        with uow_factory() as uow:
+            with pytest.raises(DuplicateIdentifier) as raised:
+                uow.practitioners.update(_with_number_of(other, holder, shared))
+            uow.commit()
+        assert raised.value.params["entity"] == "practitioner"
+        assert raised.value.params["kind"] == _kind(shared)
+        with uow_factory() as uow:
+            assert uow.practitioners.get(first.id) == holder
+            assert uow.practitioners.get(second.id) == other
+
+    def test_a_practitioner_may_update_keeping_their_own_numbers(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        trainee = attrs.evolve(_holder(user.id, 1), inami=inami.parse(sample_inami("005")))
+        self._add(uow_factory, trainee)
+        assert trainee.inami is not None
+        # Recognised as a GP: same person key, new competence code (B2, B4).
+        recognised = attrs.evolve(
+            trainee, inami=inami.parse(_same_person(trainee.inami.number, "003"))
+        )
+        with uow_factory() as uow:
+            first = uow.practitioners.update(recognised)
+            second = uow.practitioners.update(attrs.evolve(first, country="FR"))
+            uow.commit()
+        assert first == attrs.evolve(recognised, version=1)
+        assert second.version == 2
+        with uow_factory() as uow:
+            stored = uow.practitioners.get(user.id)
+        assert stored == second
+        assert stored.identity_keys == trainee.identity_keys
+        assert stored.requires_supervisor is False
+
+    def test_numbers_freed_by_an_update_can_be_taken_by_another_practitioner(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        holder = _holder(first.id, 1)
+        self._add(uow_factory, holder)
+        # A mistyped INAMI number corrected, and the French numbers dropped.
+        corrected = attrs.evolve(holder, inami=inami.parse(sample_inami()), rpps=None, adeli=None)
+        with uow_factory() as uow:
+            uow.practitioners.update(corrected)
+            uow.commit()
+        assert holder.inami is not None
+        newcomer = attrs.evolve(
+            _practitioner(second.id, _same_person(holder.inami.number, "005")),
+            rpps=holder.rpps,
+            adeli=holder.adeli,
+        )
+        self._add(uow_factory, newcomer)
+        with uow_factory() as uow:
+            assert uow.practitioners.get(second.id) == newcomer
+            assert uow.practitioners.get(first.id) == attrs.evolve(corrected, version=1)
+
+    # -- practitioners: update ------------------------------------------------------------
+
+    def test_practitioner_update_returns_and_stores_the_next_version(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        practitioner = _practitioner(user.id)
+        self._add(uow_factory, practitioner)
+        changed = attrs.evolve(practitioner, billing=BillingData(conventioned=True, iban=_iban(1)))
+        with uow_factory() as uow:
+            stored = uow.practitioners.update(changed)
+            uow.commit()
+        assert stored == attrs.evolve(changed, version=1)
+        with uow_factory() as uow:
+            second = uow.practitioners.update(attrs.evolve(stored, addresses=[_address()]))
+            uow.commit()
+        assert second.version == 2
+        with uow_factory() as uow:
+            assert uow.practitioners.get(user.id) == second
+
+    def test_stale_practitioner_update_raises_stale_record_and_changes_nothing(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        practitioner = _practitioner(user.id)
+        self._add(uow_factory, practitioner)
+        with uow_factory() as uow:
+            current = uow.practitioners.update(attrs.evolve(practitioner, niss=_niss(1)))
+            uow.commit()
+        with uow_factory() as uow:
+            with pytest.raises(StaleRecord) as raised:
+                uow.practitioners.update(attrs.evolve(practitioner, rpps=_rpps(1)))
+            uow.commit()
+        assert raised.value.code == "record.stale"
+        assert raised.value.params["entity"] == "practitioner"
+        assert raised.value.params["id"] == user.id
+        assert (raised.value.params["expected"], raised.value.params["stored"]) == (0, 1)
+        with uow_factory() as uow:
+            assert uow.practitioners.get(user.id) == current
+
+    def test_update_of_an_unknown_practitioner_raises_not_found_and_claims_nothing(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        ghost, newcomer = self._people(uow_factory, 2)
+        unknown = _holder(ghost.id, 1)
+        with uow_factory() as uow:
+            with pytest.raises(PractitionerNotFound) as raised:
+                uow.practitioners.update(unknown)
+            uow.commit()
+        assert raised.value.params["user_id"] == ghost.id
+        taking = attrs.evolve(unknown, user_id=newcomer.id)  # every number of the refused one
+        self._add(uow_factory, taking)
+        with uow_factory() as uow:
+            assert uow.practitioners.find(ghost.id) is None
+            assert uow.practitioners.get(newcomer.id) == taking
+
+    def test_refused_practitioner_writes_change_nothing_even_after_a_commit(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        first, second, third = self._people(uow_factory, 3)
+        holder, other = _holder(first.id, 1), _holder(second.id, 2)
+        self._add(uow_factory, holder, other)
+        # Each refused value also carries fresh numbers, which must not stay claimed.
+        refused_add = attrs.evolve(_holder(third.id, 3), niss=holder.niss)
+        refused_update = attrs.evolve(other, rpps=_rpps(4), adeli=holder.adeli)
+        stale = attrs.evolve(other, version=7, niss=_niss(5))
+        second_data = _holder(first.id, 6)  # the user already has practitioner data
+        with uow_factory() as uow:
+            with pytest.raises(DuplicateIdentifier):
+                uow.practitioners.add(refused_add)
+            with pytest.raises(DuplicateRecord):
+                uow.practitioners.add(second_data)
+            with pytest.raises(DuplicateIdentifier):
+                uow.practitioners.update(refused_update)
+            with pytest.raises(StaleRecord):
+                uow.practitioners.update(stale)
+            assert uow.practitioners.find(third.id) is None
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.practitioners.find(third.id) is None
+            assert uow.practitioners.get(first.id) == holder
+            assert uow.practitioners.get(second.id) == other
+            # The numbers the refused writes tried to take or drop are still held ...
+            with pytest.raises(DuplicateIdentifier) as raised:
+                uow.practitioners.add(attrs.evolve(_practitioner(third.id), rpps=other.rpps))
+            assert raised.value.params["kind"] == "rpps"
+        # ... and the fresh ones they carried are free.
+        free = attrs.evolve(
+            second_data, user_id=third.id, niss=_niss(5), rpps=_rpps(4), adeli=_adeli(3)
+        )
+        self._add(uow_factory, free)
+        with uow_factory() as uow:
+            assert uow.practitioners.get(third.id) == free
+
+    # -- practitioners: transactions ------------------------------------------------------
+
+    def test_leaving_without_commit_discards_practitioner_changes_and_frees_numbers(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        first, second, third = self._people(uow_factory, 3)
+        holder = _holder(first.id, 1)
+        self._add(uow_factory, holder)
+        added = _holder(second.id, 2)
+        with uow_factory() as uow:
+            uow.practitioners.add(added)
+            uow.practitioners.update(attrs.evolve(holder, niss=_niss(3), rpps=None))
+        with uow_factory() as uow:
+            assert uow.practitioners.find(second.id) is None
+            assert uow.practitioners.get(first.id) == holder
+            with pytest.raises(DuplicateIdentifier):  # the update's release was undone
+                uow.practitioners.add(attrs.evolve(_practitioner(third.id), rpps=holder.rpps))
+        taking = attrs.evolve(added, user_id=third.id, niss=_niss(3))
+        self._add(uow_factory, taking)  # the undone add's and update's numbers are free
+        with uow_factory() as uow:
+            assert uow.practitioners.get(third.id) == taking
+
+    def test_rollback_discards_practitioner_changes_made_since_the_last_commit(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        kept, dropped = self._people(uow_factory, 2)
+        practitioner, dropped_data = _practitioner(kept.id), _holder(dropped.id, 1)
+        with uow_factory() as uow:
+            uow.practitioners.add(practitioner)
+            uow.commit()
+            uow.practitioners.add(dropped_data)
+            uow.practitioners.update(attrs.evolve(practitioner, niss=_niss(2)))
+            uow.rollback()
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.practitioners.get(kept.id) == practitioner
+            assert uow.practitioners.find(dropped.id) is None
+        # The numbers the undone add and update took are free again.
+        owner_data = attrs.evolve(_practitioner(UserId("owner")), niss=_niss(2))
+        self._add(uow_factory, dropped_data, owner_data)
+
+    # -- establishment profiles (C7) ------------------------------------------------------
+
+    def test_added_establishment_profile_reads_back_equal_and_an_unknown_one_is_none(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        self._practice(uow_factory)
+        annex = _establishment(_ANNEX, name="Annexe des Tilleuls")
+        profile = _profile()
+        self._add(uow_factory, annex, profile)
+        with uow_factory() as uow:
+            assert uow.establishment_profiles.find(_EST) == profile
+            assert uow.establishment_profiles.find(_ANNEX) is None
+            assert uow.establishment_profiles.find(EstablishmentId("est-nowhere")) is None
+
+    def test_logo_bytes_numbers_and_trainee_account_round_trip_exactly(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        self._practice(uow_factory)
+        image = sample_png(width=480, height=160)
+        profile = attrs.evolve(
+            _profile(),
+            address=_address(street="Place de l'Ange 3", phone="+3281223345"),
+            updated_at=_PROFILED,
+            inami=inami.parse(sample_inami("000", profession="7")),
+            finess=finess.parse(_luhn("75000001")),
+            enterprise_number=_bce(2),
+            logo=parse_logo(image),
+            trainee_account=_iban(7),
+        )
+        self._add(uow_factory, profile)
+        with uow_factory() as uow:
+            stored = uow.establishment_profiles.find(_EST)
+        assert stored == profile
+        assert stored.logo is not None
+        assert stored.logo.data == image  # byte for byte
+        assert (stored.logo.media_type, stored.logo.width, stored.logo.height) == (
+            "image/png",
+            480,
+            160,
+        )
+        assert stored.logo.sha256 == hashlib.sha256(image).hexdigest()
+        assert stored.trainee_account == _iban(7)
+        assert stored.trainee_account is not None
+        assert stored.trainee_account.bic == "BBRUBEBB"
+        assert stored.updated_at == _PROFILED
+        assert stored.updated_at.tzinfo is not None
+        name = "Cabinet des Tilleuls"
+        assert stored.report_header(name) == profile.report_header(name)
+
+    def test_second_profile_of_an_establishment_raises_duplicate_record_and_changes_nothing(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        self._practice(uow_factory)
+        profile = _profile()
+        self._add(uow_factory, profile)
+        with uow_factory() as uow:
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.establishment_profiles.add(
+                    attrs.evolve(_profile(), logo=parse_logo(sample_png()))
+                )
+            uow.commit()
+        assert raised.value.code == "record.duplicate"
+        assert raised.value.params["entity"] == "establishment_profile"
+        assert raised.value.params["id"] == _EST
+        with uow_factory() as uow:
+            assert uow.establishment_profiles.find(_EST) == profile
+
+    def test_establishment_profile_update_returns_and_stores_the_next_version(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        self._practice(uow_factory)
+        profile = _profile()
+        self._add(uow_factory, profile)
+        changed = attrs.evolve(profile, logo=parse_logo(sample_png()), updated_at=_PROFILED)
+        with uow_factory() as uow:
+            stored = uow.establishment_profiles.update(changed)
+            uow.commit()
+        assert stored == attrs.evolve(changed, version=1)
+        with uow_factory() as uow:
+            second = uow.establishment_profiles.update(attrs.evolve(stored, logo=None))
+            uow.commit()
+        assert second.version == 2
+        with uow_factory() as uow:
+            assert uow.establishment_profiles.find(_EST) == second
+
+    def test_stale_establishment_profile_update_raises_stale_record_and_changes_nothing(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        self._practice(uow_factory)
+        profile = _profile()
+        self._add(uow_factory, profile)
+        with uow_factory() as uow:
+            current = uow.establishment_profiles.update(
+                attrs.evolve(profile, trainee_account=_iban(1))
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            with pytest.raises(StaleRecord) as raised:
+                uow.establishment_profiles.update(attrs.evolve(profile, enterprise_number=_bce(1)))
+            uow.commit()
+        assert raised.value.code == "record.stale"
+        assert raised.value.params["entity"] == "establishment_profile"
+        assert raised.value.params["id"] == _EST
+        assert (raised.value.params["expected"], raised.value.params["stored"]) == (0, 1)
+        with uow_factory() as uow:
+            assert uow.establishment_profiles.find(_EST) == current
+
+    def test_update_of_an_establishment_without_a_profile_raises_establishment_not_found(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        self._practice(uow_factory)
+        with uow_factory() as uow:
+            with pytest.raises(EstablishmentNotFound) as raised:
+                uow.establishment_profiles.update(_profile())
+            with pytest.raises(EstablishmentNotFound):
+                uow.establishment_profiles.update(_profile(EstablishmentId("est-nowhere")))
+            uow.commit()
+        assert raised.value.params["establishment_id"] == _EST
+        with uow_factory() as uow:
+            assert uow.establishment_profiles.find(_EST) is None
+
+    def test_leaving_without_commit_discards_establishment_profile_changes(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        self._practice(uow_factory)
+        annex = _establishment(_ANNEX, name="Annexe des Tilleuls")
+        profile = _profile()
+        self._add(uow_factory, annex, profile)
+        with uow_factory() as uow:
+            uow.establishment_profiles.add(_profile(_ANNEX))
+            uow.establishment_profiles.update(attrs.evolve(profile, logo=parse_logo(sample_png())))
+        with uow_factory() as uow:
+            assert uow.establishment_profiles.find(_ANNEX) is None
+            assert uow.establishment_profiles.find(_EST) == profile
+
+    def test_profile_repositories_outside_their_unit_of_work_raise(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        uow = uow_factory()
+        calls: list[Callable[[], object]] = [
+            lambda: uow.practitioners.find(user.id),
+            lambda: uow.practitioners.get(user.id),
+            lambda: uow.establishment_profiles.find(_EST),
+        ]
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow:
+            pass
+        for call in [
+            *calls,
+            lambda: uow.practitioners.add(_practitioner(user.id)),
+            lambda: uow.practitioners.update(_practitioner(user.id)),
+            lambda: uow.establishment_profiles.add(_profile()),
+            lambda: uow.establishment_profiles.update(_profile()),
+        ]:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow_factory() as fresh:
+            assert fresh.practitioners.find(user.id) is None
+            assert fresh.establishment_profiles.find(_EST) is None
+
+    # -- memberships: initials unique in an establishment (A7) ----------------------------
+
+    def test_membership_initials_and_supervisor_are_stored_as_given(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        trainee, supervisor = self._people(uow_factory, 2)
+        membership = _membership(trainee.id, _EST, "trainee").with_initials("ÉdB")
+        membership = membership.with_supervisor(supervisor.id)  # B4
+        self._add(uow_factory, membership)
+        with uow_factory() as uow:
+            stored = uow.memberships.get(_EST, trainee.id)
+        assert stored == membership
+        assert (stored.initials, stored.supervisor) == ("ÉdB", supervisor.id)
+
+    def test_same_initials_in_another_case_raise_duplicate_initials_on_add(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        self._add(uow_factory, _membership(first.id).with_initials("JD"))
+        for initials in ("JD", "jd", "Jd", "ＪＤ"):
+            with uow_factory() as uow, pytest.raises(DuplicateInitials) as raised:
+                uow.memberships.add(_membership(second.id).with_initials(initials))
+            assert raised.value.code == "membership.duplicate_initials"
+            assert isinstance(raised.value, DuplicateRecord)
+            assert raised.value.params["entity"] == "membership"
+            assert raised.value.params["establishment_id"] == _EST
+            assert raised.value.params["initials"] == initials
+
+    def test_taking_another_members_initials_by_update_raises_duplicate_initials(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        taken, other = _membership(first.id).with_initials("JD"), _membership(second.id)
+        self._add(uow_factory, taken, other.with_initials("AB"))
+        with uow_factory() as uow:
+            stored = uow.memberships.get(_EST, second.id)
+            with pytest.raises(DuplicateInitials) as raised:
+                uow.memberships.update(stored.with_initials("jd"))
+            uow.commit()
+        assert raised.value.params["establishment_id"] == _EST
+        assert raised.value.params["initials"] == "jd"
+        with uow_factory() as uow:
+            assert uow.memberships.get(_EST, first.id) == taken
+            assert uow.memberships.get(_EST, second.id) == stored
+
+    def test_a_deactivated_member_keeps_their_initials(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        # Memberships are never removed (A6): records still name a former member by initials.
+        former, newcomer = self._people(uow_factory, 2)
+        membership = _membership(former.id).with_initials("MV")
+        self._add(uow_factory, membership)
+        with uow_factory() as uow:
+            uow.memberships.update(membership.deactivate())
+            uow.commit()
+        with uow_factory() as uow, pytest.raises(DuplicateInitials):
+            uow.memberships.add(_membership(newcomer.id).with_initials("mv"))
+
+    def test_same_initials_in_another_establishment_are_accepted(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        annex = _establishment(_ANNEX, name="Annexe des Tilleuls")
+        here = _membership(first.id).with_initials("JD")
+        there = _membership(second.id, _ANNEX).with_initials("jd")
+        self._add(uow_factory, annex, here, there, _membership(first.id, _ANNEX))
+        with uow_factory() as uow:
+            moved = uow.memberships.update(
+                uow.memberships.get(_ANNEX, first.id).with_initials("AB")
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.memberships.get(_EST, first.id) == here
+            assert uow.memberships.get(_ANNEX, second.id) == there
+            assert uow.memberships.get(_ANNEX, first.id) == moved
+
+    def test_empty_initials_never_clash(self, uow_factory: AccessUnitOfWorkFactory) -> None:
+        users = self._people(uow_factory, 3)
+        memberships = [_membership(u.id) for u in users]  # initials "" (before A7 existed)
+        self._add(uow_factory, *memberships)
+        with uow_factory() as uow:
+            first = uow.memberships.update(memberships[0].with_initials("JD"))
+            uow.memberships.update(first.with_initials(""))
+            uow.memberships.update(memberships[1].with_roles([RoleId("secretary")]))
+            uow.commit()
+        with uow_factory() as uow:
+            assert [m.initials for m in uow.memberships.list_for_establishment(_EST)] == [""] * 3
+
+    def test_initials_released_by_an_update_can_be_taken_by_another_member(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        membership = _membership(first.id).with_initials("JD")
+        self._add(uow_factory, membership)
+        with uow_factory() as uow:
+            uow.memberships.update(membership.with_initials("JDu"))
+            uow.commit()
+        taker = _membership(second.id).with_initials("jd")
+        self._add(uow_factory, taker)
+        with uow_factory() as uow:
+            assert uow.memberships.get(_EST, second.id) == taker
+            with pytest.raises(DuplicateInitials):  # the new initials are held
+                uow.memberships.update(taker.with_initials("JDU"))
+
+    def test_a_member_keeps_their_own_initials_when_updating_other_fields(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        member, supervisor = self._people(uow_factory, 2)
+        membership = _membership(member.id, _EST, "trainee").with_initials("JD")
+        self._add(uow_factory, membership)
+        with uow_factory() as uow:
+            first = uow.memberships.update(membership.with_supervisor(supervisor.id))
+            second = uow.memberships.update(first.with_initials("Jd"))  # the same key
+            third = uow.memberships.update(second.deactivate())
+            uow.commit()
+        assert third == attrs.evolve(
+            membership,
+            supervisor=supervisor.id,
+            initials="Jd",
+            status=MembershipStatus.DEACTIVATED,
+            version=3,
+        )
+        with uow_factory() as uow:
+            assert uow.memberships.get(_EST, member.id) == third
+
+    def test_refused_initials_writes_change_nothing_even_after_a_commit(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        first, second, third = self._people(uow_factory, 3)
+        holder = _membership(first.id).with_initials("JD")
+        other = _membership(second.id).with_initials("AB")
+        self._add(uow_factory, holder, other)
+        with uow_factory() as uow:
+            with pytest.raises(DuplicateInitials):
+                uow.memberships.add(_membership(third.id).with_initials("jd"))
+            with pytest.raises(DuplicateInitials):
+                uow.memberships.update(other.with_initials("JD"))
+            with pytest.raises(StaleRecord):
+                uow.memberships.update(attrs.evolve(other, initials="XY", version=4))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.memberships.find(_EST, third.id) is None
+            assert uow.memberships.list_for_user(third.id) == []
+            assert uow.memberships.list_for_establishment(_EST) == sorted(
+                [holder, other], key=lambda m: m.user_id
+            )
+            with pytest.raises(DuplicateInitials):  # not released by the refused update
+                uow.memberships.add(_membership(third.id).with_initials("ab"))
+        taker = _membership(third.id).with_initials("xy")  # not taken by the stale update
+        self._add(uow_factory, taker)
+        with uow_factory() as uow:
+            assert uow.memberships.get(_EST, third.id) == taker
+
+    def test_rolled_back_initials_are_free_again_and_released_ones_held_again(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        first, second, third = self._people(uow_factory, 3)
+        holder = _membership(first.id).with_initials("AB")
+        self._add(uow_factory, holder)
+        with uow_factory() as uow:
+            uow.memberships.add(_membership(second.id).with_initials("JD"))
+            uow.memberships.update(holder.with_initials("XY"))
+            uow.rollback()
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.memberships.get(_EST, first.id) == holder
+            with pytest.raises(DuplicateInitials):
+                uow.memberships.add(_membership(third.id).with_initials("ab"))
+        self._add(
+            uow_factory,
+            _membership(second.id).with_initials("jd"),
+            _membership(third.id).with_initials("xy"),
+        )
+        with uow_factory() as uow:
+            assert len(uow.memberships.list_for_establishment(_EST)) == 3
+
+    # -- concurrency (A7: two administrators at once; B2: one INAMI person) ---------------
+
+    def test_sixteen_concurrent_adds_of_the_same_initials_have_exactly_one_winner(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, _THREADS)
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            membership = _membership(users[i].id).with_initials("JD" if i % 2 else "jd")
+            barrier.wait()
+            with uow_factory() as uow:
+                uow.memberships.add(membership)
+                uow.commit()
+            return membership
+
+        results = self._race(attempt)
+        winners = [r for r in results if isinstance(r, Membership)]
+        refusals = [r for r in results if isinstance(r, DuplicateInitials)]
+        assert len(winners) == 1, results
+        assert len(refusals) == _THREADS - 1, results
+        with uow_factory() as uow:
+            assert uow.memberships.list_for_establishment(_EST) == winners
+
+    def test_sixteen_concurrent_adds_of_one_inami_person_have_exactly_one_winner(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, _THREADS)
+        number = sample_inami("005")
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            competence = "003" if i % 2 else "005"  # one person, trainee or recognised
+            practitioner = _practitioner(users[i].id, _same_person(number, competence))
+            barrier.wait()
+            with uow_factory() as uow:
+                uow.practitioners.add(practitioner)
+                uow.commit()
+            return practitioner
+
+        results = self._race(attempt)
+        winners = [r for r in results if isinstance(r, Practitioner)]
+        refusals = [r for r in results if isinstance(r, DuplicateIdentifier)]
+        assert len(winners) == 1, results
+        assert len(refusals) == _THREADS - 1, results
+        assert {r.params["kind"] for r in refusals} == {"inami"}
+        with uow_factory() as uow:
+            stored = [uow.practitioners.find(u.id) for u in users]
+        assert [p for p in stored if p is not None] == winners
 
 
 class PasswordHasherContract:

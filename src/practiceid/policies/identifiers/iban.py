@@ -97,6 +97,8 @@ def _check(number: object, *, require_known_bank: bool) -> BelgianIban:
     bic = stdnum_be_iban.to_bic(compacted)
     if bic is not None:
         return BelgianIban(compacted, bic)
+    if require_known_bank:  # a bank code stdnum lists without a BIC (990-999, …)
+        raise InvalidComponent("no BIC for this bank code", kind=KIND, component="bank_code")
     notice = Notice(
         "iban.bic_unknown",
         "no BIC is known for this bank code: ask the user for it",
