@@ -745,6 +745,15 @@ def test_a_deactivated_supervisor_account_is_unlinked_from_trainees_without_acce
     assert world.membership(trainee).supervisor is None
 
 
+def test_a_supervisor_who_stops_being_a_gp_is_unlinked_from_inactive_trainees_b4(world: World):
+    anne = world.gp("anne")
+    trainee = world.trainee("theo", anne)
+    world.access.deactivate_member(actor=world.owner, establishment_id=PARC, user_id=trainee)
+    number = world.data(anne).identifiers["inami"]
+    world.save(anne, Profession.SPECIALIST, identifiers={"inami": number})
+    assert world.membership(trainee).supervisor is None
+
+
 def test_a_trainee_who_becomes_recognised_loses_the_supervisor_link_b4(world: World):
     anne = world.gp("anne")
     number = sample_inami("005")

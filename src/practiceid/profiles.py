@@ -75,6 +75,7 @@ import attrs
 from practiceid._text import clean_name
 from practiceid.access import (
     AccessService,
+    _release_supervisor,
     _require_ids,
     _retried,
     active_trainees,
@@ -90,7 +91,6 @@ from practiceid.errors import (
     InvalidIdentifier,
     PractitionerRejected,
     Rejected,
-    SupervisesTrainees,
     UserNotFound,
     Violation,
 )
@@ -450,7 +450,13 @@ class ProfileService:
             if violations:
                 raise PractitionerRejected(violations)
             if not candidate.is_recognised_general_practitioner:
-                self._refuse_while_supervising(uow, user_id)
+                # Only a recognised GP supervises: active trainees block the change, inactive
+                # ones are unlinked (B4).
+                _release_supervisor(
+                    uow,
+                    [m.establishment_id for m in uow.memberships.list_for_user(user_id)],
+                    user_id,
+                )
             stored = (
                 uow.practitioners.update(candidate)
                 if existing is not None
@@ -784,21 +790,6 @@ class ProfileService:
                 "the supervisor must be a recognised general practitioner",
             )
         return []
-
-    @staticmethod
-    def _refuse_while_supervising(uow: AccessUnitOfWork, user_id: UserId) -> None:
-        found = {
-            m.establishment_id: [
-                t.user_id for t in active_trainees(uow, m.establishment_id, user_id)
-            ]
-            for m in uow.memberships.list_for_user(user_id)
-        }
-        found = {e: t for e, t in found.items() if t}
-        if found:
-            raise SupervisesTrainees(
-                establishments=tuple(sorted(found)),
-                trainees=tuple(sorted({t for ts in found.values() for t in ts})),
-            )
 
     @_retried
     def set_supervisor(
