@@ -13,7 +13,11 @@ All measurements run in one process on the same inputs, so that their ratios mea
    forms, against python-stdnum's ``luhn``, ``fr.siren`` and ``be.vat`` (``_identifiers``);
 8. deciding whether a warm ``Access`` allows a permission (``allows``, ``decide``, with and
    without a target) for 2 000 users in 50 establishments, against pycasbin's RBAC with
-   domains loaded with the same policy (``_access``).
+   domains loaded with the same policy (``_access``);
+9. profiles (``_profiles``): checking an uploaded logo (``check_logo``) against Pillow's lazy
+   ``Image.open`` and its ``verify``, on valid and refused files; ``initials.nearest_free``
+   with 0, 50 and 500 initials taken (no yardstick); ``ProfileService.save_practitioner`` end
+   to end on the in-memory store, with the phone check's share of it.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import practiceid
-from benchmarks import _access, _auth, _django, _identifiers, _inputs, _report, _timing
+from benchmarks import _access, _auth, _django, _identifiers, _inputs, _profiles, _report, _timing
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -366,6 +370,7 @@ def main() -> None:
     login_ratios = _auth.bench_authentication(overhead_ns)
     identifier_ratios = _identifiers.bench_identifiers()
     access_ratios = _access.bench_access()
+    profiles = _profiles.bench_profiles(overhead_ns)
     _django.assert_no_database()
     print_summary(failing_vs_django, passing, worst)
     _report.table(
@@ -384,6 +389,21 @@ def main() -> None:
         [[name, _report.ratio(value, 1)] for name, value in access_ratios.items()],
     )
     _report.note("above 1: practiceid decides faster than pycasbin (time per query).")
+    print()
+    _report.table(
+        ["profiles (medians, same run)", "value"],
+        [
+            *([f"logo: {name} / ours", _report.ratio(r, 1)] for name, r in profiles.logo.items()),
+            [
+                "nearest_free, 500 taken, all on the path",
+                f"{_report.us(profiles.worst_initials_us)} us",
+            ],
+            ["save_practitioner, per call", f"{_report.us(profiles.save_us)} us"],
+            ["  its phone check (clean_phone alone)", f"{profiles.phone_share:.0%}"],
+        ],
+    )
+    _report.note("logo rows above 1: practiceid checks a logo faster than Pillow opens it;")
+    _report.note("all = medians over valid and refused files, valid = per-file geometric mean.")
     print("Django opened no database connection (dummy backend; checked after the run).")
     print(f"Total time: {time.perf_counter() - started:.1f} s")
 
