@@ -137,6 +137,7 @@ _ADDRESS_FIELDS: Final = frozenset(
 _MAX_STREET: Final = 200
 _MAX_CITY: Final = 100
 _MAX_ADDRESSES: Final = 10
+_MAX_KEY: Final = 40
 
 _Change = Callable[[Practitioner], Practitioner]
 
@@ -597,7 +598,12 @@ class ProfileService:
                 Violation("address.not_a_mapping", "an address is a mapping of fields", field, {})
             ]
         violations: list[Violation] = []
-        unknown = sorted(str(k)[:40] for k in raw if k not in _ADDRESS_FIELDS)
+        # Only name-like keys are repeated: a key may be anything, a national number included.
+        unknown = sorted(
+            k if isinstance(k, str) and k.isidentifier() and len(k) <= _MAX_KEY else "<other>"
+            for k in raw
+            if k not in _ADDRESS_FIELDS
+        )
         if unknown:
             violations.append(
                 Violation(

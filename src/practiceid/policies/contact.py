@@ -94,6 +94,14 @@ class Address:
         )
 
 
+def _shown(country: str) -> str | None:
+    """The country for error parameters: only a well-formed code, never what was refused.
+
+    A refused country may be anything typed into the field, a national number included.
+    """
+    return country if _COUNTRY.fullmatch(country) else None
+
+
 def clean_country(raw: object) -> tuple[str, list[Problem]]:
     """Return an ISO 3166-1 alpha-2 code, upper-cased (``"be"`` → ``"BE"``)."""
     if not isinstance(raw, str):
@@ -133,7 +141,7 @@ def clean_postal_code(raw: object, *, country: str) -> tuple[str, list[Problem]]
             (
                 "address.invalid_postal_code",
                 "a postal code has 2 to 10 letters, digits, spaces or hyphens",
-                {"country": country, "expected": "2 to 10 letters or digits"},
+                {"country": _shown(country), "expected": "2 to 10 letters or digits"},
             )
         ]
     return value, []
@@ -155,13 +163,13 @@ def clean_phone(raw: object, *, country: str) -> tuple[str, list[Problem]]:
     try:
         number = phonenumbers.parse(text, country if _COUNTRY.fullmatch(country) else None)
     except phonenumbers.NumberParseException:
-        return text, [("phone.invalid", "not a phone number", {"country": country})]
+        return text, [("phone.invalid", "not a phone number", {"country": _shown(country)})]
     if number.extension:
         return text, [
             (
                 "phone.extension",
                 "a phone number with an extension cannot be dialled directly",
-                {"country": country},
+                {"country": _shown(country)},
             )
         ]
     if not phonenumbers.is_valid_number(number):
@@ -169,7 +177,7 @@ def clean_phone(raw: object, *, country: str) -> tuple[str, list[Problem]]:
             (
                 "phone.invalid",
                 "not a valid phone number in its country's numbering plan",
-                {"country": country},
+                {"country": _shown(country)},
             )
         ]
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), []

@@ -39,8 +39,15 @@ def _load(data: bytes, password: object) -> x509.Certificate | None:
             except ValueError:
                 continue
         return None
-    secret = password.encode("utf-8") if isinstance(password, str) else password
-    if not isinstance(secret, bytes):
+    if isinstance(password, str):
+        try:
+            secret: object = password.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no keystore has such a password
+            return None
+    else:
+        secret = password
+    if not isinstance(secret, bytes) or b"\x00" in secret:
+        # OpenSSL passwords are C strings: a NUL makes the backend panic, not refuse.
         return None
     try:
         keystore = pkcs12.load_pkcs12(data, secret)

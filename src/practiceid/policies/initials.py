@@ -42,6 +42,19 @@ _PARTICLES: Final = frozenset(
 )
 
 
+def _upper(char: str) -> str:
+    """Upper-case one letter, unless that would add a combining mark (``ǰ`` → ``J̌``)."""
+    upper = unicodedata.normalize("NFC", char.upper())
+    return upper if len(upper) == 1 and upper.isalpha() else char
+
+
+def _lower(text: str) -> str:
+    """Lower-case letters one by one, keeping those that would gain a mark (``İ`` → ``i̇``)."""
+    return "".join(
+        lower if len(lower := unicodedata.normalize("NFC", c.lower())) == 1 else c for c in text
+    )
+
+
 def key(initials: str) -> str:
     """Return the comparison key: ``JDu``, ``JDU`` and ``ｊｄｕ`` have the same one."""
     return fold(initials)
@@ -71,8 +84,8 @@ def derive(first_name: str, last_name: str) -> str:
     name (``de``, ``van``, ``d'``) are skipped, and so are known particles when the whole name
     was typed in lower case. A name without letters gives ``"M"``.
     """
-    letters = [p[0].upper() for p in _name_parts(first_name, particles=True)]
-    letters += [p[0].upper() for p in _name_parts(last_name, particles=False)]
+    letters = [_upper(p[0]) for p in _name_parts(first_name, particles=True)]
+    letters += [_upper(p[0]) for p in _name_parts(last_name, particles=False)]
     initials = "".join(letters)[:MAX_LENGTH]
     return initials or "M"
 
@@ -81,18 +94,18 @@ def _candidates(base: str, first_name: str, last_name: str, *, from_names: bool)
     if from_names:
         last = _name_parts(last_name, particles=False)
         first = _name_parts(first_name, particles=True)
-        stem = "".join(p[0].upper() for p in first)
+        stem = "".join(_upper(p[0]) for p in first)
         if last:
             tail = last[-1]
-            head = "".join(p[0].upper() for p in last[:-1])
+            head = "".join(_upper(p[0]) for p in last[:-1])
             for extra in range(1, min(_EXTRA_LETTERS, len(tail) - 1) + 1):
-                yield stem + head + tail[0].upper() + tail[1 : 1 + extra].lower()
+                yield stem + head + _upper(tail[0]) + _lower(tail[1 : 1 + extra])
         if first:
-            rest = "".join(p[0].upper() for p in _name_parts(last_name, particles=False))
+            rest = "".join(_upper(p[0]) for p in _name_parts(last_name, particles=False))
             word = first[0]
             for extra in range(1, min(_EXTRA_LETTERS, len(word) - 1) + 1):
-                head = word[0].upper() + word[1 : 1 + extra].lower()
-                yield head + "".join(p[0].upper() for p in first[1:]) + rest
+                head = _upper(word[0]) + _lower(word[1 : 1 + extra])
+                yield head + "".join(_upper(p[0]) for p in first[1:]) + rest
     for number in range(2, _MAX_NUMBER + 1):
         suffix = str(number)
         yield base[: MAX_LENGTH - len(suffix)] + suffix

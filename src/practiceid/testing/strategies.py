@@ -25,15 +25,29 @@ form the modules accept: separators, non-breaking spaces, full width, spaces aro
   :func:`belgian_ibans`; :func:`valid_identifiers` draws ``(kind, number)`` pairs of any kind;
 * :func:`typos`: a number with one digit changed or two neighbours swapped, which may
   still be valid; :func:`near_misses`: typos of a valid number that the module refuses.
+
+Profiles (A7, B1-B6, C7), for Belgium, France, Luxembourg and the Netherlands:
+
+* :func:`initials`: initials :func:`practiceid.policies.initials.clean` accepts as they are;
+* :func:`phone_numbers`, :func:`postal_codes`: valid national phone numbers and postal codes;
+  :func:`addresses`: address mappings as :class:`~practiceid.ProfileService` takes them;
+* :func:`logos`: valid PNG or JPEG logos of random size within the limits;
+* :func:`practitioner_forms`: the ``profession``, ``country``, ``identifiers`` and
+  ``addresses`` that :meth:`~practiceid.ProfileService.save_practitioner` accepts in an
+  establishment of a given product.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
 import string
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
+from typing import Final
 
+import phonenumbers
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -50,14 +64,20 @@ from practiceid.establishments import (
 )
 from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.permissions import Feature, Permission
+from practiceid.policies.contact import AddressKind
 from practiceid.policies.email import EmailAddress, EmailPolicy
 from practiceid.policies.identifiers import MODULES, inami
 from practiceid.policies.identifiers._common import luhn_check_digit
+from practiceid.policies.initials import MAX_LENGTH as MAX_INITIALS
 from practiceid.policies.login import Login, LoginPolicy
+from practiceid.policies.logo import MAX_SIDE, MIN_SIDE, MediaType
 from practiceid.policies.password import PasswordPolicy
+from practiceid.policies.professions import PROFESSION_RULES, Profession
+from practiceid.testing.samples import sample_jpeg, sample_png
 from practiceid.users import User, UserId, UserStatus
 
 __all__ = [
+    "addresses",
     "adeli_numbers",
     "bce_numbers",
     "belgian_ibans",
@@ -67,13 +87,18 @@ __all__ = [
     "finess_numbers",
     "idnps_numbers",
     "inami_numbers",
+    "initials",
     "login_variants",
     "logins",
+    "logos",
     "memberships",
     "near_misses",
     "niss_numbers",
     "passwords",
     "permission_sets",
+    "phone_numbers",
+    "postal_codes",
+    "practitioner_forms",
     "roles",
     "rpps_numbers",
     "strong_passwords",
@@ -231,6 +256,7 @@ _ANY_WIDTH_DIGITS = frozenset(string.digits) | {
 _NO_SLASH = tuple(s for s in _SEPARATOR_CHOICES if "/" not in s)
 
 
+@functools.cache
 def _digits(size: int) -> st.SearchStrategy[str]:
     return st.text(string.digits, min_size=size, max_size=size)
 
@@ -394,11 +420,12 @@ def bce_numbers(*, written: bool = False) -> st.SearchStrategy[str]:
     )
 
 
-def _bank_codes() -> list[str]:
+@functools.cache
+def _bank_codes() -> tuple[str, ...]:
     from stdnum import numdb  # noqa: PLC0415 - only when an IBAN is drawn
 
     banks = numdb.get("be/banks")
-    return [f"{i:03d}" for i in range(1000) if banks.info(f"{i:03d}")[0][1].get("bic")]
+    return tuple(f"{i:03d}" for i in range(1000) if banks.info(f"{i:03d}")[0][1].get("bic"))
 
 
 @st.composite
@@ -698,3 +725,385 @@ def _memberships(
         delegations=delegations,
         features=draw(_FEATURE_SETS),
     )
+
+
+# --- Profiles: initials, contact details, logos, practitioners (A7, B1-B6, C7) ------------
+
+_INITIAL_LETTERS = string.ascii_uppercase + string.ascii_lowercase + "ÉÈÀÇÖÜØéèçöüß"
+_INITIAL_PUNCTUATION = ".-'"
+_INITIAL_LETTER = st.sampled_from(_INITIAL_LETTERS)
+_INITIAL_CHAR = st.sampled_from(_INITIAL_LETTERS + string.digits)
+
+
+@st.composite
+def initials(draw: st.DrawFn) -> str:
+    """Initials :func:`practiceid.policies.initials.clean` accepts unchanged (A7).
+
+    One to eight characters: a letter first (Latin, some accented), then letters or digits,
+    with at most one ``.``, ``-`` or ``'`` between two of them (``JD``, ``JDu``, ``J-P.D``).
+    Case is mixed: uniqueness compares them case-insensitively.
+    """
+    size = draw(st.integers(1, MAX_INITIALS))
+    chars = [draw(_INITIAL_LETTER)]
+    while len(chars) < size:
+        between = len(chars) < size - 1 and chars[-1] not in _INITIAL_PUNCTUATION
+        if between and draw(st.integers(0, 4)) == 0:
+            chars.append(draw(st.sampled_from(_INITIAL_PUNCTUATION)))
+        else:
+            chars.append(draw(_INITIAL_CHAR))
+    return "".join(chars)
+
+
+_CONTACT_COUNTRIES: Final = ("BE", "FR", "LU", "NL")
+
+
+def _contact_country(country: object) -> str:
+    if not isinstance(country, str) or country.strip().upper() not in _CONTACT_COUNTRIES:
+        raise InvalidConfiguration(
+            f"country must be one of {', '.join(_CONTACT_COUNTRIES)}", option="country"
+        )
+    return country.strip().upper()
+
+
+_PREFIX_DIGITS: Final = 3
+
+
+@functools.cache
+def _numbering_plan(country: str, *, mobile: bool) -> tuple[tuple[str, int], ...]:
+    """``(prefix, length)`` pairs of national numbers: three leading digits and a length.
+
+    Read from phonenumbers' metadata for the country: a pair is kept when the fixed-line
+    pattern (the mobile one with ``mobile=True``) matches the prefix followed by some tail
+    of that length.
+    """
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(country)
+    if metadata is None:  # pragma: no cover - every supported country has metadata
+        return ()
+    description = metadata.mobile if mobile else metadata.fixed_line
+    if description is None or description.national_number_pattern is None:  # pragma: no cover
+        return ()
+    pattern = re.compile(description.national_number_pattern)
+    plan: set[tuple[str, int]] = set()
+    for length in description.possible_length or ():
+        if length <= _PREFIX_DIGITS:
+            continue
+        tails = {digit * (length - _PREFIX_DIGITS) for digit in string.digits}
+        plan.update(
+            (f"{prefix:03d}", length)
+            for prefix in range(10**_PREFIX_DIGITS)
+            if any(pattern.fullmatch(f"{prefix:03d}{tail}") for tail in tails)
+        )
+    return tuple(sorted(plan))
+
+
+@st.composite
+def _phone_numbers(
+    draw: st.DrawFn, country_code: int, plan: st.SearchStrategy[tuple[str, int]]
+) -> str:
+    prefix, length = draw(plan)
+    digits = prefix + draw(_digits(length - _PREFIX_DIGITS))
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(digits))
+    assume(phonenumbers.is_valid_number(number))
+    written = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return written if draw(st.booleans()) else written.replace(" ", "")
+
+
+def phone_numbers(country: str = "BE", *, mobile: bool | None = None) -> st.SearchStrategy[str]:
+    """Valid phone numbers of ``country``, written in national form (B1, C7).
+
+    Numbers follow the fixed-line (``mobile=False``) or mobile (``True``) numbering plan in
+    phonenumbers' metadata for the country, both by default, and phonenumbers finds each
+    valid; they are written as that country writes them (``081 22 33 44``,
+    ``06 12 34 56 78``) or without spaces. :func:`practiceid.policies.contact.clean_phone`
+    accepts every one for ``country``. The digits are random: nothing here calls them.
+
+    Raises:
+        InvalidConfiguration: ``country`` is not BE, FR, LU or NL, or ``mobile`` is not a
+            boolean or ``None``.
+    """
+    chosen = _contact_country(country)
+    if mobile not in {None, True, False}:
+        raise InvalidConfiguration("mobile is True, False or None", option="mobile")
+    return _phone_strategy(chosen, mobile=mobile)
+
+
+@functools.cache
+def _phone_strategy(country: str, *, mobile: bool | None) -> st.SearchStrategy[str]:
+    code = phonenumbers.country_code_for_region(country)
+    kinds = (False, True) if mobile is None else (mobile,)
+    return st.one_of(
+        [
+            _phone_numbers(code, st.sampled_from(_numbering_plan(country, mobile=kind)))
+            for kind in kinds
+        ]
+    )
+
+
+# A French postal code starts with its département: 01 to 95, 97 and 98 overseas.
+_FR_DEPARTMENTS = st.sampled_from([f"{d:02d}" for d in (*range(1, 96), 97, 98)])
+_POSTAL_CODE_STRATEGIES: Final[dict[str, st.SearchStrategy[str]]] = {
+    "BE": st.integers(1000, 9999).map(str),
+    "FR": st.tuples(_FR_DEPARTMENTS, _digits(3)).map("".join),
+    "LU": st.integers(1000, 9999).map(str),
+    "NL": st.tuples(
+        st.integers(1000, 9999).map(str), st.text(string.ascii_uppercase, min_size=2, max_size=2)
+    ).map("".join),
+}
+
+
+def postal_codes(country: str = "BE") -> st.SearchStrategy[str]:
+    """Valid postal codes of ``country``, as the profile service stores them (B1, C7).
+
+    Belgium and Luxembourg: four digits, 1000 to 9999; France: five digits starting with a
+    département; the Netherlands: four digits and two letters. Each is accepted unchanged by
+    :func:`practiceid.policies.contact.clean_postal_code`.
+
+    Raises:
+        InvalidConfiguration: ``country`` is not BE, FR, LU or NL.
+    """
+    return _POSTAL_CODE_STRATEGIES[_contact_country(country)]
+
+
+_STREET_NAMES = (
+    "des Tilleuls",
+    "du Parc",
+    "de l'Exemple",
+    "des Saules",
+    "du Moulin",
+    "de la Gare",
+    "des Écoles",
+    "Sint-Exempelstraat",
+)
+_CITY_STRATEGIES: Final = {
+    "BE": st.sampled_from(("Namur", "Liège", "Bruxelles", "Gent", "Mons", "Arlon")),
+    "FR": st.sampled_from(("Lille", "Nîmes", "Lyon", "Rennes", "Metz", "Ajaccio")),
+    "LU": st.sampled_from(("Luxembourg", "Esch-sur-Alzette", "Diekirch")),
+    "NL": st.sampled_from(("Utrecht", "Maastricht", "Eindhoven", "Groningen")),
+}
+
+
+_STREET_PARTS = st.tuples(
+    st.sampled_from(("Rue", "Avenue", "Place")),
+    st.sampled_from(_STREET_NAMES),
+    st.integers(1, 250),
+)
+_STREETS: Final = {
+    # "12 rue des Tilleuls" in France, "Rue des Tilleuls 12" elsewhere.
+    country: _STREET_PARTS.map(
+        (lambda p: f"{p[2]} {p[0].lower()} {p[1]}")
+        if country == "FR"
+        else (lambda p: f"{p[0]} {p[1]} {p[2]}")
+    )
+    for country in _CONTACT_COUNTRIES
+}
+
+
+_MAIL_LOCAL = st.tuples(
+    st.sampled_from(("camille", "noa", "sam", "alex", "dr.exemple", "accueil")),
+    st.integers(1, 999),
+).map(lambda parts: f"{parts[0]}{parts[1]}")
+_MAIL_DOMAIN = st.tuples(
+    st.sampled_from(("cabinet", "centre-medical", "maison-medicale", "clinique")),
+    st.sampled_from(_TLDS),
+).map(lambda parts: f"{parts[0]}-exemple.{parts[1]}")
+_CONTACT_EMAILS = st.tuples(_MAIL_LOCAL, _MAIL_DOMAIN).map("@".join)
+
+
+@st.composite
+def _addresses(
+    draw: st.DrawFn,
+    country: str,
+    kinds: st.SearchStrategy[AddressKind],
+    *,
+    reachable: bool | None,
+) -> dict[str, object]:
+    email: str | None = draw(_CONTACT_EMAILS)
+    phone: str | None = draw(_phone_strategy(country, mobile=None))
+    if reachable is False:
+        dropped = draw(st.sampled_from(("email", "phone", "both")))
+        email = None if dropped in {"email", "both"} else email
+        phone = None if dropped in {"phone", "both"} else phone
+    elif reachable is None:
+        email = draw(st.none() | st.just(email))
+        phone = draw(st.none() | st.just(phone))
+    return {
+        "kind": draw(kinds).value,
+        "street": draw(_STREETS[country]),
+        "postal_code": draw(_POSTAL_CODE_STRATEGIES[country]),
+        "city": draw(_CITY_STRATEGIES[country]),
+        "country": country,
+        "email": email,
+        "phone": phone,
+    }
+
+
+def addresses(
+    country: str = "BE", *, kind: AddressKind | str | None = None, reachable: bool | None = None
+) -> st.SearchStrategy[dict[str, object]]:
+    """Address mappings :meth:`~practiceid.ProfileService.save_practitioner` accepts (B1, C7).
+
+    Keys: ``kind`` (drawn unless given), ``street``, ``postal_code``, ``city``, ``country``,
+    ``email`` and ``phone`` (``None`` when absent). ``reachable=True`` always gives an
+    e-mail and a phone, as hubs require of a workplace; ``False`` leaves out one or both;
+    ``None`` draws. Streets and e-mail domains are made up.
+
+    Raises:
+        InvalidConfiguration: ``country`` is not BE, FR, LU or NL, or ``kind`` is not an
+            :class:`~practiceid.policies.contact.AddressKind`.
+    """
+    chosen = _contact_country(country)
+    try:
+        wanted = None if kind is None else AddressKind(kind)
+    except ValueError:
+        raise InvalidConfiguration(f"unknown address kind {kind!r}", option="kind") from None
+    if reachable not in {None, True, False}:
+        raise InvalidConfiguration("reachable is True, False or None", option="reachable")
+    return _address_strategy(chosen, wanted, reachable=reachable)
+
+
+@functools.cache
+def _address_strategy(
+    country: str, kind: AddressKind | None, *, reachable: bool | None
+) -> st.SearchStrategy[dict[str, object]]:
+    kinds = st.sampled_from(AddressKind) if kind is None else st.just(kind)
+    return _addresses(country, kinds, reachable=reachable)
+
+
+_SIDES = st.integers(MIN_SIDE, MAX_SIDE)
+
+
+def _side(value: int | None, option: str) -> st.SearchStrategy[int]:
+    if value is None:
+        return _SIDES
+    if type(value) is not int or not MIN_SIDE <= value <= MAX_SIDE:
+        raise InvalidConfiguration(
+            f"{option} must be {MIN_SIDE} to {MAX_SIDE} pixels", option=option
+        )
+    return st.just(value)
+
+
+def _logo(media_type: MediaType, width: int, height: int) -> bytes:
+    image = sample_png if media_type == "image/png" else sample_jpeg
+    return image(width, height)
+
+
+def logos(
+    media_type: MediaType | None = None, *, width: int | None = None, height: int | None = None
+) -> st.SearchStrategy[bytes]:
+    """Valid logo files (C7): PNG or JPEG bytes the logo check accepts.
+
+    ``media_type`` chooses the format (both by default); ``width`` and ``height`` are drawn
+    within :data:`~practiceid.policies.logo.MIN_SIDE` .. ``MAX_SIDE`` unless given. Images
+    come from :func:`~practiceid.testing.samples.sample_png` and
+    :func:`~practiceid.testing.samples.sample_jpeg`.
+
+    Raises:
+        InvalidConfiguration: an unknown ``media_type``, or a side outside the limits.
+    """
+    formats: tuple[MediaType, ...] = ("image/png", "image/jpeg")
+    if media_type is not None and media_type not in formats:
+        raise InvalidConfiguration(
+            "media_type is 'image/png', 'image/jpeg' or None", option="media_type"
+        )
+    return st.builds(
+        _logo,
+        st.sampled_from(formats) if media_type is None else st.just(media_type),
+        _side(width, "width"),
+        _side(height, "height"),
+    )
+
+
+def _not_a_trainee(digit: str, code: str) -> bool:
+    competence = inami.InamiTable.default().competence(digit, code)
+    return competence is None or not competence.requires_supervisor
+
+
+@functools.cache
+def _competence_codes(digit: str) -> st.SearchStrategy[str]:
+    """Competence codes of providers of kind ``digit`` who need no supervisor (B4)."""
+    known = sorted(
+        code
+        for known_digit, code in inami.InamiTable.default().competences
+        if known_digit == digit and _not_a_trainee(digit, code)
+    )
+    codes = _digits(3).filter(lambda code: _not_a_trainee(digit, code))
+    return st.sampled_from(known) | codes if known else codes
+
+
+@st.composite
+def _inami_for(draw: st.DrawFn, digits: Sequence[str]) -> str:
+    """An 11-digit INAMI number with one of ``digits`` first, of someone needing no supervisor."""
+    digit = draw(st.sampled_from(digits))
+    first_six = digit + draw(_digits(5))
+    head = first_six + inami.check_digits(first_six, draw(_MODULI))
+    return head + draw(_competence_codes(digit))
+
+
+_MODULI = st.sampled_from(inami.MODULI)
+
+
+@functools.cache
+def _identifier_strategy(kind: str, inami_digits: frozenset[str]) -> st.SearchStrategy[str]:
+    if kind == "inami":
+        return _inami_for(sorted(inami_digits or {"1"}))
+    return {"niss": niss_numbers, "rpps": rpps_numbers, "adeli": adeli_numbers}[kind]()
+
+
+@st.composite
+def _practitioner_forms(
+    draw: st.DrawFn, product: ProductKind, country: str, professions: Sequence[Profession]
+) -> dict[str, object]:
+    profession = draw(st.sampled_from(professions))
+    rule = PROFESSION_RULES[product].rule(profession, country)
+    identifiers: dict[str, str] = {}
+    for group in rule.required:
+        kind = draw(st.sampled_from(group))
+        if kind in identifiers:
+            continue
+        identifiers[kind] = draw(_identifier_strategy(kind, rule.inami_digits))
+    workplace = draw(_address_strategy(country, AddressKind.WORKPLACE, reachable=True))
+    others = draw(st.lists(_address_strategy(country, None, reachable=None), max_size=2))
+    return {
+        "profession": profession.value,
+        "country": country,
+        "identifiers": identifiers,
+        "addresses": draw(st.permutations([workplace, *others])),
+    }
+
+
+def practitioner_forms(
+    product: ProductKind | str = ProductKind.GENERAL_PRACTICE,
+    country: str = "BE",
+    *,
+    profession: Profession | str | None = None,
+) -> st.SearchStrategy[dict[str, object]]:
+    """Keyword arguments :meth:`~practiceid.ProfileService.save_practitioner` accepts (B1-B4).
+
+    A mapping with ``profession`` (one ``product`` offers, drawn unless given), ``country``,
+    ``identifiers`` (one made-up number for each group the profession's rule requires in
+    :data:`~practiceid.PROFESSION_RULES`; an INAMI number has the right first digit and is
+    never a trainee's, so no supervisor is needed) and ``addresses`` (a reachable workplace
+    in ``country``, maybe others). Pass it with ``actor``, ``establishment_id`` and
+    ``user_id`` of a member of an establishment of ``product``.
+
+    Raises:
+        InvalidConfiguration: an unknown ``product``, ``country`` not BE, FR, LU or NL, or a
+            ``profession`` the product does not offer.
+    """
+    try:
+        kind = ProductKind(product)
+    except ValueError:
+        raise InvalidConfiguration(f"unknown product {product!r}", option="product") from None
+    chosen = _contact_country(country)
+    offered = sorted(PROFESSION_RULES[kind].professions)
+    if profession is not None:
+        try:
+            wanted = Profession(profession)
+        except ValueError:
+            wanted = None
+        if wanted not in offered:
+            raise InvalidConfiguration(
+                f"{kind.value} does not offer the profession {profession!r}", option="profession"
+            )
+        offered = [wanted]
+    return _practitioner_forms(kind, chosen, offered)

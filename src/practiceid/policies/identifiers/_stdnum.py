@@ -11,6 +11,9 @@ from practiceid.policies.identifiers import _common
 
 __all__ = ["run"]
 
+# Written forms add prefixes and separators ("BE 0403.019.261"); nothing valid is this long.
+_MARGIN = 4
+
 
 def run(
     validator: Callable[[str], str],
@@ -30,6 +33,15 @@ def run(
     """
     cleaned = _common.clean(number, kind)
     _common.not_empty(cleaned, kind)
+    if len(cleaned) > _MARGIN * max(lengths):
+        # stdnum turns some numbers into an int before checking their length, and Python
+        # refuses to convert more than 4 300 digits with a bare ValueError.
+        raise InvalidLength(
+            f"expected {' or '.join(map(str, sorted(lengths)))} characters",
+            kind=kind,
+            length=len(cleaned),
+            expected=tuple(sorted(lengths)),
+        )
     try:
         return validator(cleaned)
     except stdnum_errors.InvalidLength:
