@@ -204,6 +204,7 @@ def _world() -> tuple[InMemoryStore, ProfileService, dict[str, dict[str, Any]]]:
             "identifiers": {"inami": _TRAINEE_INAMI, "niss": NISS},
             "addresses": [sample_workplace(), sample_workplace(kind="home", phone=None)],
             "supervisor": gp2,
+            "supervisors": {CABINET: gp2},
         },
         "set_supervisor": {**here, "trainee": trainee, "supervisor": gp2},
         "hand_over_trainees": {**here, "supervisor": gp, "new_supervisor": gp2},

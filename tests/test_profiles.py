@@ -140,6 +140,7 @@ class World:
         country: str = "BE",
         addresses: list[dict[str, object]] | None = None,
         supervisor: UserId | None = None,
+        supervisors: Mapping[EstablishmentId, UserId] | None = None,
         actor: UserId | None = None,
         profiles: ProfileService | None = None,
     ) -> Practitioner:
@@ -156,6 +157,7 @@ class World:
             identifiers=identifiers,
             addresses=addresses,
             supervisor=supervisor,
+            supervisors=supervisors,
         )
 
     def gp(
@@ -541,6 +543,38 @@ def test_a_trainee_saved_with_a_recognised_gp_records_the_supervisor_b4(world: W
     stored = world.stored(trainee)
     assert stored is not None
     assert stored.requires_supervisor
+
+
+def test_supervisors_must_map_establishment_ids_to_user_ids_b4(world: World):
+    anne = world.gp("anne")
+    theo = world.join("theo")
+    with pytest.raises(PractitionerRejected) as raised:
+        world.profiles.save_practitioner(
+            actor=world.owner,
+            establishment_id=PARC,
+            user_id=theo,
+            profession="general_practitioner",
+            country="BE",
+            identifiers={"inami": sample_inami("005")},
+            addresses=[workplace()],
+            supervisors=[anne],  # type: ignore[arg-type]
+        )
+    assert raised.value.codes == ("supervisors.invalid",)
+
+
+def test_supervisors_in_establishments_the_trainee_is_not_in_are_refused_b4(world: World):
+    anne = world.gp("anne")
+    theo = world.join("theo")
+    with pytest.raises(PractitionerRejected) as raised:
+        world.save(
+            theo,
+            identifiers={"inami": sample_inami("005")},
+            supervisor=anne,
+            supervisors={RIVAL: anne},
+        )
+    assert raised.value.codes == ("supervisors.unknown_establishment",)
+    assert raised.value.violations[0].params["establishments"] == (RIVAL,)
+    assert world.stored(theo) is None
 
 
 def test_a_trainee_cannot_supervise_themselves_b4(world: World):

@@ -548,11 +548,15 @@ class AccessService:
             self._require(
                 access, Permission.ESTABLISHMENTS_CREATE, Target.organisation(organisation.id)
             )
-            uow.users.get(first)
+            first_user = uow.users.get(first)
             uow.establishments.add(establishment)
             uow.memberships.add(
                 Membership.join(
-                    first, establishment.id, roles=establishment.administrator_roles, created_at=now
+                    first,
+                    establishment.id,
+                    roles=establishment.administrator_roles,
+                    created_at=now,
+                    initials=initials_policy.derive(first_user.first_name, first_user.last_name),
                 )
             )
             uow.commit()

@@ -399,6 +399,7 @@ class ProfileService:
         identifiers: Mapping[str, object] | None = None,
         addresses: Iterable[Mapping[str, object] | Address] = (),
         supervisor: UserId | None = None,
+        supervisors: Mapping[EstablishmentId, UserId] | None = None,
     ) -> Practitioner:
         """Create or replace the member's practitioner data (B1-B4).
 
@@ -410,9 +411,10 @@ class ProfileService:
         and phone (B1). Settings and billing data are kept.
 
         A trainee (an INAMI competence code that ``requires_supervisor``) needs a training
-        supervisor in the establishment: ``supervisor``, or the one already chosen; the
-        supervisor must be an active member here and a recognised general practitioner
-        (B4). A practitioner who stops being a trainee loses their supervisor links.
+        supervisor in each of their establishments: ``supervisor`` here, ``supervisors`` in
+        the others (establishment id → supervisor), or the one already chosen; a supervisor
+        must be an active member there and a recognised general practitioner (B4). A
+        practitioner who stops being a trainee loses their supervisor links.
 
         Raises:
             PractitionerRejected: every refused field at once, each naming its field
@@ -425,6 +427,9 @@ class ProfileService:
         _require_ids(
             actor=actor, establishment_id=establishment_id, user_id=user_id, supervisor=supervisor
         )
+        chosen = _supervisor_choices(supervisors)
+        if supervisor is not None:
+            chosen[establishment_id] = supervisor
         parsed, violations = self._parse_practitioner(profession, country, identifiers, addresses)
         with self.access.unit_of_work() as uow:
             self.access.authorize_account(
@@ -444,8 +449,8 @@ class ProfileService:
                 version=existing.version if existing else 0,
             )
             violations += self._check_rules(establishment, candidate)
-            supervisors, supervisor_violations = self._supervisors(
-                uow, candidate, membership, supervisor
+            supervisors_changed, supervisor_violations = self._supervisors(
+                uow, candidate, membership, chosen
             )
             violations += supervisor_violations
             if violations:
@@ -463,7 +468,7 @@ class ProfileService:
                 if existing is not None
                 else _added(uow, candidate)
             )
-            for changed in supervisors:
+            for changed in supervisors_changed:
                 uow.memberships.update(changed)
                 uow.establishments.update(uow.establishments.get(changed.establishment_id))
             uow.commit()
@@ -740,13 +745,28 @@ class ProfileService:
         uow: AccessUnitOfWork,
         practitioner: Practitioner,
         membership: Membership,
-        supervisor: UserId | None,
+        chosen: Mapping[EstablishmentId, UserId],
     ) -> tuple[list[Membership], list[Violation]]:
-        """Return the memberships whose supervisor changes, or why the choice is refused."""
+        """Return the memberships whose supervisor changes, or why the choice is refused.
+
+        ``chosen`` maps establishments to the supervisor given there; a trainee keeps the one
+        they have where none is given, and needs one in every active membership (B4).
+        """
         every = uow.memberships.list_for_user(practitioner.user_id)
-        memberships = [m for m in every if m.is_active]
+        active = {m.establishment_id: m for m in every if m.is_active}
+        active.setdefault(membership.establishment_id, membership)
+        unknown = sorted(set(chosen) - set(active))
+        if unknown:
+            return [], [
+                Violation(
+                    "supervisors.unknown_establishment",
+                    "supervisors are chosen in the trainee's own establishments",
+                    "supervisors",
+                    {"establishments": tuple(unknown)},
+                )
+            ]
         if not practitioner.requires_supervisor:
-            if supervisor is not None:
+            if chosen:
                 return [], [
                     Violation(
                         "supervisor.not_a_trainee",
@@ -757,17 +777,16 @@ class ProfileService:
                 ]
             return [m.with_supervisor(None) for m in every if m.supervisor is not None], []
         changed: list[Membership] = []
-        chosen = supervisor if supervisor is not None else membership.supervisor
-        if chosen is None:
-            return [], [_supervisor_required(membership.establishment_id)]
-        violations = self._check_supervisor(uow, membership, chosen)
-        if chosen != membership.supervisor:
-            changed.append(membership.with_supervisor(chosen))
-        missing = sorted(
-            m.establishment_id
-            for m in memberships
-            if m.supervisor is None and m.establishment_id != membership.establishment_id
-        )
+        violations: list[Violation] = []
+        missing: list[EstablishmentId] = []
+        for establishment_id, place in sorted(active.items()):
+            supervisor = chosen.get(establishment_id, place.supervisor)
+            if supervisor is None:
+                missing.append(establishment_id)
+                continue
+            violations += self._check_supervisor(uow, place, supervisor)
+            if supervisor != place.supervisor:
+                changed.append(place.with_supervisor(supervisor))
         if missing:
             violations.append(_supervisor_required(*missing))
         return changed, violations
@@ -1412,6 +1431,26 @@ class ProfileService:
         raise Decision(
             allowed=False, reason=denial, permission=Permission.USERS_VIEW, actor=actor
         ).error()
+
+
+def _supervisor_choices(raw: object) -> dict[EstablishmentId, UserId]:
+    """Return ``supervisors`` as a dict of ids, or raise PractitionerRejected."""
+    if raw is None:
+        return {}
+    if isinstance(raw, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        return {EstablishmentId(k): UserId(v) for k, v in raw.items()}
+    raise PractitionerRejected(
+        [
+            Violation(
+                "supervisors.invalid",
+                "supervisors map establishment ids to supervisor ids",
+                "supervisors",
+                {},
+            )
+        ]
+    )
 
 
 def _supervisor_required(*establishments: EstablishmentId) -> Violation:
