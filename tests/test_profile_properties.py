@@ -16,22 +16,18 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from practiceid import (
-    AccessService,
     EstablishmentId,
-    OrganisationId,
     PractitionerRejected,
     ProductKind,
-    ProfileService,
     UserId,
 )
-from practiceid.adapters import InMemoryStore
 from practiceid.policies import contact
 from practiceid.policies import initials as initials_policy
 from practiceid.policies.identifiers import bce, iban, inami
 from practiceid.policies.logo import check_logo
 from practiceid.policies.professions import IDENTIFIER_KINDS, PROFESSION_RULES, Profession
 from practiceid.practitioners import BillingData, Practitioner, resolve_billing
-from practiceid.testing import ManualClock, sample_inami, sample_user, sample_workplace
+from practiceid.testing import sample_inami, sample_practice, sample_workplace
 from practiceid.testing.strategies import (
     bce_numbers,
     belgian_ibans,
@@ -53,34 +49,11 @@ COUNTRIES = ["BE", "FR", "LU", "NL"]
 
 def _practice():
     """A general practice with an administrator, a recognised GP, and a member to save."""
-    store = InMemoryStore()
-    access = AccessService(unit_of_work=store.unit_of_work, clock=ManualClock())
-    profiles = ProfileService(access=access)
-    owner = sample_user()
-    with store.unit_of_work() as uow:
-        uow.users.add(owner)
-        uow.commit()
-    access.found_organisation(owner=owner.id, name="Groupe", organisation_id=OrganisationId("g"))
-    access.open_establishment(
-        actor=owner.id,
-        organisation_id=OrganisationId("g"),
-        name="Cabinet",
-        product=ProductKind.GENERAL_PRACTICE,
-        establishment_id=CABINET,
-    )
-    gp, member = (
-        access.add_member(
-            actor=owner.id,
-            establishment_id=CABINET,
-            email=f"{name}@cabinet-exemple.be",
-            roles=["physician"],
-            first_name=name.title(),
-            last_name="Exemple",
-        ).user.id
-        for name in ("camille", "noa")
-    )
-    supervisor = profiles.save_practitioner(
-        actor=owner.id,
+    practice = sample_practice(establishment_id=CABINET)
+    gp = practice.member("Camille", "Exemple", "physician")
+    member = practice.member("Noa", "Exemple", "physician")
+    supervisor = practice.profiles.save_practitioner(
+        actor=practice.owner.id,
         establishment_id=CABINET,
         user_id=gp,
         profession="general_practitioner",
@@ -89,7 +62,14 @@ def _practice():
         addresses=[sample_workplace()],
     )
     assert supervisor.is_recognised_general_practitioner
-    return store, profiles, owner.id, gp, member, supervisor.inami.person_key
+    return (
+        practice.store,
+        practice.profiles,
+        practice.owner.id,
+        gp,
+        member,
+        supervisor.inami.person_key,
+    )
 
 
 @st.composite

@@ -20,9 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from practiceid import (
-    AccessService,
     EstablishmentId,
-    OrganisationId,
     PracticeIdError,
     ProductKind,
     ProfileService,
@@ -35,7 +33,7 @@ from practiceid.testing import (
     sample_certificate,
     sample_inami,
     sample_png,
-    sample_user,
+    sample_practice,
     sample_workplace,
 )
 from practiceid.testing.strategies import niss_numbers
@@ -117,31 +115,10 @@ junk = st.one_of(
 
 def _world() -> tuple[InMemoryStore, ProfileService, dict[str, dict[str, Any]]]:
     """A practice with an administrator, two recognised GPs and a trainee of the first."""
-    store = InMemoryStore()
-    access = AccessService(unit_of_work=store.unit_of_work, clock=ManualClock())
-    profiles = ProfileService(access=access)
-    owner = sample_user()
-    with store.unit_of_work() as uow:
-        uow.users.add(owner)
-        uow.commit()
-    access.found_organisation(owner=owner.id, name="Groupe", organisation_id=OrganisationId("g"))
-    access.open_establishment(
-        actor=owner.id,
-        organisation_id=OrganisationId("g"),
-        name="Cabinet",
-        product=ProductKind.GENERAL_PRACTICE,
-        establishment_id=CABINET,
-    )
+    practice = sample_practice(establishment_id=CABINET)
+    store, profiles, owner = practice.store, practice.profiles, practice.owner
     gp, gp2, trainee = (
-        access.add_member(
-            actor=owner.id,
-            establishment_id=CABINET,
-            email=f"{name}@cabinet-exemple.be",
-            roles=["physician"],
-            first_name=name.title(),
-            last_name="Exemple",
-        ).user.id
-        for name in ("camille", "sam", "noa")
+        practice.member(name, "Exemple", "physician") for name in ("Camille", "Sam", "Noa")
     )
     for user_id, number in ((gp, _GP_INAMI), (gp2, sample_inami("004"))):
         profiles.save_practitioner(

@@ -7,22 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from practiceid import (
-    AccessService,
     EmailPolicy,
     EstablishmentId,
     InvalidConfiguration,
-    OrganisationId,
     ProductKind,
-    ProfileService,
 )
-from practiceid.adapters import InMemoryStore
 from practiceid.policies import contact
 from practiceid.policies import initials as initials_policy
 from practiceid.policies.contact import AddressKind
 from practiceid.policies.identifiers import inami
 from practiceid.policies.logo import MAX_SIDE, MIN_SIDE, check_logo
 from practiceid.policies.professions import IDENTIFIER_KINDS, PROFESSION_RULES, Profession
-from practiceid.testing import ManualClock, sample_user
+from practiceid.testing import sample_practice
 from practiceid.testing.strategies import (
     addresses,
     initials,
@@ -172,28 +168,9 @@ def test_logos_refuse_a_side_outside_the_limits(side):
 
 
 def _member_of(product: ProductKind):
-    store = InMemoryStore()
-    access = AccessService(unit_of_work=store.unit_of_work, clock=ManualClock())
-    owner = sample_user()
-    with store.unit_of_work() as uow:
-        uow.users.add(owner)
-        uow.commit()
-    access.found_organisation(owner=owner.id, name="Groupe", organisation_id=OrganisationId("g"))
-    access.open_establishment(
-        actor=owner.id,
-        organisation_id=OrganisationId("g"),
-        name="Cabinet",
-        product=product,
-        establishment_id=EstablishmentId("cabinet"),
-    )
-    added = access.add_member(
-        actor=owner.id,
-        establishment_id=EstablishmentId("cabinet"),
-        email="membre@cabinet-exemple.be",
-        first_name="Camille",
-        last_name="Exemple",
-    )
-    return ProfileService(access=access), owner.id, added.user.id
+    practice = sample_practice(product)
+    added = practice.member("Camille", "Exemple")
+    return practice.profiles, practice.owner.id, added
 
 
 @pytest.mark.parametrize("product", list(ProductKind))

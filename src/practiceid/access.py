@@ -166,6 +166,38 @@ def _retried(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[
     return run
 
 
+def initials_for(
+    uow: AccessUnitOfWork, establishment_id: EstablishmentId, user: User, wanted: str | None
+) -> tuple[str, tuple[Notice, ...]]:
+    """Return the initials a member gets, and a notice when derived ones were adjusted (A7).
+
+    ``wanted`` (typed initials) that another member has raise DuplicateInitials with the
+    nearest free alternative as ``suggestion``; derived ones are adjusted to it.
+    """
+    taken = taken_initials(uow, establishment_id, excluding=user.id)
+    chosen = initials_policy.nearest_free(
+        user.first_name, user.last_name, taken=taken, wanted=wanted
+    )
+    if wanted is not None and chosen != wanted:
+        raise DuplicateInitials(
+            entity="membership",
+            id=f"{establishment_id}/{user.id}",
+            establishment_id=establishment_id,
+            initials=wanted,
+            suggestion=chosen,
+        )
+    derived = initials_policy.derive(user.first_name, user.last_name)
+    if wanted is None and chosen != derived:
+        notice = Notice(
+            "member.initials_adjusted",
+            f"another member has the initials {derived}; these are {chosen}",
+            "initials",
+            {"derived": derived, "initials": chosen},
+        )
+        return chosen, (notice,)
+    return chosen, ()
+
+
 def taken_initials(
     uow: AccessUnitOfWork, establishment_id: EstablishmentId, *, excluding: UserId
 ) -> set[str]:
@@ -703,7 +735,7 @@ class AccessService:
             if user is None:
                 user = self._new_user(address, *profile)
                 uow.users.add(user)
-            chosen, initials_notices = self._initials_for(uow, establishment.id, user, wanted)
+            chosen, initials_notices = initials_for(uow, establishment.id, user, wanted)
             membership = Membership.join(
                 user.id,
                 establishment.id,
@@ -718,34 +750,6 @@ class AccessService:
             uow.commit()
         notices = (*self.email_policy.notices(address), *initials_notices)
         return MemberAdded(user, membership, created, notices)
-
-    @staticmethod
-    def _initials_for(
-        uow: AccessUnitOfWork, establishment_id: EstablishmentId, user: User, wanted: str | None
-    ) -> tuple[str, tuple[Notice, ...]]:
-        """Return the initials a new member gets, and a notice when they were adjusted (A7)."""
-        taken = taken_initials(uow, establishment_id, excluding=user.id)
-        chosen = initials_policy.nearest_free(
-            user.first_name, user.last_name, taken=taken, wanted=wanted
-        )
-        if wanted is not None and chosen != wanted:
-            raise DuplicateInitials(
-                entity="membership",
-                id=f"{establishment_id}/{user.id}",
-                establishment_id=establishment_id,
-                initials=wanted,
-                suggestion=chosen,
-            )
-        derived = initials_policy.derive(user.first_name, user.last_name)
-        if wanted is None and chosen != derived:
-            notice = Notice(
-                "member.initials_adjusted",
-                f"another member has the initials {derived}; these are {chosen}",
-                "initials",
-                {"derived": derived, "initials": chosen},
-            )
-            return chosen, (notice,)
-        return chosen, ()
 
     def _new_user(
         self,

@@ -80,12 +80,11 @@ from practiceid.access import (
     _retried,
     active_trainees,
     clean_initials,
-    taken_initials,
+    initials_for,
 )
 from practiceid.authorization import Access, Decision, Reason, decide
 from practiceid.errors import (
     BillingIncomplete,
-    DuplicateInitials,
     EmailRejected,
     EstablishmentProfileRejected,
     InvalidIdentifier,
@@ -99,7 +98,6 @@ from practiceid.establishments import Establishment, EstablishmentId, ProductKin
 from practiceid.memberships import Membership
 from practiceid.permissions import Permission
 from practiceid.policies import contact
-from practiceid.policies import initials as initials_policy
 from practiceid.policies.contact import Address, AddressKind, Problem
 from practiceid.policies.ehealth import read_certificate
 from practiceid.policies.identifiers import adeli, bce, finess, iban, inami, niss, rpps
@@ -369,18 +367,7 @@ class ProfileService:
             membership = uow.memberships.get(establishment_id, user_id)
             if membership.initials == wanted:
                 return membership
-            user = uow.users.get(user_id)
-            taken = taken_initials(uow, establishment_id, excluding=user_id)
-            if initials_policy.key(wanted) in taken:
-                raise DuplicateInitials(
-                    entity="membership",
-                    id=f"{establishment_id}/{user_id}",
-                    establishment_id=establishment_id,
-                    initials=wanted,
-                    suggestion=initials_policy.nearest_free(
-                        user.first_name, user.last_name, taken=taken, wanted=wanted
-                    ),
-                )
+            initials_for(uow, establishment_id, uow.users.get(user_id), wanted)  # free, or raise
             stored = uow.memberships.update(membership.with_initials(wanted))
             uow.commit()
             return stored

@@ -5,6 +5,7 @@
 * :func:`sample_user`: a valid :class:`~practiceid.User` with made-up data.
 * :func:`sample_inami`, :func:`sample_workplace`, :func:`sample_png`, :func:`sample_jpeg`,
   :func:`sample_certificate`: made-up practitioner data for examples (B1-B5, C7).
+* :func:`sample_practice`: an in-memory practice with its services and owner, for examples.
 * :mod:`practiceid.testing.strategies`: Hypothesis strategies for our types (needs
   ``hypothesis``).
 * :mod:`practiceid.testing.contracts`: contract suites every adapter must pass (needs
@@ -20,9 +21,14 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
+from practiceid.access import AccessService
+from practiceid.adapters.memory import InMemoryStore
+from practiceid.establishments import EstablishmentId, OrganisationId, ProductKind
 from practiceid.hashing import Argon2idHasher, Argon2idParameters
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
+from practiceid.ports.clock import Clock
+from practiceid.profiles import ProfileService
 from practiceid.testing.samples import (
     sample_certificate,
     sample_inami,
@@ -35,11 +41,13 @@ from practiceid.users import User, UserId
 __all__ = [
     "FAST_ARGON2",
     "ManualClock",
+    "SamplePractice",
     "fast_hasher",
     "sample_certificate",
     "sample_inami",
     "sample_jpeg",
     "sample_png",
+    "sample_practice",
     "sample_user",
     "sample_workplace",
 ]
@@ -98,3 +106,70 @@ def sample_user(**overrides: object) -> User:
     }
     values.update(overrides)
     return User(**values)  # type: ignore[arg-type]
+
+
+@attrs.frozen
+class SamplePractice:
+    """An in-memory practice, ready for examples: its store, services, owner and ids."""
+
+    store: InMemoryStore
+    access: AccessService
+    profiles: ProfileService
+    owner: User
+    organisation_id: OrganisationId
+    establishment_id: EstablishmentId
+
+    def member(self, first_name: str, last_name: str, *roles: str) -> UserId:
+        """Add a new member with made-up e-mail and these roles; return their user id."""
+        slug = "".join(c for c in f"{first_name}.{last_name}".lower() if c.isalnum() or c == ".")
+        return self.access.add_member(
+            actor=self.owner.id,
+            establishment_id=self.establishment_id,
+            email=f"{slug}@cabinet-exemple.be",
+            roles=roles,
+            first_name=first_name,
+            last_name=last_name,
+        ).user.id
+
+
+def sample_practice(
+    product: ProductKind = ProductKind.GENERAL_PRACTICE,
+    *,
+    clock: Clock | None = None,
+    establishment_id: str = "cabinet",
+) -> SamplePractice:
+    """Return an organisation with one establishment of ``product``, owned by a sample user.
+
+    The owner is the establishment's first Administrator.
+
+    >>> practice = sample_practice()
+    >>> gp = practice.member("Anne", "Exemple", "physician")
+    >>> [m.user_id for m in practice.access.memberships_of(gp)] == [gp]
+    True
+    """
+    store = InMemoryStore()
+    access = AccessService(
+        unit_of_work=store.unit_of_work, clock=clock if clock is not None else ManualClock()
+    )
+    owner = sample_user(first_name="Olivia", last_name="Proprio")
+    with store.unit_of_work() as uow:
+        uow.users.add(owner)
+        uow.commit()
+    organisation = access.found_organisation(
+        owner=owner.id, name="Groupe de l'Exemple", organisation_id=OrganisationId("groupe")
+    )
+    establishment = access.open_establishment(
+        actor=owner.id,
+        organisation_id=organisation.id,
+        name="Cabinet de l'Exemple",
+        product=product,
+        establishment_id=EstablishmentId(establishment_id),
+    )
+    return SamplePractice(
+        store=store,
+        access=access,
+        profiles=ProfileService(access=access),
+        owner=owner,
+        organisation_id=organisation.id,
+        establishment_id=establishment.id,
+    )

@@ -532,7 +532,7 @@ _OTHER_ORG = OrganisationId("org-sud")
 _EST = EstablishmentId("est-tilleuls")
 _BARRIER_TIMEOUT = 60.0
 
-_Record = User | Organisation | Establishment | Membership
+_Record = User | Organisation | Establishment | Membership | Practitioner | EstablishmentProfile
 
 
 def _organisation(
@@ -586,14 +586,8 @@ def _race_in_threads(attempt: Callable[[int, threading.Barrier], object]) -> lis
     return results
 
 
-class AccessRepositoriesContract:
-    """The organisation, establishment and membership repositories of an access unit of work.
-
-    Implement ``make_unit_of_work_factory`` returning a factory of
-    :class:`~practiceid.ports.AccessUnitOfWork` over one fresh, empty store. The suite stores
-    the users, organisation and establishment a record refers to before the record itself, so
-    an adapter may enforce foreign keys.
-    """
+class _AccessStoreContract:
+    """What the access and profile contracts share: the factory fixture and storing helpers."""
 
     def make_unit_of_work_factory(self) -> AccessUnitOfWorkFactory:
         """Return a factory of access units of work over a fresh, empty store."""
@@ -603,8 +597,6 @@ class AccessRepositoriesContract:
     def uow_factory(self) -> AccessUnitOfWorkFactory:
         """The factory under test, fresh for each test."""
         return self.make_unit_of_work_factory()
-
-    # -- helpers --------------------------------------------------------------------------
 
     @staticmethod
     def _add(factory: AccessUnitOfWorkFactory, *records: _Record) -> None:
@@ -617,8 +609,12 @@ class AccessRepositoriesContract:
                     uow.organisations.add(record)
                 elif isinstance(record, Establishment):
                     uow.establishments.add(record)
-                else:
+                elif isinstance(record, Membership):
                     uow.memberships.add(record)
+                elif isinstance(record, Practitioner):
+                    uow.practitioners.add(record)
+                else:
+                    uow.establishment_profiles.add(record)
             uow.commit()
 
     def _practice(self, factory: AccessUnitOfWorkFactory, *members: User) -> Establishment:
@@ -627,6 +623,18 @@ class AccessRepositoriesContract:
         establishment = _establishment()
         self._add(factory, owner, _organisation(owner=owner.id), establishment, *members)
         return establishment
+
+
+class AccessRepositoriesContract(_AccessStoreContract):
+    """The organisation, establishment and membership repositories of an access unit of work.
+
+    Implement ``make_unit_of_work_factory`` returning a factory of
+    :class:`~practiceid.ports.AccessUnitOfWork` over one fresh, empty store. The suite stores
+    the users, organisation and establishment a record refers to before the record itself, so
+    an adapter may enforce foreign keys.
+    """
+
+    # -- helpers --------------------------------------------------------------------------
 
     @staticmethod
     def _race(attempt: Callable[[int, threading.Barrier], object]) -> list[object]:
@@ -1211,8 +1219,6 @@ class AccessRepositoriesContract:
 _PROFILED = datetime(2026, 2, 2, 14, 45, 30, 250000, tzinfo=UTC)
 _ANNEX = EstablishmentId("est-annexe")
 
-_ProfileRecord = _Record | Practitioner | EstablishmentProfile
-
 
 def _luhn(head: str) -> str:
     return head + luhn_check_digit(head)
@@ -1318,7 +1324,7 @@ def _profile(establishment_id: EstablishmentId = _EST) -> EstablishmentProfile:
     )
 
 
-class ProfileRepositoriesContract:
+class ProfileRepositoriesContract(_AccessStoreContract):
     """Practitioners, establishment profiles and unique initials (A7, B1-B6, C7).
 
     Implement ``make_unit_of_work_factory`` returning a factory of
@@ -1331,42 +1337,7 @@ class ProfileRepositoriesContract:
     enforce foreign keys. Every number in it is made up.
     """
 
-    def make_unit_of_work_factory(self) -> AccessUnitOfWorkFactory:
-        """Return a factory of access units of work over a fresh, empty store."""
-        raise NotImplementedError
-
-    @pytest.fixture
-    def uow_factory(self) -> AccessUnitOfWorkFactory:
-        """The factory under test, fresh for each test."""
-        return self.make_unit_of_work_factory()
-
     # -- helpers --------------------------------------------------------------------------
-
-    @staticmethod
-    def _add(factory: AccessUnitOfWorkFactory, *records: _ProfileRecord) -> None:
-        """Store ``records``, in order, in one committed unit of work."""
-        with factory() as uow:
-            for record in records:
-                if isinstance(record, User):
-                    uow.users.add(record)
-                elif isinstance(record, Organisation):
-                    uow.organisations.add(record)
-                elif isinstance(record, Establishment):
-                    uow.establishments.add(record)
-                elif isinstance(record, Membership):
-                    uow.memberships.add(record)
-                elif isinstance(record, Practitioner):
-                    uow.practitioners.add(record)
-                else:
-                    uow.establishment_profiles.add(record)
-            uow.commit()
-
-    def _practice(self, factory: AccessUnitOfWorkFactory, *members: User) -> Establishment:
-        """Store an owner, the organisation, the establishment :data:`_EST` and ``members``."""
-        owner = sample_user(id=UserId("owner"))
-        establishment = _establishment()
-        self._add(factory, owner, _organisation(owner=owner.id), establishment, *members)
-        return establishment
 
     def _people(self, factory: AccessUnitOfWorkFactory, count: int) -> list[User]:
         """Store the practice and ``count`` users; return the users."""
