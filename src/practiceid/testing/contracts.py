@@ -24,6 +24,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TypeVar
 
 import attrs
 import pytest
@@ -50,6 +51,7 @@ from practiceid.errors import (
     OrganisationNotFound,
     PasswordMismatch,
     PermissionDenied,
+    PracticeIdError,
     PractitionerNotFound,
     StaleRecord,
     StaleUser,
@@ -109,6 +111,7 @@ __all__ = [
 ]
 
 _THREADS = 16
+_W = TypeVar("_W")
 
 
 class UserRepositoryContract:
@@ -397,10 +400,7 @@ class UserRepositoryContract:
                 email=EmailAddress("Dr.Dupont@Cabinet.be" if i % 2 else "dr.dupont@cabinet.BE")
             ),
         )
-        winners = [r for r in results if isinstance(r, User)]
-        refusals = [r for r in results if isinstance(r, DuplicateEmail)]
-        assert len(winners) == 1
-        assert len(refusals) == _THREADS - 1
+        winners, _refusals = _one_winner(results, User, DuplicateEmail)
         assert self._all(uow_factory) == winners
 
     def test_sixteen_concurrent_adds_of_one_login_have_exactly_one_winner(
@@ -565,6 +565,17 @@ def _membership(
         roles=[RoleId(r) for r in roles or ("physician",)],
         created_at=_OPENED,
     )
+
+
+def _one_winner(
+    results: list[object], winner: type[_W], loser: type[PracticeIdError]
+) -> tuple[list[_W], list[PracticeIdError]]:
+    """Assert that exactly one of the racing threads won and every other one was refused."""
+    winners = [r for r in results if isinstance(r, winner)]
+    refusals = [r for r in results if isinstance(r, loser)]
+    assert len(winners) == 1, results
+    assert len(refusals) == _THREADS - 1, results
+    return winners, refusals
 
 
 def _race_in_threads(attempt: Callable[[int, threading.Barrier], object]) -> list[object]:
@@ -1179,10 +1190,7 @@ class AccessRepositoriesContract(_AccessStoreContract):
             return membership
 
         results = self._race(attempt)
-        winners = [r for r in results if isinstance(r, Membership)]
-        refusals = [r for r in results if isinstance(r, DuplicateMembership)]
-        assert len(winners) == 1, results
-        assert len(refusals) == _THREADS - 1, results
+        winners, _refusals = _one_winner(results, Membership, DuplicateMembership)
         with uow_factory() as uow:
             assert uow.memberships.list_for_establishment(_EST) == winners
             assert uow.memberships.list_for_user(member.id) == winners
@@ -1207,10 +1215,7 @@ class AccessRepositoriesContract(_AccessStoreContract):
             return stored
 
         results = self._race(attempt)
-        winners = [r for r in results if isinstance(r, Establishment)]
-        refusals = [r for r in results if isinstance(r, StaleRecord)]
-        assert len(winners) == 1, results
-        assert len(refusals) == _THREADS - 1, results
+        winners, _refusals = _one_winner(results, Establishment, StaleRecord)
         assert winners[0].version == 1
         with uow_factory() as uow:
             assert uow.establishments.get(_EST) == winners[0]
@@ -2067,10 +2072,7 @@ class ProfileRepositoriesContract(_AccessStoreContract):
             return membership
 
         results = self._race(attempt)
-        winners = [r for r in results if isinstance(r, Membership)]
-        refusals = [r for r in results if isinstance(r, DuplicateInitials)]
-        assert len(winners) == 1, results
-        assert len(refusals) == _THREADS - 1, results
+        winners, _refusals = _one_winner(results, Membership, DuplicateInitials)
         with uow_factory() as uow:
             assert uow.memberships.list_for_establishment(_EST) == winners
 
@@ -2090,10 +2092,7 @@ class ProfileRepositoriesContract(_AccessStoreContract):
             return practitioner
 
         results = self._race(attempt)
-        winners = [r for r in results if isinstance(r, Practitioner)]
-        refusals = [r for r in results if isinstance(r, DuplicateIdentifier)]
-        assert len(winners) == 1, results
-        assert len(refusals) == _THREADS - 1, results
+        winners, refusals = _one_winner(results, Practitioner, DuplicateIdentifier)
         assert {r.params["kind"] for r in refusals} == {"inami"}
         with uow_factory() as uow:
             stored = [uow.practitioners.find(u.id) for u in users]
