@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -9,6 +10,8 @@ pytest.register_assert_rewrite("practiceid.testing.contracts")
 
 from practiceid import AccountService, Permission, UserId
 from practiceid.adapters import InMemoryStore, StaticAuthorizer
+from practiceid.adapters.sql import SqlStore
+from practiceid.adapters.sql._schema import METADATA
 from practiceid.testing import ManualClock, fast_hasher
 
 settings.register_profile("dev", deadline=None)
@@ -43,3 +46,39 @@ def accounts(store: InMemoryStore, clock: ManualClock) -> AccountService:
         authorizer=StaticAuthorizer({SUPPORT: {Permission.CHANGE_EMAIL}}),
         practice_name="Cabinet médical des Tilleuls",
     )
+
+
+# -- SQL databases -------------------------------------------------------------------------
+
+POSTGRES_URL = os.environ.get("PRACTICEID_TEST_POSTGRES_URL")
+POSTGRES_SKIP = (
+    "PRACTICEID_TEST_POSTGRES_URL is not set: the PostgreSQL tests need a server "
+    "(.ci/run sets it to the machine's PostgreSQL)"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_store():
+    """A store on a schema of its own in the test server, dropped at the end of the run."""
+    if not POSTGRES_URL:
+        pytest.skip(POSTGRES_SKIP)
+    schema = f"practiceid_test_{uuid.uuid4().hex[:12]}"
+    store = SqlStore.from_url(POSTGRES_URL, schema=schema, pool_size=20, max_overflow=10)
+    store.create_schema()
+    yield store
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    store.close()
+
+
+@pytest.fixture
+def fresh_postgres(postgres_store):
+    """A function that empties the run's PostgreSQL store and returns its factory."""
+    names = ", ".join(f'"{table.name}"' for table in METADATA.sorted_tables)
+
+    def fresh():
+        with postgres_store.engine.begin() as connection:
+            connection.exec_driver_sql(f"TRUNCATE {names}")
+        return postgres_store.unit_of_work
+
+    return fresh

@@ -113,10 +113,15 @@ __all__ = [
     "ProfileRejected",
     "Rejected",
     "RoleNotFound",
+    "SchemaMismatch",
     "StaleRecord",
     "StaleUser",
+    "StorageError",
+    "StorageUnavailable",
     "SupervisesTrainees",
+    "TransactionConflict",
     "UnitOfWorkError",
+    "UnknownReference",
     "UnsupportedPasswordHash",
     "UserNotFound",
     "Violation",
@@ -492,6 +497,34 @@ class StaleRecord(Conflict):
     default_message = "the record was changed by someone else; reload and retry"
 
 
+class TransactionConflict(StaleRecord):
+    """The storage gave up the unit of work to keep concurrent ones consistent; retry.
+
+    Raised by SQL adapters on a deadlock or a serialization failure: another unit of work
+    touched the same rows at the same moment. It is a :class:`StaleRecord`, so the services
+    that rerun a use case on a stale record rerun it on this too. ``params``: ``entity`` and
+    ``id`` when the failing write is known.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "storage.transaction_conflict"
+    default_message = "a concurrent change conflicted with this one; retry"
+
+
+class UnknownReference(Conflict):
+    """The record refers to one that is not stored (a foreign key, in SQL adapters).
+
+    practiceid's services never store such records; a host's code that writes through the
+    repositories directly may. ``params``: ``entity``, ``id``.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "record.unknown_reference"
+    default_message = "the record refers to a record that is not stored"
+
+
 class SupervisesTrainees(Conflict):
     """The member is the training supervisor of active trainees (B4).
 
@@ -673,6 +706,43 @@ class WeakHashParameters(PracticeIdError, ValueError):
 
     code = "password.weak_hash_parameters"
     default_message = "password hashing parameters are below the OWASP minimum"
+
+
+class StorageError(PracticeIdError):
+    """The storage failed for a reason that is not the caller's input.
+
+    Adapters raise it instead of their driver's exceptions, which never reach the host.
+    ``params``: ``driver_error``, the driver exception's class name, and ``sqlstate`` when
+    the database gave one. The driver's message is never copied: it may quote stored values.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "storage.error"
+    default_message = "the storage failed"
+
+
+class StorageUnavailable(StorageError):
+    """The storage cannot be reached, or a lock was not granted in time; try again later.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "storage.unavailable"
+    default_message = "the storage is unavailable"
+
+
+class SchemaMismatch(StorageError):
+    """The database's schema revision is not the one this version of practiceid uses.
+
+    ``params``: ``found`` (the revision in the database, ``None`` for no practiceid schema)
+    and ``expected``. Run the store's ``upgrade_schema()`` (see ``docs/sql.md``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "storage.schema_mismatch"
+    default_message = "the database schema is not the one this version of practiceid uses"
 
 
 class UnitOfWorkError(PracticeIdError, RuntimeError):

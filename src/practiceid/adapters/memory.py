@@ -355,7 +355,9 @@ class InMemoryMembershipRepository:
     def update(self, membership: Membership) -> Membership:
         """Replace the stored membership if its version matches; return it, version + 1."""
         previous = self.find(membership.establishment_id, membership.user_id)
-        _claim_initials(self._uow, membership, previous=previous, apply=False)
+        if previous is not None and previous.version == membership.version:
+            # Missing and stale records are refused first, as for users.
+            _claim_initials(self._uow, membership, previous=previous, apply=False)
         stored = _replace(
             self._uow,
             self._uow._active_store()._memberships,  # noqa: SLF001
@@ -505,7 +507,9 @@ class InMemoryPractitionerRepository:
     def update(self, practitioner: Practitioner) -> Practitioner:
         """Replace the stored data if its version matches; return it, version + 1."""
         previous = self.find(practitioner.user_id)
-        _claim_identity_keys(self._uow, practitioner, previous=previous, apply=False)
+        if previous is not None and previous.version == practitioner.version:
+            # Missing and stale records are refused first, as for users.
+            _claim_identity_keys(self._uow, practitioner, previous=previous, apply=False)
         stored = _replace(
             self._uow,
             self._table(),

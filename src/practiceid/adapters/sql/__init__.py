@@ -1,0 +1,319 @@
+"""The SQL adapter: every repository port on SQLite or PostgreSQL, with SQLAlchemy Core.
+
+Install it with ``pip install 'practiceid[sql]'``. SQLite (a file, or memory) is the
+embedded default; PostgreSQL (psycopg 3) is for hosts that run several application servers
+on one database. Entities are never mapped by an ORM: the adapter writes and reads rows and
+hands back frozen values, like every other adapter.
+
+>>> store = SqlStore.from_url("sqlite://")  # in memory; "sqlite:///practice.db" for a file
+>>> store.create_schema()
+>>> from practiceid.testing import sample_user
+>>> with store.unit_of_work() as uow:
+...     uow.users.add(sample_user())
+...     uow.commit()
+>>> with store.unit_of_work() as uow:
+...     len(uow.users.list())
+1
+>>> store.close()
+
+Transactions. On SQLite a unit of work starts with ``BEGIN IMMEDIATE``: units of work take
+turns on the database file (across threads and processes), which makes them serializable,
+and readers outside practiceid are never blocked (write-ahead log). On PostgreSQL a unit of
+work is a ``READ COMMITTED`` transaction: uniqueness is enforced by unique indexes, and
+every ``update`` is conditional on the version that was read (``WHERE version = :read``), so
+a concurrent change is refused as stale instead of being overwritten. Deadlocks and
+serialization failures become :class:`~practiceid.errors.TransactionConflict`, which the
+services run again like any other stale record.
+
+Schema. :meth:`SqlStore.create_schema` creates the tables of a new database;
+:meth:`SqlStore.upgrade_schema` brings an older one to this version (Alembic migrations
+shipped in the package, tracked in the ``practiceid_schema_version`` table); and
+:meth:`SqlStore.check_schema` tells at start-up whether the database is the one this version
+expects. See ``docs/sql.md``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.pool import StaticPool
+
+from practiceid.adapters.sql._schema import METADATA, PREFIX
+from practiceid.adapters.sql._store import (
+    SqlEstablishmentProfileRepository,
+    SqlEstablishmentRepository,
+    SqlMembershipRepository,
+    SqlOrganisationRepository,
+    SqlPractitionerRepository,
+    SqlUnitOfWork,
+    SqlUserRepository,
+    translate,
+)
+from practiceid.errors import InvalidConfiguration, SchemaMismatch
+
+__all__ = [
+    "SCHEMA_REVISION",
+    "VERSION_TABLE",
+    "SqlEstablishmentProfileRepository",
+    "SqlEstablishmentRepository",
+    "SqlMembershipRepository",
+    "SqlOrganisationRepository",
+    "SqlPractitionerRepository",
+    "SqlStore",
+    "SqlUnitOfWork",
+    "SqlUserRepository",
+    "create_engine",
+]
+
+MIGRATIONS: Final = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE: Final = f"{PREFIX}schema_version"
+"""The table in which the schema revision is kept (Alembic's version table, renamed)."""
+
+SQLITE_BUSY_TIMEOUT: Final = 30.0
+"""Seconds a unit of work waits for another one to finish with a SQLite file."""
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+SCHEMA_REVISION: Final[str] = str(_script().get_current_head())
+"""The schema revision this version of practiceid reads and writes."""
+
+
+# -- engines --------------------------------------------------------------------------------
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API
+    # The driver must not open transactions by itself: the "begin" hook below does.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode")
+        (mode,) = cursor.fetchone()
+        if mode != "memory":  # a file: readers never wait for the writer
+            cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    # Take the write lock at the start: units of work are serialized, and no transaction
+    # ever fails half-way for wanting to write after reading.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _postgres_search_path(schema: str) -> Callable[[Any, object], None]:
+    def connect(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f'SET search_path TO "{schema}"')
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
+
+    return connect
+
+
+def create_engine(
+    url: str | sa.URL,
+    *,
+    schema: str | None = None,
+    **options: Any,  # noqa: ANN401 - sqlalchemy.create_engine's options
+) -> sa.Engine:
+    """Return an engine set up for practiceid: SQLite or PostgreSQL.
+
+    ``postgresql://`` URLs use psycopg 3. ``schema`` (PostgreSQL only) puts practiceid's
+    tables in their own schema, through the connections' ``search_path``. ``options`` go to
+    :func:`sqlalchemy.create_engine` (pool sizes, ``echo``…).
+
+    Raises:
+        InvalidConfiguration: another database, or a schema name that is not an
+            identifier.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa_exc.ArgumentError:
+        raise InvalidConfiguration("not a database URL", option="url") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if schema is not None:
+            raise InvalidConfiguration("SQLite has no schemas", option="schema")
+        in_memory = parsed.database in (None, "", ":memory:")
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
+        connect_args.update(options.pop("connect_args", {}))
+        if in_memory:
+            options.setdefault("poolclass", StaticPool)
+        engine = sa.create_engine(parsed, connect_args=connect_args, **options)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if schema is not None and not schema.isidentifier():
+            raise InvalidConfiguration("the schema must be an identifier", option="schema")
+        options.setdefault("isolation_level", "READ COMMITTED")
+        options.setdefault("pool_pre_ping", True)
+        engine = sa.create_engine(parsed, **options)
+        if schema is not None:
+            event.listen(engine, "connect", _postgres_search_path(schema))
+        return engine
+    raise InvalidConfiguration(
+        "practiceid's SQL adapter supports SQLite and PostgreSQL", option="url", backend=backend
+    )
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+class SqlStore:
+    """The database practiceid's units of work run on.
+
+    Build it with :meth:`from_url`, or from an engine made by :func:`create_engine` (share
+    that engine with the host's own code if it likes). ``unit_of_work`` is the factory the
+    services take: ``AccountService(unit_of_work=store.unit_of_work, …)``.
+
+    Raises:
+        InvalidConfiguration: a SQLite engine not made by :func:`create_engine`, whose
+            transactions would not be serialized.
+    """
+
+    def __init__(self, engine: sa.Engine, *, schema: str | None = None) -> None:
+        if engine.dialect.name == "sqlite" and not event.contains(engine, "begin", _sqlite_begin):
+            raise InvalidConfiguration(
+                "make SQLite engines with practiceid.adapters.sql.create_engine",
+                option="engine",
+            )
+        self.engine = engine
+        self.schema = schema
+        # An in-memory SQLite database is one connection: units of work take turns on it.
+        self._serial_lock = threading.Lock() if isinstance(engine.pool, StaticPool) else None
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | sa.URL,
+        *,
+        schema: str | None = None,
+        **options: Any,  # noqa: ANN401 - sqlalchemy.create_engine's options
+    ) -> SqlStore:
+        """Return a store on the database at ``url`` (see :func:`create_engine`)."""
+        return cls(create_engine(url, schema=schema, **options), schema=schema)
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """Return a new unit of work (an :data:`~practiceid.ports.AccessUnitOfWorkFactory`)."""
+        return SqlUnitOfWork(self)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------------
+
+    def _connect(self) -> sa.Connection:
+        try:
+            return self.engine.connect()
+        except sa_exc.SQLAlchemyError as error:
+            raise translate(error) from None
+
+    def _ensure_schema(self, connection: sa.Connection) -> None:
+        if self.schema is not None:
+            connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+
+    @staticmethod
+    def _revision(connection: sa.Connection) -> str | None:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+    def schema_revision(self) -> str | None:
+        """Return the database's schema revision, or ``None`` before any practiceid schema."""
+        with self._connect() as connection:
+            try:
+                return self._revision(connection)
+            except sa_exc.SQLAlchemyError as error:
+                raise translate(error) from None
+
+    def check_schema(self) -> None:
+        """Raise :class:`~practiceid.errors.SchemaMismatch` unless the schema is current.
+
+        Call it when the host starts, before serving requests.
+        """
+        found = self.schema_revision()
+        if found != SCHEMA_REVISION:
+            raise SchemaMismatch(found=found, expected=SCHEMA_REVISION)
+
+    def create_schema(self) -> None:
+        """Create practiceid's tables in a new database, at :data:`SCHEMA_REVISION`.
+
+        Does nothing when the schema is already current. Tables of the host are left alone.
+
+        Raises:
+            SchemaMismatch: the database has an older (or newer) practiceid schema: use
+                :meth:`upgrade_schema`.
+        """
+        with self._connect() as connection:
+            try:
+                self._ensure_schema(connection)
+                found = self._revision(connection)
+                if found is None:
+                    METADATA.create_all(connection)
+                    context = MigrationContext.configure(
+                        connection, opts={"version_table": VERSION_TABLE}
+                    )
+                    context.stamp(_script(), SCHEMA_REVISION)
+                connection.commit()
+            except sa_exc.SQLAlchemyError as error:
+                raise translate(error) from None
+        if found not in (None, SCHEMA_REVISION):
+            raise SchemaMismatch(found=found, expected=SCHEMA_REVISION)
+
+    def upgrade_schema(self, revision: str = "head") -> None:
+        """Run the migrations from the database's revision up to ``revision`` (the newest).
+
+        A new database gets every migration, in order; an up-to-date one is left as it is.
+        The whole upgrade is one transaction on SQLite and PostgreSQL, whose DDL is
+        transactional: it succeeds entirely or changes nothing.
+
+        Raises:
+            SchemaMismatch: the database has a revision this version does not know (it was
+                upgraded by a newer practiceid).
+        """
+        script = _script()
+        with self._connect() as connection:
+            found = None
+            try:
+                self._ensure_schema(connection)
+                found = self._revision(connection)
+                if found is not None and found not in {s.revision for s in script.walk_revisions()}:
+                    raise SchemaMismatch(found=found, expected=SCHEMA_REVISION)
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                connection.commit()
+            except sa_exc.SQLAlchemyError as error:
+                raise translate(error) from None

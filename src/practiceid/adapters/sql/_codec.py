@@ -1,0 +1,445 @@
+"""Entities to rows and back: the only place that knows how a value is laid out in SQL.
+
+Values in, values out: rows never leave the adapter. Professional numbers are stored by
+their compact ``number`` and parsed again on the way out (their policies' ``parse``), so
+what comes back carries everything its type derives (an INAMI number's profession, an
+IBAN's BIC). Logins and e-mail addresses are stored as typed, beside their keys, and
+rebuilt with ``Login(display)`` and ``EmailAddress(address)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Final, cast
+
+from sqlalchemy import RowMapping
+
+from practiceid.establishment_profiles import EstablishmentProfile
+from practiceid.establishments import (
+    Department,
+    DepartmentId,
+    Establishment,
+    EstablishmentId,
+    Organisation,
+    OrganisationId,
+    ProductKind,
+    Role,
+    RoleId,
+)
+from practiceid.memberships import Delegation, Membership, MembershipStatus
+from practiceid.permissions import Permission
+from practiceid.policies import initials as initials_policy
+from practiceid.policies.contact import Address, AddressKind
+from practiceid.policies.email import EmailAddress
+from practiceid.policies.identifiers import adeli, bce, finess, iban, inami, niss, rpps
+from practiceid.policies.identifiers.finess import FinessKind
+from practiceid.policies.login import Login
+from practiceid.policies.logo import Logo, MediaType
+from practiceid.policies.professions import Profession
+from practiceid.practitioners import (
+    BillingData,
+    EdmgRegistration,
+    EHealthCertificate,
+    HubRegion,
+    Mutuality,
+    Practitioner,
+    PractitionerSettings,
+)
+from practiceid.users import User, UserId, UserStatus
+
+Row = RowMapping
+"""A row as SQLAlchemy returns it."""
+Json = Any
+"""A JSON document: what the JSON column type accepts and returns."""
+
+_PERMISSIONS: Final[Mapping[str, Permission]] = MappingProxyType({p.value: p for p in Permission})
+
+# -- users --------------------------------------------------------------------------------
+
+
+def user_values(user: User, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_users`` for ``user``, stored with ``version``."""
+    return {
+        "id": user.id,
+        "login": user.login.display,
+        "login_key": user.login.key,
+        "email": user.email.address,
+        "email_key": user.email.key,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "job_title": user.job_title,
+        "created_at": user.created_at,
+        "status": user.status.value,
+        "password_hash": user.password_hash,
+        "version": version,
+    }
+
+
+def user_from(row: Row) -> User:
+    """The user a ``practiceid_users`` row holds."""
+    return User(
+        id=UserId(row["id"]),
+        login=Login(row["login"]),
+        email=EmailAddress(row["email"]),
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        job_title=row["job_title"],
+        created_at=row["created_at"],
+        status=UserStatus(row["status"]),
+        password_hash=row["password_hash"],
+        version=row["version"],
+    )
+
+
+# -- organisations and establishments ------------------------------------------------------
+
+
+def organisation_values(organisation: Organisation, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_organisations`` (owners go to their own table)."""
+    return {
+        "id": organisation.id,
+        "name": organisation.name,
+        "created_at": organisation.created_at,
+        "version": version,
+    }
+
+
+def organisation_from(row: Row, owners: Iterable[str]) -> Organisation:
+    """The organisation a row and its owners' ids hold."""
+    return Organisation(
+        id=OrganisationId(row["id"]),
+        name=row["name"],
+        owners=frozenset(UserId(owner) for owner in owners),
+        created_at=row["created_at"],
+        version=row["version"],
+    )
+
+
+def _codes(values: Iterable[str]) -> list[str]:
+    return sorted(str(value) for value in values)
+
+
+def establishment_values(establishment: Establishment, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_establishments``: roles and departments as JSON."""
+    return {
+        "id": establishment.id,
+        "organisation_id": establishment.organisation_id,
+        "name": establishment.name,
+        "product": establishment.product.value,
+        "created_at": establishment.created_at,
+        "roles": [
+            {
+                "id": role.id,
+                "name": role.name,
+                "permissions": _codes(role.permissions),
+                "administrator": role.administrator,
+                "template": role.template,
+            }
+            for role in establishment.roles
+        ],
+        "departments": [
+            {"id": d.id, "name": d.name, "features": _codes(d.features)}
+            for d in establishment.departments
+        ],
+        "version": version,
+    }
+
+
+def establishment_from(row: Row) -> Establishment:
+    """The establishment a row holds, roles and departments in their stored order."""
+    roles: Sequence[Json] = row["roles"]
+    departments: Sequence[Json] = row["departments"]
+    return Establishment(
+        id=EstablishmentId(row["id"]),
+        organisation_id=OrganisationId(row["organisation_id"]),
+        name=row["name"],
+        product=ProductKind(row["product"]),
+        created_at=row["created_at"],
+        roles=[
+            Role(
+                id=RoleId(role["id"]),
+                name=role["name"],
+                permissions=frozenset(_PERMISSIONS[code] for code in role["permissions"]),
+                administrator=role["administrator"],
+                template=role["template"],
+            )
+            for role in roles
+        ],
+        departments=[
+            Department(id=DepartmentId(d["id"]), name=d["name"], features=frozenset(d["features"]))
+            for d in departments
+        ],
+        version=row["version"],
+    )
+
+
+# -- memberships ----------------------------------------------------------------------------
+
+
+def membership_values(membership: Membership, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_memberships``; empty initials have a ``NULL`` key."""
+    return {
+        "establishment_id": membership.establishment_id,
+        "user_id": membership.user_id,
+        "created_at": membership.created_at,
+        "status": membership.status.value,
+        "roles": _codes(membership.roles),
+        "departments": _codes(membership.departments),
+        "delegations": [
+            {"physician": d.physician, "inherit_features": d.inherit_features}
+            for d in membership.delegations
+        ],
+        "features": _codes(membership.features),
+        "created_account": membership.created_account,
+        "initials": membership.initials,
+        "initials_key": initials_policy.key(membership.initials) or None,
+        "supervisor": membership.supervisor,
+        "version": version,
+    }
+
+
+def membership_from(row: Row) -> Membership:
+    """The membership a row holds."""
+    delegations: Sequence[Json] = row["delegations"]
+    return Membership(
+        user_id=UserId(row["user_id"]),
+        establishment_id=EstablishmentId(row["establishment_id"]),
+        created_at=row["created_at"],
+        roles=frozenset(RoleId(r) for r in row["roles"]),
+        status=MembershipStatus(row["status"]),
+        departments=frozenset(DepartmentId(d) for d in row["departments"]),
+        delegations=[
+            Delegation(UserId(d["physician"]), inherit_features=d["inherit_features"])
+            for d in delegations
+        ],
+        features=frozenset(row["features"]),
+        created_account=row["created_account"],
+        initials=row["initials"],
+        supervisor=None if row["supervisor"] is None else UserId(row["supervisor"]),
+        version=row["version"],
+    )
+
+
+# -- practitioners ---------------------------------------------------------------------------
+
+
+def _address_document(address: Address) -> dict[str, object]:
+    return {
+        "kind": address.kind.value,
+        "street": address.street,
+        "postal_code": address.postal_code,
+        "city": address.city,
+        "country": address.country,
+        "email": address.email.address if address.email is not None else None,
+        "phone": address.phone,
+    }
+
+
+def _address_from(document: Json) -> Address:
+    email = document["email"]
+    return Address(
+        kind=AddressKind(document["kind"]),
+        street=document["street"],
+        postal_code=document["postal_code"],
+        city=document["city"],
+        country=document["country"],
+        email=None if email is None else EmailAddress(email),
+        phone=document["phone"],
+    )
+
+
+def _instant(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _ehealth_document(certificate: EHealthCertificate | None) -> dict[str, object] | None:
+    if certificate is None:
+        return None
+    return {
+        "serial_number": certificate.serial_number,
+        "issuer": certificate.issuer,
+        "not_before": _instant(certificate.not_before),
+        "not_after": _instant(certificate.not_after),
+        "sha256": certificate.sha256,
+        "registered_at": _instant(certificate.registered_at),
+        "holder_nihii": certificate.holder_nihii,
+        "fetch_messages": certificate.fetch_messages,
+    }
+
+
+def _ehealth_from(document: Json) -> EHealthCertificate | None:
+    if document is None:
+        return None
+    return EHealthCertificate(
+        serial_number=document["serial_number"],
+        issuer=document["issuer"],
+        not_before=datetime.fromisoformat(document["not_before"]),
+        not_after=datetime.fromisoformat(document["not_after"]),
+        sha256=document["sha256"],
+        registered_at=datetime.fromisoformat(document["registered_at"]),
+        holder_nihii=document["holder_nihii"],
+        fetch_messages=document["fetch_messages"],
+    )
+
+
+def _edmg_document(edmg: EdmgRegistration | None) -> dict[str, object] | None:
+    if edmg is None:
+        return None
+    return {
+        "registered_at": _instant(edmg.registered_at),
+        "accounts": {m.value: account.number for m, account in edmg.accounts.items()},
+    }
+
+
+def _edmg_from(document: Json) -> EdmgRegistration | None:
+    if document is None:
+        return None
+    accounts: Mapping[str, str] = document["accounts"]
+    return EdmgRegistration(
+        registered_at=datetime.fromisoformat(document["registered_at"]),
+        accounts={Mutuality(m): iban.parse(number) for m, number in accounts.items()},
+    )
+
+
+def _number(value: object) -> str | None:
+    number = getattr(value, "number", None)
+    return cast("str | None", number)
+
+
+def practitioner_values(practitioner: Practitioner, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_practitioners``."""
+    settings = practitioner.settings
+    billing = practitioner.billing
+    return {
+        "user_id": practitioner.user_id,
+        "profession": practitioner.profession.value,
+        "country": practitioner.country,
+        "created_at": practitioner.created_at,
+        "inami": _number(practitioner.inami),
+        "niss": _number(practitioner.niss),
+        "rpps": _number(practitioner.rpps),
+        "adeli": _number(practitioner.adeli),
+        "addresses": [_address_document(a) for a in practitioner.addresses],
+        "hub_region": None if settings.hub_region is None else settings.hub_region.value,
+        "ehealth": _ehealth_document(settings.ehealth),
+        "edmg": _edmg_document(settings.edmg),
+        "billing_company_name": billing.company_name,
+        "billing_enterprise_number": _number(billing.enterprise_number),
+        "billing_conventioned": billing.conventioned,
+        "billing_iban": _number(billing.iban),
+        "version": version,
+    }
+
+
+def practitioner_from(row: Row) -> Practitioner:
+    """The practitioner a row holds, numbers parsed again."""
+    addresses: Sequence[Json] = row["addresses"]
+    hub_region = row["hub_region"]
+    return Practitioner(
+        user_id=UserId(row["user_id"]),
+        profession=Profession(row["profession"]),
+        country=row["country"],
+        created_at=row["created_at"],
+        inami=None if row["inami"] is None else inami.parse(row["inami"]),
+        niss=None if row["niss"] is None else niss.parse(row["niss"]),
+        rpps=None if row["rpps"] is None else rpps.parse(row["rpps"]),
+        adeli=None if row["adeli"] is None else adeli.parse(row["adeli"]),
+        addresses=[_address_from(a) for a in addresses],
+        settings=PractitionerSettings(
+            hub_region=None if hub_region is None else HubRegion(hub_region),
+            ehealth=_ehealth_from(row["ehealth"]),
+            edmg=_edmg_from(row["edmg"]),
+        ),
+        billing=BillingData(
+            company_name=row["billing_company_name"],
+            enterprise_number=(
+                None
+                if row["billing_enterprise_number"] is None
+                else bce.parse(row["billing_enterprise_number"])
+            ),
+            conventioned=row["billing_conventioned"],
+            iban=None if row["billing_iban"] is None else iban.parse(row["billing_iban"]),
+        ),
+        version=row["version"],
+    )
+
+
+# -- establishment profiles -------------------------------------------------------------------
+
+
+def profile_values(profile: EstablishmentProfile, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_establishment_profiles``, the logo's bytes as a BLOB."""
+    address = profile.address
+    logo = profile.logo
+    return {
+        "establishment_id": profile.establishment_id,
+        "address_kind": address.kind.value,
+        "street": address.street,
+        "postal_code": address.postal_code,
+        "city": address.city,
+        "country": address.country,
+        "email": address.email.address if address.email is not None else None,
+        "phone": address.phone,
+        "updated_at": profile.updated_at,
+        "inami": _number(profile.inami),
+        "finess": _number(profile.finess),
+        "finess_kind": (
+            profile.finess.kind.value
+            if profile.finess is not None and profile.finess.kind is not None
+            else None
+        ),
+        "enterprise_number": _number(profile.enterprise_number),
+        "trainee_account": _number(profile.trainee_account),
+        "logo": None if logo is None else logo.data,
+        "logo_media_type": None if logo is None else logo.media_type,
+        "logo_width": None if logo is None else logo.width,
+        "logo_height": None if logo is None else logo.height,
+        "version": version,
+    }
+
+
+def profile_from(row: Row) -> EstablishmentProfile:
+    """The profile a row holds; the logo is rebuilt from its stored bytes and headers."""
+    email = row["email"]
+    finess_kind = row["finess_kind"]
+    logo_data = row["logo"]
+    return EstablishmentProfile(
+        establishment_id=EstablishmentId(row["establishment_id"]),
+        address=Address(
+            kind=AddressKind(row["address_kind"]),
+            street=row["street"],
+            postal_code=row["postal_code"],
+            city=row["city"],
+            country=row["country"],
+            email=None if email is None else EmailAddress(email),
+            phone=row["phone"],
+        ),
+        updated_at=row["updated_at"],
+        inami=None if row["inami"] is None else inami.parse(row["inami"]),
+        finess=(
+            None
+            if row["finess"] is None
+            else finess.parse(
+                row["finess"], kind=None if finess_kind is None else FinessKind(finess_kind)
+            )
+        ),
+        enterprise_number=(
+            None if row["enterprise_number"] is None else bce.parse(row["enterprise_number"])
+        ),
+        logo=(
+            None
+            if logo_data is None
+            else Logo(
+                data=bytes(logo_data),
+                media_type=cast("MediaType", row["logo_media_type"]),
+                width=row["logo_width"],
+                height=row["logo_height"],
+            )
+        ),
+        trainee_account=(
+            None if row["trainee_account"] is None else iban.parse(row["trainee_account"])
+        ),
+        version=row["version"],
+    )

@@ -1,0 +1,226 @@
+"""The tables of the SQL adapter (SQLAlchemy Core), at the newest schema revision.
+
+Every table name starts with ``practiceid_`` so that the tables can share a database with
+the host's own. Columns that are searched or constrained are columns; collections that are
+always read whole with their record (an establishment's roles, a membership's delegations, a
+practitioner's addresses) are JSON documents, written by :mod:`._codec`.
+
+Uniqueness is the database's job, with named indexes the adapter recognises when the driver
+reports a violation:
+
+* ``practiceid_users``: the login key and the e-mail key (A1, A2);
+* ``practiceid_memberships``: the initials key per establishment (A7); empty initials are
+  stored as ``NULL`` keys, and ``NULL`` is never equal to ``NULL`` in a unique index;
+* ``practiceid_identity_keys``: one row per practitioner number (B2, B3), primary key
+  ``(kind, key)``.
+
+The migrations in ``migrations/versions`` build exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["METADATA", "PREFIX", "UtcDateTime"]
+
+PREFIX: Final = "practiceid_"
+
+# Constraint names follow one convention, so migrations and metadata agree on them.
+METADATA: Final = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant, stored in UTC, read back aware (``tzinfo=UTC``).
+
+    SQLite keeps no offset, so every instant is converted to UTC on the way in; PostgreSQL
+    stores ``timestamptz``. Equal instants compare equal whatever offset they were given.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC; naive datetimes never reach the adapter (entities are aware)."""
+        if value is None:
+            return None
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002 - SQLAlchemy's signature
+    ) -> datetime | None:
+        """Return the instant aware, in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSON_DOCUMENT: Final = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+"""Collections read whole with their record; JSONB on PostgreSQL."""
+
+
+def _id(name: str, *, primary_key: bool = False) -> sa.Column[str]:
+    return sa.Column(name, sa.String, primary_key=primary_key, nullable=False)
+
+
+users: Final = sa.Table(
+    f"{PREFIX}users",
+    METADATA,
+    _id("id", primary_key=True),
+    sa.Column("login", sa.String, nullable=False),
+    sa.Column("login_key", sa.String, nullable=False),
+    sa.Column("email", sa.String, nullable=False),
+    sa.Column("email_key", sa.String, nullable=False),
+    sa.Column("first_name", sa.String, nullable=False),
+    sa.Column("last_name", sa.String, nullable=False),
+    sa.Column("job_title", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("password_hash", sa.String, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "login_key", unique=True),
+    sa.Index(None, "email_key", unique=True),
+)
+
+organisations: Final = sa.Table(
+    f"{PREFIX}organisations",
+    METADATA,
+    _id("id", primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+organisation_owners: Final = sa.Table(
+    f"{PREFIX}organisation_owners",
+    METADATA,
+    sa.Column(
+        "organisation_id",
+        sa.String,
+        sa.ForeignKey(organisations.c.id),
+        primary_key=True,
+    ),
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), primary_key=True),
+    sa.Index(None, "user_id"),
+)
+
+establishments: Final = sa.Table(
+    f"{PREFIX}establishments",
+    METADATA,
+    _id("id", primary_key=True),
+    sa.Column("organisation_id", sa.String, sa.ForeignKey(organisations.c.id), nullable=False),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("product", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("roles", JSON_DOCUMENT, nullable=False),
+    sa.Column("departments", JSON_DOCUMENT, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "organisation_id"),
+)
+
+memberships: Final = sa.Table(
+    f"{PREFIX}memberships",
+    METADATA,
+    sa.Column(
+        "establishment_id",
+        sa.String,
+        sa.ForeignKey(establishments.c.id),
+        primary_key=True,
+    ),
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("roles", JSON_DOCUMENT, nullable=False),
+    sa.Column("departments", JSON_DOCUMENT, nullable=False),
+    sa.Column("delegations", JSON_DOCUMENT, nullable=False),
+    sa.Column("features", JSON_DOCUMENT, nullable=False),
+    sa.Column("created_account", sa.Boolean, nullable=False),
+    sa.Column("initials", sa.String, nullable=False),
+    sa.Column("initials_key", sa.String, nullable=True),
+    sa.Column("supervisor", sa.String, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "user_id"),
+    sa.Index(None, "establishment_id", "initials_key", unique=True),
+)
+
+practitioners: Final = sa.Table(
+    f"{PREFIX}practitioners",
+    METADATA,
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), primary_key=True),
+    sa.Column("profession", sa.String, nullable=False),
+    sa.Column("country", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("inami", sa.String, nullable=True),
+    sa.Column("niss", sa.String, nullable=True),
+    sa.Column("rpps", sa.String, nullable=True),
+    sa.Column("adeli", sa.String, nullable=True),
+    sa.Column("addresses", JSON_DOCUMENT, nullable=False),
+    sa.Column("hub_region", sa.String, nullable=True),
+    sa.Column("ehealth", JSON_DOCUMENT, nullable=True),
+    sa.Column("edmg", JSON_DOCUMENT, nullable=True),
+    sa.Column("billing_company_name", sa.String, nullable=False),
+    sa.Column("billing_enterprise_number", sa.String, nullable=True),
+    sa.Column("billing_conventioned", sa.Boolean, nullable=False),
+    sa.Column("billing_iban", sa.String, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+identity_keys: Final = sa.Table(
+    f"{PREFIX}identity_keys",
+    METADATA,
+    sa.Column("kind", sa.String, primary_key=True),
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("user_id", sa.String, sa.ForeignKey(practitioners.c.user_id), nullable=False),
+    sa.Index(None, "user_id"),
+)
+
+establishment_profiles: Final = sa.Table(
+    f"{PREFIX}establishment_profiles",
+    METADATA,
+    sa.Column(
+        "establishment_id",
+        sa.String,
+        sa.ForeignKey(establishments.c.id),
+        primary_key=True,
+    ),
+    sa.Column("address_kind", sa.String, nullable=False),
+    sa.Column("street", sa.String, nullable=False),
+    sa.Column("postal_code", sa.String, nullable=False),
+    sa.Column("city", sa.String, nullable=False),
+    sa.Column("country", sa.String, nullable=False),
+    sa.Column("email", sa.String, nullable=True),
+    sa.Column("phone", sa.String, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("inami", sa.String, nullable=True),
+    sa.Column("finess", sa.String, nullable=True),
+    sa.Column("finess_kind", sa.String, nullable=True),
+    sa.Column("enterprise_number", sa.String, nullable=True),
+    sa.Column("trainee_account", sa.String, nullable=True),
+    sa.Column("logo", sa.LargeBinary, nullable=True),
+    sa.Column("logo_media_type", sa.String, nullable=True),
+    sa.Column("logo_width", sa.Integer, nullable=True),
+    sa.Column("logo_height", sa.Integer, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+LOGIN_INDEX: Final = "ix_practiceid_users_login_key"
+EMAIL_INDEX: Final = "ix_practiceid_users_email_key"
+INITIALS_INDEX: Final = "ix_practiceid_memberships_establishment_id_initials_key"

@@ -1,0 +1,907 @@
+"""The SQL store, its unit of work and its repositories (SQLAlchemy Core).
+
+One unit of work is one database transaction on one pooled connection. Every write runs in
+a ``SAVEPOINT``: a refused write is rolled back to it and the unit of work goes on, as the
+ports require (PostgreSQL aborts the whole transaction on a failed statement otherwise).
+Uniqueness is checked by the database's unique indexes, atomically with the write; when one
+is violated, the adapter looks the keys up again, in the order the error contract gives, to
+raise the right coded error. Driver exceptions never leave this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Final, NoReturn, Self, TypeVar
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from practiceid.adapters.sql import _codec as codec
+from practiceid.adapters.sql import _schema as schema
+from practiceid.errors import (
+    DuplicateEmail,
+    DuplicateIdentifier,
+    DuplicateInitials,
+    DuplicateLogin,
+    DuplicateMembership,
+    DuplicateRecord,
+    DuplicateUserId,
+    EstablishmentNotFound,
+    MembershipNotFound,
+    NotFound,
+    OrganisationNotFound,
+    PracticeIdError,
+    PractitionerNotFound,
+    StaleRecord,
+    StaleUser,
+    StorageError,
+    StorageUnavailable,
+    TransactionConflict,
+    UnitOfWorkError,
+    UnknownReference,
+    UserNotFound,
+)
+from practiceid.establishment_profiles import EstablishmentProfile
+from practiceid.establishments import (
+    Establishment,
+    EstablishmentId,
+    Organisation,
+    OrganisationId,
+)
+from practiceid.memberships import Membership, MembershipStatus
+from practiceid.policies.email import EmailAddress
+from practiceid.policies.login import Login
+from practiceid.practitioners import Practitioner
+from practiceid.users import User, UserId, UserStatus
+
+if TYPE_CHECKING:
+    from practiceid.adapters.sql import SqlStore
+
+__all__ = [
+    "SqlEstablishmentProfileRepository",
+    "SqlEstablishmentRepository",
+    "SqlMembershipRepository",
+    "SqlOrganisationRepository",
+    "SqlPractitionerRepository",
+    "SqlUnitOfWork",
+    "SqlUserRepository",
+]
+
+_T = TypeVar("_T")
+
+# SQLSTATEs (PostgreSQL) after which running the unit of work again may succeed.
+_RETRYABLE: Final = frozenset({"40001", "40P01"})
+# SQLSTATE classes of a connection that could not be made or was lost, and of lock time-outs.
+_UNAVAILABLE: Final = ("08", "53", "57", "55P03")
+
+
+def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
+    state = getattr(error.orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def translate(
+    error: sa_exc.SQLAlchemyError, *, entity: str | None = None, record_id: object = None
+) -> PracticeIdError:
+    """Return the coded error for a driver failure that is not a constraint violation."""
+    params: dict[str, object] = {"driver_error": type(getattr(error, "orig", error)).__name__}
+    state = _sqlstate(error) if isinstance(error, sa_exc.DBAPIError) else None
+    if state is not None:
+        params["sqlstate"] = state
+    where = {} if entity is None else {"entity": entity, "id": record_id}
+    if state in _RETRYABLE:
+        return TransactionConflict(**where, **params)
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return StorageUnavailable(**params)
+    if state is not None and state.startswith(_UNAVAILABLE):
+        return StorageUnavailable(**params)
+    return StorageError(**params)
+
+
+def _text_id(value: object) -> bool:
+    """Whether ``value`` can name a stored record: ids are text without NUL characters."""
+    return isinstance(value, str) and "\x00" not in value
+
+
+class SqlUnitOfWork:
+    """A transaction over an :class:`~practiceid.adapters.sql.SqlStore`.
+
+    Implements :class:`~practiceid.ports.AccessUnitOfWork`. ``commit`` keeps the unit of
+    work open: later changes go into a new transaction.
+    """
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._connection: sa.Connection | None = None
+        self._locked = False
+        self.users = SqlUserRepository(self)
+        self.organisations = SqlOrganisationRepository(self)
+        self.establishments = SqlEstablishmentRepository(self)
+        self.memberships = SqlMembershipRepository(self)
+        self.practitioners = SqlPractitionerRepository(self)
+        self.establishment_profiles = SqlEstablishmentProfileRepository(self)
+
+    def __enter__(self) -> Self:
+        if self._connection is not None:
+            raise UnitOfWorkError("this unit of work is already open")
+        lock = self._store._serial_lock  # noqa: SLF001 - the pair is one adapter
+        if lock is not None:
+            lock.acquire()
+            self._locked = True
+        try:
+            self._connection = self._store.engine.connect()
+        except sa_exc.SQLAlchemyError as error:
+            self._release()
+            raise translate(error) from None
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection = self._connection
+        try:
+            if connection is not None:
+                # Closing returns the connection to the pool, which rolls back what is open;
+                # a connection that is already broken is discarded by the pool.
+                connection.close()
+        except sa_exc.SQLAlchemyError:  # pragma: no cover - a lost connection is discarded
+            pass
+        finally:
+            self._connection = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._locked:
+            self._locked = False
+            lock = self._store._serial_lock  # noqa: SLF001
+            assert lock is not None  # noqa: S101 - _locked is only set with a lock
+            lock.release()
+
+    def active(self) -> sa.Connection:
+        """The open connection; raise UnitOfWorkError outside the ``with`` block."""
+        if self._connection is None:
+            raise UnitOfWorkError
+        return self._connection
+
+    def commit(self) -> None:
+        """Make every change so far durable and visible to other units of work."""
+        connection = self.active()
+        try:
+            connection.commit()
+        except sa_exc.SQLAlchemyError as error:
+            self._rollback_quietly(connection)
+            raise translate(error) from None
+
+    def rollback(self) -> None:
+        """Discard every change not yet committed."""
+        connection = self.active()
+        try:
+            connection.rollback()
+        except sa_exc.SQLAlchemyError as error:
+            raise translate(error) from None
+
+    @staticmethod
+    def _rollback_quietly(connection: sa.Connection) -> None:
+        with contextlib.suppress(sa_exc.SQLAlchemyError):
+            connection.rollback()
+
+    # -- statement helpers used by the repositories ------------------------------------
+
+    def read(self, run: Callable[[sa.Connection], _T]) -> _T:
+        """Run a read; translate driver failures."""
+        connection = self.active()
+        try:
+            return run(connection)
+        except sa_exc.SQLAlchemyError as error:
+            raise translate(error) from None
+
+    def write(
+        self,
+        run: Callable[[sa.Connection], _T],
+        *,
+        conflict: Callable[[], PracticeIdError],
+        entity: str,
+        record_id: object,
+    ) -> _T:
+        """Run a write in a savepoint; on a constraint violation raise ``conflict()``.
+
+        ``conflict`` runs after the savepoint was rolled back, so it may read: it looks up
+        which key is taken. A foreign-key violation it cannot explain is an
+        :class:`~practiceid.errors.UnknownReference`.
+        """
+        connection = self.active()
+        try:
+            with connection.begin_nested():
+                return run(connection)
+        except sa_exc.IntegrityError as error:
+            state = _sqlstate(error)
+            if state in _RETRYABLE:
+                raise translate(error, entity=entity, record_id=record_id) from None
+            try:
+                found = conflict()
+            except sa_exc.SQLAlchemyError as lookup_error:
+                raise translate(lookup_error, entity=entity, record_id=record_id) from None
+            raise found from None
+        except sa_exc.SQLAlchemyError as error:
+            raise translate(error, entity=entity, record_id=record_id) from None
+
+
+def _unknown_reference(entity: str, record_id: object) -> UnknownReference:
+    return UnknownReference(entity=entity, id=record_id)
+
+
+def _stored_version(
+    connection: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool]
+) -> int | None:
+    version = connection.execute(sa.select(table.c.version).where(where)).scalar_one_or_none()
+    return None if version is None else int(version)
+
+
+def _exists(connection: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> bool:
+    return (
+        connection.execute(sa.select(sa.literal(1)).select_from(table).where(where)).first()
+        is not None
+    )
+
+
+# -- users --------------------------------------------------------------------------------------
+
+
+class SqlUserRepository:
+    """The :class:`~practiceid.ports.UserRepository` of a :class:`SqlUnitOfWork`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def _conflict(self, user: User, *, new: bool) -> PracticeIdError:
+        """Which of the user's keys is taken by another user, in the contract's order."""
+        connection = self._uow.active()
+        users = schema.users
+        if new and _exists(connection, users, users.c.id == user.id):
+            return DuplicateUserId(user_id=user.id)
+        others = users.c.id != user.id
+        if _exists(connection, users, sa.and_(users.c.login_key == user.login.key, others)):
+            return DuplicateLogin(login=user.login.display)
+        if _exists(connection, users, sa.and_(users.c.email_key == user.email.key, others)):
+            return DuplicateEmail(email=user.email.address)
+        return DuplicateRecord(entity="user", id=user.id)  # pragma: no cover - a vanished row
+
+    def add(self, user: User) -> None:
+        """Store a new user; raise DuplicateUserId, DuplicateLogin or DuplicateEmail."""
+        values = codec.user_values(user, version=user.version)
+        self._uow.write(
+            lambda c: c.execute(schema.users.insert().values(values)),
+            conflict=lambda: self._conflict(user, new=True),
+            entity="user",
+            record_id=user.id,
+        )
+
+    def _one(self, where: sa.ColumnElement[bool]) -> User | None:
+        row = self._uow.read(
+            lambda c: c.execute(sa.select(schema.users).where(where)).mappings().first()
+        )
+        return None if row is None else codec.user_from(row)
+
+    def get(self, user_id: UserId) -> User:
+        """Return the user; raise UserNotFound."""
+        found = self._one(schema.users.c.id == user_id) if _text_id(user_id) else None
+        if found is None:
+            raise UserNotFound(user_id=user_id)
+        return found
+
+    def find_by_login(self, login: Login) -> User | None:
+        """Return the user with this login key, if any."""
+        return self._one(schema.users.c.login_key == login.key)
+
+    def find_by_email(self, email: EmailAddress) -> User | None:
+        """Return the user with this e-mail key, if any."""
+        return self._one(schema.users.c.email_key == email.key)
+
+    def update(self, user: User) -> User:
+        """Replace the stored user if its version matches; return it with version + 1."""
+        users = schema.users
+        values = codec.user_values(user, version=user.version + 1)
+        this = users.c.id == user.id
+        updated = self._uow.write(
+            lambda c: (
+                c.execute(
+                    users.update().where(this, users.c.version == user.version).values(values)
+                ).rowcount
+            ),
+            conflict=lambda: self._conflict(user, new=False),
+            entity="user",
+            record_id=user.id,
+        )
+        if updated == 0:
+            stored = self._uow.read(lambda c: _stored_version(c, users, this))
+            if stored is None:
+                raise UserNotFound(user_id=user.id)
+            raise StaleUser(user_id=user.id, expected=user.version, stored=stored)
+        return attrs.evolve(user, version=user.version + 1)
+
+    def list(self, *, status: UserStatus | None = None) -> Sequence[User]:
+        """Return the users (with this status), ordered by login key."""
+        query = sa.select(schema.users)
+        if status is not None:
+            query = query.where(schema.users.c.status == UserStatus(status).value)
+        rows = self._uow.read(lambda c: c.execute(query).mappings().all())
+        return sorted((codec.user_from(row) for row in rows), key=lambda u: u.login.key)
+
+
+# -- organisations ------------------------------------------------------------------------------
+
+
+class SqlOrganisationRepository:
+    """The :class:`~practiceid.ports.OrganisationRepository` of a :class:`SqlUnitOfWork`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def _write_owners(self, connection: sa.Connection, organisation: Organisation) -> None:
+        owners = schema.organisation_owners
+        connection.execute(owners.delete().where(owners.c.organisation_id == organisation.id))
+        if organisation.owners:
+            connection.execute(
+                owners.insert(),
+                [
+                    {"organisation_id": organisation.id, "user_id": owner}
+                    for owner in sorted(organisation.owners)
+                ],
+            )
+
+    def add(self, organisation: Organisation) -> None:
+        """Store a new organisation; raise DuplicateRecord when the id is taken."""
+        table = schema.organisations
+
+        def run(connection: sa.Connection) -> None:
+            connection.execute(
+                table.insert().values(
+                    codec.organisation_values(organisation, version=organisation.version)
+                )
+            )
+            self._write_owners(connection, organisation)
+
+        def conflict() -> PracticeIdError:
+            if self._uow.read(lambda c: _exists(c, table, table.c.id == organisation.id)):
+                return DuplicateRecord(entity="organisation", id=organisation.id)
+            return _unknown_reference("organisation", organisation.id)
+
+        self._uow.write(run, conflict=conflict, entity="organisation", record_id=organisation.id)
+
+    def _rows_to_organisations(
+        self, connection: sa.Connection, rows: Sequence[sa.RowMapping]
+    ) -> list[Organisation]:
+        if not rows:
+            return []
+        owners = schema.organisation_owners
+        ids = [row["id"] for row in rows]
+        by_organisation: dict[str, list[str]] = {i: [] for i in ids}
+        for organisation_id, user_id in connection.execute(
+            sa.select(owners.c.organisation_id, owners.c.user_id).where(
+                owners.c.organisation_id.in_(ids)
+            )
+        ):
+            by_organisation[organisation_id].append(user_id)
+        return [codec.organisation_from(row, by_organisation[row["id"]]) for row in rows]
+
+    def get(self, organisation_id: OrganisationId) -> Organisation:
+        """Return the organisation; raise OrganisationNotFound."""
+        found: list[Organisation] = []
+        if _text_id(organisation_id):
+            table = schema.organisations
+            found = self._uow.read(
+                lambda c: self._rows_to_organisations(
+                    c,
+                    c.execute(sa.select(table).where(table.c.id == organisation_id))
+                    .mappings()
+                    .all(),
+                )
+            )
+        if not found:
+            raise OrganisationNotFound(organisation_id=organisation_id)
+        return found[0]
+
+    def update(self, organisation: Organisation) -> Organisation:
+        """Replace the stored organisation if its version matches; return it, version + 1."""
+        table = schema.organisations
+
+        def run(connection: sa.Connection) -> int:
+            updated = connection.execute(
+                table.update()
+                .where(table.c.id == organisation.id, table.c.version == organisation.version)
+                .values(codec.organisation_values(organisation, version=organisation.version + 1))
+            ).rowcount
+            if updated:
+                self._write_owners(connection, organisation)
+            return int(updated)
+
+        updated = self._uow.write(
+            run,
+            conflict=lambda: _unknown_reference("organisation", organisation.id),
+            entity="organisation",
+            record_id=organisation.id,
+        )
+        if updated == 0:
+            _raise_stale_or_missing(
+                self._uow,
+                table,
+                table.c.id == organisation.id,
+                entity="organisation",
+                record_id=organisation.id,
+                expected=organisation.version,
+                not_found=OrganisationNotFound(organisation_id=organisation.id),
+                id_params={"organisation_id": organisation.id},
+            )
+        return attrs.evolve(organisation, version=organisation.version + 1)
+
+    def list(self, *, owner: UserId | None = None) -> Sequence[Organisation]:
+        """Return the organisations (this user owns), ordered by id."""
+        table = schema.organisations
+        owners = schema.organisation_owners
+        query = sa.select(table)
+        if owner is not None:
+            if not _text_id(owner):
+                return []
+            query = query.where(
+                table.c.id.in_(sa.select(owners.c.organisation_id).where(owners.c.user_id == owner))
+            )
+        found = self._uow.read(
+            lambda c: self._rows_to_organisations(c, c.execute(query).mappings().all())
+        )
+        return sorted(found, key=lambda o: o.id)
+
+
+def _raise_stale_or_missing(
+    uow: SqlUnitOfWork,
+    table: sa.Table,
+    where: sa.ColumnElement[bool],
+    *,
+    entity: str,
+    record_id: str,
+    expected: int,
+    not_found: NotFound,
+    id_params: dict[str, object],
+) -> NoReturn:
+    stored = uow.read(lambda c: _stored_version(c, table, where))
+    if stored is None:
+        raise not_found
+    raise StaleRecord(entity=entity, id=record_id, **id_params, expected=expected, stored=stored)
+
+
+# -- establishments -----------------------------------------------------------------------------
+
+
+class SqlEstablishmentRepository:
+    """The :class:`~practiceid.ports.EstablishmentRepository` of a :class:`SqlUnitOfWork`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, establishment: Establishment) -> None:
+        """Store a new establishment; raise DuplicateRecord when the id is taken."""
+        table = schema.establishments
+        values = codec.establishment_values(establishment, version=establishment.version)
+
+        def conflict() -> PracticeIdError:
+            if self._uow.read(lambda c: _exists(c, table, table.c.id == establishment.id)):
+                return DuplicateRecord(entity="establishment", id=establishment.id)
+            return _unknown_reference("establishment", establishment.id)
+
+        self._uow.write(
+            lambda c: c.execute(table.insert().values(values)),
+            conflict=conflict,
+            entity="establishment",
+            record_id=establishment.id,
+        )
+
+    def get(self, establishment_id: EstablishmentId) -> Establishment:
+        """Return the establishment; raise EstablishmentNotFound."""
+        table = schema.establishments
+        row = (
+            self._uow.read(
+                lambda c: (
+                    c.execute(sa.select(table).where(table.c.id == establishment_id))
+                    .mappings()
+                    .first()
+                )
+            )
+            if _text_id(establishment_id)
+            else None
+        )
+        if row is None:
+            raise EstablishmentNotFound(establishment_id=establishment_id)
+        return codec.establishment_from(row)
+
+    def update(self, establishment: Establishment) -> Establishment:
+        """Replace the stored establishment if its version matches; return it, version + 1."""
+        table = schema.establishments
+        this = table.c.id == establishment.id
+        values = codec.establishment_values(establishment, version=establishment.version + 1)
+        updated = self._uow.write(
+            lambda c: (
+                c.execute(
+                    table.update()
+                    .where(this, table.c.version == establishment.version)
+                    .values(values)
+                ).rowcount
+            ),
+            conflict=lambda: _unknown_reference("establishment", establishment.id),
+            entity="establishment",
+            record_id=establishment.id,
+        )
+        if updated == 0:
+            _raise_stale_or_missing(
+                self._uow,
+                table,
+                this,
+                entity="establishment",
+                record_id=establishment.id,
+                expected=establishment.version,
+                not_found=EstablishmentNotFound(establishment_id=establishment.id),
+                id_params={"establishment_id": establishment.id},
+            )
+        return attrs.evolve(establishment, version=establishment.version + 1)
+
+    def list(self, *, organisation_id: OrganisationId | None = None) -> Sequence[Establishment]:
+        """Return the establishments (of this organisation), ordered by id."""
+        table = schema.establishments
+        query = sa.select(table)
+        if organisation_id is not None:
+            if not _text_id(organisation_id):
+                return []
+            query = query.where(table.c.organisation_id == organisation_id)
+        rows = self._uow.read(lambda c: c.execute(query).mappings().all())
+        return sorted((codec.establishment_from(row) for row in rows), key=lambda e: e.id)
+
+
+# -- memberships --------------------------------------------------------------------------------
+
+
+def _membership_id(membership: Membership) -> str:
+    return f"{membership.establishment_id}/{membership.user_id}"
+
+
+class SqlMembershipRepository:
+    """The :class:`~practiceid.ports.MembershipRepository` of a :class:`SqlUnitOfWork`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    @staticmethod
+    def _pair(establishment_id: object, user_id: object) -> sa.ColumnElement[bool]:
+        table = schema.memberships
+        return sa.and_(table.c.establishment_id == establishment_id, table.c.user_id == user_id)
+
+    def _conflict(self, membership: Membership, *, new: bool) -> PracticeIdError:
+        table = schema.memberships
+        pair = self._pair(membership.establishment_id, membership.user_id)
+        if new and self._uow.read(lambda c: _exists(c, table, pair)):
+            return DuplicateMembership(
+                entity="membership",
+                id=_membership_id(membership),
+                establishment_id=membership.establishment_id,
+                user_id=membership.user_id,
+            )
+        values = codec.membership_values(membership, version=0)
+        clash = sa.and_(
+            table.c.establishment_id == membership.establishment_id,
+            table.c.initials_key == values["initials_key"],
+            table.c.user_id != membership.user_id,
+        )
+        if values["initials_key"] is not None and self._uow.read(
+            lambda c: _exists(c, table, clash)
+        ):
+            return DuplicateInitials(
+                entity="membership",
+                id=_membership_id(membership),
+                establishment_id=membership.establishment_id,
+                initials=membership.initials,
+            )
+        return _unknown_reference("membership", _membership_id(membership))
+
+    def add(self, membership: Membership) -> None:
+        """Store a new membership; raise DuplicateMembership or DuplicateInitials."""
+        values = codec.membership_values(membership, version=membership.version)
+        self._uow.write(
+            lambda c: c.execute(schema.memberships.insert().values(values)),
+            conflict=lambda: self._conflict(membership, new=True),
+            entity="membership",
+            record_id=_membership_id(membership),
+        )
+
+    def find(self, establishment_id: EstablishmentId, user_id: UserId) -> Membership | None:
+        """Return the membership of the pair, if any."""
+        if not (_text_id(establishment_id) and _text_id(user_id)):
+            return None
+        table = schema.memberships
+        row = self._uow.read(
+            lambda c: (
+                c.execute(sa.select(table).where(self._pair(establishment_id, user_id)))
+                .mappings()
+                .first()
+            )
+        )
+        return None if row is None else codec.membership_from(row)
+
+    def get(self, establishment_id: EstablishmentId, user_id: UserId) -> Membership:
+        """Return the membership of the pair; raise MembershipNotFound."""
+        membership = self.find(establishment_id, user_id)
+        if membership is None:
+            raise MembershipNotFound(establishment_id=establishment_id, user_id=user_id)
+        return membership
+
+    def update(self, membership: Membership) -> Membership:
+        """Replace the stored membership if its version matches; return it, version + 1."""
+        table = schema.memberships
+        pair = self._pair(membership.establishment_id, membership.user_id)
+        values = codec.membership_values(membership, version=membership.version + 1)
+        updated = self._uow.write(
+            lambda c: (
+                c.execute(
+                    table.update().where(pair, table.c.version == membership.version).values(values)
+                ).rowcount
+            ),
+            conflict=lambda: self._conflict(membership, new=False),
+            entity="membership",
+            record_id=_membership_id(membership),
+        )
+        if updated == 0:
+            _raise_stale_or_missing(
+                self._uow,
+                table,
+                pair,
+                entity="membership",
+                record_id=_membership_id(membership),
+                expected=membership.version,
+                not_found=MembershipNotFound(
+                    establishment_id=membership.establishment_id, user_id=membership.user_id
+                ),
+                id_params={
+                    "establishment_id": membership.establishment_id,
+                    "user_id": membership.user_id,
+                },
+            )
+        return attrs.evolve(membership, version=membership.version + 1)
+
+    def list_for_user(self, user_id: UserId) -> Sequence[Membership]:
+        """Return the user's memberships, ordered by establishment id."""
+        if not _text_id(user_id):
+            return []
+        table = schema.memberships
+        rows = self._uow.read(
+            lambda c: c.execute(sa.select(table).where(table.c.user_id == user_id)).mappings().all()
+        )
+        return sorted(
+            (codec.membership_from(row) for row in rows), key=lambda m: m.establishment_id
+        )
+
+    def list_for_establishment(
+        self, establishment_id: EstablishmentId, *, status: MembershipStatus | None = None
+    ) -> Sequence[Membership]:
+        """Return the establishment's memberships (with this status), ordered by user id."""
+        if not _text_id(establishment_id):
+            return []
+        table = schema.memberships
+        query = sa.select(table).where(table.c.establishment_id == establishment_id)
+        if status is not None:
+            query = query.where(table.c.status == MembershipStatus(status).value)
+        rows = self._uow.read(lambda c: c.execute(query).mappings().all())
+        return sorted((codec.membership_from(row) for row in rows), key=lambda m: m.user_id)
+
+
+# -- practitioners ------------------------------------------------------------------------------
+
+
+class SqlPractitionerRepository:
+    """The :class:`~practiceid.ports.PractitionerRepository` of a :class:`SqlUnitOfWork`.
+
+    Identity keys live in ``practiceid_identity_keys``, whose primary key ``(kind, key)``
+    makes a number held by two practitioners impossible (B2, B3).
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def _clash(self, practitioner: Practitioner) -> str | None:
+        """The first kind, in sorted order, of a key another practitioner holds."""
+        keys = schema.identity_keys
+        wanted = sorted(practitioner.identity_keys)
+        if not wanted:
+            return None
+        held = self._uow.read(
+            lambda c: c.execute(
+                sa.select(keys.c.kind, keys.c.key).where(
+                    sa.tuple_(keys.c.kind, keys.c.key).in_(wanted),
+                    keys.c.user_id != practitioner.user_id,
+                )
+            ).all()
+        )
+        taken = {(kind, key) for kind, key in held}
+        return next((kind for kind, key in wanted if (kind, key) in taken), None)
+
+    def _conflict(self, practitioner: Practitioner, *, new: bool) -> PracticeIdError:
+        table = schema.practitioners
+        if new and self._uow.read(
+            lambda c: _exists(c, table, table.c.user_id == practitioner.user_id)
+        ):
+            return DuplicateRecord(entity="practitioner", id=practitioner.user_id)
+        kind = self._clash(practitioner)
+        if kind is not None:
+            return DuplicateIdentifier(entity="practitioner", id=practitioner.user_id, kind=kind)
+        return _unknown_reference("practitioner", practitioner.user_id)
+
+    @staticmethod
+    def _write_keys(
+        connection: sa.Connection,
+        practitioner: Practitioner,
+        *,
+        drop: Iterable[tuple[str, str]],
+        add: Iterable[tuple[str, str]],
+    ) -> None:
+        keys = schema.identity_keys
+        for kind, key in sorted(drop):
+            connection.execute(
+                keys.delete().where(
+                    keys.c.kind == kind,
+                    keys.c.key == key,
+                    keys.c.user_id == practitioner.user_id,
+                )
+            )
+        added = [
+            {"kind": kind, "key": key, "user_id": practitioner.user_id} for kind, key in sorted(add)
+        ]
+        if added:
+            connection.execute(keys.insert(), added)
+
+    def add(self, practitioner: Practitioner) -> None:
+        """Store new practitioner data; raise DuplicateRecord or DuplicateIdentifier."""
+        values = codec.practitioner_values(practitioner, version=practitioner.version)
+
+        def run(connection: sa.Connection) -> None:
+            connection.execute(schema.practitioners.insert().values(values))
+            self._write_keys(connection, practitioner, drop=(), add=practitioner.identity_keys)
+
+        self._uow.write(
+            run,
+            conflict=lambda: self._conflict(practitioner, new=True),
+            entity="practitioner",
+            record_id=practitioner.user_id,
+        )
+
+    def find(self, user_id: UserId) -> Practitioner | None:
+        """Return the user's practitioner data, if any."""
+        if not _text_id(user_id):
+            return None
+        table = schema.practitioners
+        row = self._uow.read(
+            lambda c: (
+                c.execute(sa.select(table).where(table.c.user_id == user_id)).mappings().first()
+            )
+        )
+        return None if row is None else codec.practitioner_from(row)
+
+    def get(self, user_id: UserId) -> Practitioner:
+        """Return the user's practitioner data; raise PractitionerNotFound."""
+        found = self.find(user_id)
+        if found is None:
+            raise PractitionerNotFound(user_id=user_id)
+        return found
+
+    def update(self, practitioner: Practitioner) -> Practitioner:
+        """Replace the stored data if its version matches; return it, version + 1."""
+        table = schema.practitioners
+        keys = schema.identity_keys
+        this = table.c.user_id == practitioner.user_id
+        values = codec.practitioner_values(practitioner, version=practitioner.version + 1)
+
+        def run(connection: sa.Connection) -> int:
+            updated = connection.execute(
+                table.update().where(this, table.c.version == practitioner.version).values(values)
+            ).rowcount
+            if updated:
+                held = {
+                    (kind, key)
+                    for kind, key in connection.execute(
+                        sa.select(keys.c.kind, keys.c.key).where(
+                            keys.c.user_id == practitioner.user_id
+                        )
+                    )
+                }
+                wanted = practitioner.identity_keys
+                self._write_keys(connection, practitioner, drop=held - wanted, add=wanted - held)
+            return int(updated)
+
+        updated = self._uow.write(
+            run,
+            conflict=lambda: self._conflict(practitioner, new=False),
+            entity="practitioner",
+            record_id=practitioner.user_id,
+        )
+        if updated == 0:
+            _raise_stale_or_missing(
+                self._uow,
+                table,
+                this,
+                entity="practitioner",
+                record_id=practitioner.user_id,
+                expected=practitioner.version,
+                not_found=PractitionerNotFound(user_id=practitioner.user_id),
+                id_params={"user_id": practitioner.user_id},
+            )
+        return attrs.evolve(practitioner, version=practitioner.version + 1)
+
+
+# -- establishment profiles ---------------------------------------------------------------------
+
+
+class SqlEstablishmentProfileRepository:
+    """The :class:`~practiceid.ports.EstablishmentProfileRepository` of a unit of work."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, profile: EstablishmentProfile) -> None:
+        """Store the first profile of an establishment; raise DuplicateRecord."""
+        table = schema.establishment_profiles
+        this = table.c.establishment_id == profile.establishment_id
+        values = codec.profile_values(profile, version=profile.version)
+
+        def conflict() -> PracticeIdError:
+            if self._uow.read(lambda c: _exists(c, table, this)):
+                return DuplicateRecord(entity="establishment_profile", id=profile.establishment_id)
+            return _unknown_reference("establishment_profile", profile.establishment_id)
+
+        self._uow.write(
+            lambda c: c.execute(table.insert().values(values)),
+            conflict=conflict,
+            entity="establishment_profile",
+            record_id=profile.establishment_id,
+        )
+
+    def find(self, establishment_id: EstablishmentId) -> EstablishmentProfile | None:
+        """Return the establishment's profile, if any."""
+        if not _text_id(establishment_id):
+            return None
+        table = schema.establishment_profiles
+        row = self._uow.read(
+            lambda c: (
+                c.execute(sa.select(table).where(table.c.establishment_id == establishment_id))
+                .mappings()
+                .first()
+            )
+        )
+        return None if row is None else codec.profile_from(row)
+
+    def update(self, profile: EstablishmentProfile) -> EstablishmentProfile:
+        """Replace the stored profile if its version matches; return it, version + 1."""
+        table = schema.establishment_profiles
+        this = table.c.establishment_id == profile.establishment_id
+        values = codec.profile_values(profile, version=profile.version + 1)
+        updated = self._uow.write(
+            lambda c: (
+                c.execute(
+                    table.update().where(this, table.c.version == profile.version).values(values)
+                ).rowcount
+            ),
+            conflict=lambda: _unknown_reference("establishment_profile", profile.establishment_id),
+            entity="establishment_profile",
+            record_id=profile.establishment_id,
+        )
+        if updated == 0:
+            _raise_stale_or_missing(
+                self._uow,
+                table,
+                this,
+                entity="establishment_profile",
+                record_id=profile.establishment_id,
+                expected=profile.version,
+                not_found=EstablishmentNotFound(establishment_id=profile.establishment_id),
+                id_params={"establishment_id": profile.establishment_id},
+            )
+        return attrs.evolve(profile, version=profile.version + 1)
