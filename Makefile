@@ -8,7 +8,7 @@ PY     := $(BIN)/python
 .PHONY: help demo test lint typecheck unit bench clean
 
 help:
-	@echo "make demo   run the demo (python -m practiceid demo)"
+	@echo "make demo   run the demo on a new SQLite file (python -m practiceid demo)"
 	@echo "make test   ruff, ruff format --check, mypy --strict src/, pytest with branch coverage"
 	@echo "make bench  benchmarks (installs the bench-only yardsticks)"
 
@@ -18,7 +18,7 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-run: $(BIN)/activate pyproject.toml
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[sql]'
 	@touch $@
 
 $(VENV)/.installed-test: $(BIN)/activate pyproject.toml

@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from practiceid import __version__, check
+from practiceid.adapters.sql import SqlStore
 from practiceid.cli import main
 from practiceid.policies.identifiers import niss
+from practiceid.policies.login import Login
 from practiceid.testing.strategies import niss_numbers
 
 
@@ -37,6 +39,22 @@ def test_demo_shows_practitioners_trainees_and_the_report_header(capsys):
     assert "BIC BBRUBEBB, BCE 0403.019.261" in out  # B4, B6
     assert "logo.unsupported_type" in out  # C7
     assert "Dr Dupont True, Tania Dubois (receptionist) False" in out  # E3
+
+
+def test_demo_runs_on_a_sqlite_file_it_reads_back(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "stored in sqlite:///" in out
+    assert "(schema 0002_access_and_profiles)" in out
+    assert "reads back 6 users, 2 establishments, 7 memberships and 3 practitioners" in out
+
+
+def test_demo_keeps_the_database_it_is_given(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/kept.sqlite"
+    assert main(["demo", "--database", url]) == 0
+    assert f"stored in {url}" in capsys.readouterr().out
+    with SqlStore.from_url(url) as store, store.unit_of_work() as uow:
+        assert uow.users.find_by_login(Login("DR.DUPONT")) is not None
 
 
 def test_version_flag(capsys):

@@ -22,7 +22,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"practiceid {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="register a practice's first users, in memory")
+    demo = commands.add_parser(
+        "demo", help="register a practice's first users, on a new SQLite file"
+    )
+    demo.add_argument(
+        "--database",
+        metavar="URL",
+        help="an empty SQLite or PostgreSQL database to use instead "
+        "(sqlite:///demo.sqlite, postgresql://user@host/db)",
+    )
     check = commands.add_parser(
         "check",
         help="validate professional numbers (exit 0 if all valid, 1 if not)",
@@ -39,4 +47,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_numbers(args.kind, args.numbers, as_json=args.json, out=sys.stdout)
     from practiceid.demo import run  # noqa: PLC0415 - only what the command needs
 
-    return run()
+    return run(args.database)

@@ -1,13 +1,19 @@
-"""``python -m practiceid demo``: a practice's first users, in memory, with real hashing.
+"""``python -m practiceid demo``: a practice's first users, on a SQLite file, with real hashing.
 
-Every name, address and number here is made up.
+The database is a new file in a temporary directory, removed at the end, unless
+``--database URL`` names another (an empty one: the demo creates the schema). Without the
+``sql`` extra installed the demo runs on the in-memory store. Every name, address and
+number here is made up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from practiceid import __version__
 from practiceid.access import AccessService
@@ -21,6 +27,7 @@ from practiceid.permissions import PLATFORM_PERMISSIONS, Permission
 from practiceid.policies.email import EmailPolicy
 from practiceid.policies.identifiers import adeli, bce, iban, inami, niss, rpps
 from practiceid.policies.login import LoginPolicy
+from practiceid.ports import AccessUnitOfWorkFactory
 from practiceid.profiles import ProfileService
 from practiceid.testing.samples import sample_png
 from practiceid.users import User, UserId
@@ -63,25 +70,68 @@ def _show(user: User) -> None:
     )
 
 
-def run() -> int:
-    """Run the demo; return 0."""
-    store = InMemoryStore()
+@contextlib.contextmanager
+def _storage(database: str | None) -> Iterator[tuple[AccessUnitOfWorkFactory, str]]:
+    """The units of work of the demo's database, and how to name it.
+
+    At the end a second store opened on the same database reads back what the demo wrote.
+    """
+    try:
+        from practiceid.adapters.sql import SqlStore  # noqa: PLC0415 - the sql extra
+    except ImportError:  # pragma: no cover - the test environment has the extra
+        yield InMemoryStore().unit_of_work, "in-memory store (install practiceid[sql] for SQLite)"
+        return
+    with contextlib.ExitStack() as stack:
+        if database is None:
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="practiceid-"))
+            database = f"sqlite:///{Path(directory) / 'demo.sqlite'}"
+        store = stack.enter_context(SqlStore.from_url(database))
+        store.create_schema()
+        name = store.engine.url.render_as_string(hide_password=True)
+        yield store.unit_of_work, f"{name} (schema {store.schema_revision()})"
+        store.close()
+        _title("Everything above is in the database")
+        with SqlStore.from_url(database) as reopened, reopened.unit_of_work() as uow:
+            users = uow.users.list()
+            establishments = uow.establishments.list()
+            memberships = [
+                m for e in establishments for m in uow.memberships.list_for_establishment(e.id)
+            ]
+            practitioners = [p for u in users if (p := uow.practitioners.find(u.id))]
+        print(
+            f" * a new store on {name} reads back {len(users)} users, "
+            f"{len(establishments)} establishments, {len(memberships)} memberships and "
+            f"{len(practitioners)} practitioners"
+        )
+        print(
+            "   logins and e-mail addresses are unique by key in the database itself: "
+            "a unique index each (A1, A2)"
+        )
+
+
+def run(database: str | None = None) -> int:
+    """Run the demo on ``database`` (a new SQLite file by default); return 0."""
+    with _storage(database) as (unit_of_work, described):
+        return _run(unit_of_work, described)
+
+
+def _run(unit_of_work: AccessUnitOfWorkFactory, described: str) -> int:
     hasher = Argon2idHasher()
     clock = SystemClock()
     # The vendor's support desk: staff holding the support-only permissions everywhere (A5).
     access = AccessService(
-        unit_of_work=store.unit_of_work,
+        unit_of_work=unit_of_work,
         clock=clock,
         staff={SUPPORT: PLATFORM_PERMISSIONS | {Permission.USERS_CREATE}},
     )
     accounts = AccountService(
-        unit_of_work=store.unit_of_work,
+        unit_of_work=unit_of_work,
         hasher=hasher,
         clock=clock,
         authorizer=access,
         practice_name=PRACTICE,
     )
-    with store.unit_of_work() as uow:
+    with unit_of_work() as uow:
         uow.users.add(
             User(
                 id=SUPPORT,
@@ -94,7 +144,8 @@ def run() -> int:
         )
         uow.commit()
     p = hasher.parameters
-    print(f"practiceid {__version__} demo: {PRACTICE}, in-memory store")
+    print(f"practiceid {__version__} demo: {PRACTICE}")
+    print(f"stored in {described}")
     print(
         f"passwords hashed with Argon2id m={p.memory_cost} KiB, t={p.iterations}, "
         f"p={p.lanes} (RFC 9106 low-memory profile)"

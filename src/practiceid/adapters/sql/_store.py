@@ -72,10 +72,16 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-# SQLSTATEs (PostgreSQL) after which running the unit of work again may succeed.
+# SQLSTATEs (PostgreSQL) after which running the unit of work again may succeed:
+# serialization failure, deadlock.
 _RETRYABLE: Final = frozenset({"40001", "40P01"})
-# SQLSTATE classes of a connection that could not be made or was lost, and of lock time-outs.
+# SQLSTATE classes (and codes) of a connection that failed, a server going away, a lock not
+# granted in time, resources exhausted.
 _UNAVAILABLE: Final = ("08", "53", "57", "55P03")
+# SQLite result codes of the same kind (the driver's ``sqlite_errorname``).
+_SQLITE_UNAVAILABLE: Final = frozenset(
+    {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL"}
+)
 
 
 def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
@@ -86,19 +92,28 @@ def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
 def translate(
     error: sa_exc.SQLAlchemyError, *, entity: str | None = None, record_id: object = None
 ) -> PracticeIdError:
-    """Return the coded error for a driver failure that is not a constraint violation."""
-    params: dict[str, object] = {"driver_error": type(getattr(error, "orig", error)).__name__}
+    """Return the coded error for a driver failure that is not a constraint violation.
+
+    Only the driver exception's class name and its SQLSTATE are kept: driver messages may
+    quote stored values.
+    """
+    original = getattr(error, "orig", None) or error
+    params: dict[str, object] = {"driver_error": type(original).__name__}
     state = _sqlstate(error) if isinstance(error, sa_exc.DBAPIError) else None
+    sqlite_name = getattr(original, "sqlite_errorname", None)
     if state is not None:
         params["sqlstate"] = state
-    where = {} if entity is None else {"entity": entity, "id": record_id}
     if state in _RETRYABLE:
+        where = {} if entity is None else {"entity": entity, "id": record_id}
         return TransactionConflict(**where, **params)
-    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
-        return StorageUnavailable(**params)
-    if state is not None and state.startswith(_UNAVAILABLE):
-        return StorageUnavailable(**params)
-    return StorageError(**params)
+    unavailable = (
+        isinstance(error, sa_exc.InterfaceError | sa_exc.TimeoutError)
+        or (state is not None and state.startswith(_UNAVAILABLE))
+        or sqlite_name in _SQLITE_UNAVAILABLE
+        # A connection that could not be made has neither code.
+        or (isinstance(error, sa_exc.OperationalError) and state is None and sqlite_name is None)
+    )
+    return StorageUnavailable(**params) if unavailable else StorageError(**params)
 
 
 def _text_id(value: object) -> bool:
