@@ -29,6 +29,8 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   │   ├── DuplicateIdentifier         practitioner.duplicate_identifier
     │   │   └── DuplicateInitials           membership.duplicate_initials
     │   ├── StaleRecord                     record.stale       .entity
+    │   │   └── TransactionConflict         storage.transaction_conflict
+    │   ├── UnknownReference                record.unknown_reference
     │   ├── SupervisesTrainees              practitioner.supervises_trainees
     │   └── BillingIncomplete               billing.incomplete
     ├── NotFound (LookupError)              not_found
@@ -48,6 +50,9 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   └── LastOwner                       access.last_owner
     ├── UnsupportedPasswordHash             password.unsupported_hash
     ├── WeakHashParameters (ValueError)     password.weak_hash_parameters
+    ├── StorageError                        storage.error      .driver_error
+    │   ├── StorageUnavailable              storage.unavailable
+    │   └── SchemaMismatch                  storage.schema_mismatch  .found
     └── UnitOfWorkError (RuntimeError)      uow.misuse
 
 A policy that refuses reports *every* violation at once: :class:`Rejected` carries a tuple of
