@@ -82,3 +82,22 @@ def fresh_postgres(postgres_store):
         return postgres_store.unit_of_work
 
     return fresh
+
+
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def any_store(request, tmp_path):
+    """An empty store of each kind: in memory, a SQLite file, the run's PostgreSQL schema.
+
+    Service tests that take it run once per kind: the services must behave the same on each.
+    """
+    if request.param == "memory":
+        yield InMemoryStore()
+    elif request.param == "sqlite":
+        with SqlStore.from_url(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+            store.create_schema()
+            yield store
+    else:
+        request.getfixturevalue("fresh_postgres")()
+        yield request.getfixturevalue("postgres_store")

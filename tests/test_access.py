@@ -81,8 +81,8 @@ class World:
 
 
 @pytest.fixture
-def world() -> World:
-    store = InMemoryStore()
+def world(any_store) -> World:
+    store = any_store
     clock = ManualClock()
     service = AccessService(
         unit_of_work=store.unit_of_work,
@@ -994,9 +994,9 @@ def test_a_use_case_made_stale_by_a_concurrent_change_runs_again(
     world: World, monkeypatch: pytest.MonkeyPatch
 ):
     from practiceid import StaleRecord  # noqa: PLC0415
-    from practiceid.adapters.memory import InMemoryEstablishmentRepository  # noqa: PLC0415
 
-    real_update = InMemoryEstablishmentRepository.update
+    repository = type(world.store.unit_of_work().establishments)  # of whichever store
+    real_update = repository.update
     conflicts = [StaleRecord(entity="establishment")]
 
     def update_once_stale(self, establishment):
@@ -1004,7 +1004,7 @@ def test_a_use_case_made_stale_by_a_concurrent_change_runs_again(
             raise conflicts.pop()
         return real_update(self, establishment)
 
-    monkeypatch.setattr(InMemoryEstablishmentRepository, "update", update_once_stale)
+    monkeypatch.setattr(repository, "update", update_once_stale)
     role = world.service.define_role(
         actor=world.id("director"),
         establishment_id=world.nimes,

@@ -1083,8 +1083,9 @@ class Practice:
     numbers: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
 
     @classmethod
-    def open(cls) -> Practice:
-        store = InMemoryStore()
+    def open(cls, store: InMemoryStore | None = None) -> Practice:
+        """Open the practice in ``store`` (an empty one; a new in-memory store by default)."""
+        store = InMemoryStore() if store is None else store
         with store.unit_of_work() as uow:
             uow.users.add(sample_user(id=OWNER, first_name="Olivia", last_name="Proprio"))
             uow.commit()
@@ -1192,8 +1193,10 @@ ALIKE = (  # made-up names that all derive JD
 )
 
 
-def test_sixteen_members_added_at_once_with_alike_names_get_sixteen_distinct_initials_a7():
-    practice = Practice.open()
+def test_sixteen_members_added_at_once_with_alike_names_get_sixteen_distinct_initials_a7(
+    any_store,
+):
+    practice = Practice.open(any_store)
     assert {initials_policy.derive(*name) for name in ALIKE} == {"JD"}
     outcomes = _race(
         *(
@@ -1222,8 +1225,8 @@ def test_sixteen_members_added_at_once_with_alike_names_get_sixteen_distinct_ini
     assert [a.membership.initials for a in plain] == ["JD"], "one keeps JD, the others are told"
 
 
-def test_sixteen_practitioners_saved_at_once_with_one_inami_person_key_one_wins_b2():
-    practice = Practice.open()
+def test_sixteen_practitioners_saved_at_once_with_one_inami_person_key_one_wins_b2(any_store):
+    practice = Practice.open(any_store)
     users = [practice.add(first, last) for first, last in ALIKE]
     key = sample_inami("003")[:8]
     codes = itertools.cycle(("003", "004"))  # the key is the person, whatever the code
@@ -1249,9 +1252,9 @@ def test_sixteen_practitioners_saved_at_once_with_one_inami_person_key_one_wins_
 @pytest.mark.parametrize("assigning", ["set_supervisor", "save_practitioner", "hand_over_trainees"])
 @pytest.mark.parametrize("attempt", range(6))
 def test_a_supervisor_deactivated_while_given_a_trainee_leaves_no_one_unsupervised_b4(
-    leaving, assigning, attempt
+    leaving, assigning, attempt, any_store
 ):
-    practice = Practice.open()
+    practice = Practice.open(any_store)
     supervisor, other = practice.add("Sophie", "Maître"), practice.add("Simon", "Tuteur")
     trainee = practice.add("Théo", "Stagiaire")
     practice.save(supervisor, sample_inami("003"))

@@ -54,6 +54,7 @@ from practiceid.errors import (
     AccessRejected,
     DuplicateEmail,
     DuplicateInitials,
+    DuplicateLogin,
     Notice,
     OrganisationNotFound,
     ProfileRejected,
@@ -693,8 +694,10 @@ class AccessService:
             return self._add_member(
                 actor, establishment_id, address, role_ids, profile, wanted=wanted
             )
-        except DuplicateEmail:
-            # Someone created this user between our look-up and our insert: attach them.
+        except (DuplicateEmail, DuplicateLogin):
+            # Someone created this user between our look-up and our insert: attach them. A
+            # login derived from the address collides first (DuplicateLogin wins when both
+            # do); a login another account really holds is refused again by the rerun.
             return self._add_member(
                 actor, establishment_id, address, role_ids, profile, wanted=wanted
             )
@@ -1111,9 +1114,12 @@ class AccessService:
                     for m in uow.memberships.list_for_user(user_id)
                     if m.is_active
                 ]
-                _release_supervisor(uow, supervising, user_id)
-                for establishment_id in supervising:  # serializes with trainee assignments
+                # Read the establishments before the trainees: storing them at the versions
+                # read here serializes with trainee assignments, also on a database that
+                # reads committed data (a later read would see the assignment's version).
+                for establishment_id in supervising:
                     touched.setdefault(establishment_id, uow.establishments.get(establishment_id))
+                _release_supervisor(uow, supervising, user_id)
             stored = uow.users.update(user.reactivate() if active else user.deactivate())
             for establishment in touched.values():
                 uow.establishments.update(establishment)

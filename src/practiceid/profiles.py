@@ -436,6 +436,13 @@ class ProfileService:
                 version=existing.version if existing else 0,
             )
             violations += self._check_rules(establishment, candidate)
+            # The establishments whose supervisors may change, read before the supervisors
+            # are checked: storing them at these versions serializes with a supervisor's
+            # deactivation, also on a database that reads committed data.
+            read = {establishment.id: establishment}
+            for other in chosen:
+                if other not in read and uow.memberships.find(other, user_id) is not None:
+                    read[other] = uow.establishments.get(other)
             supervisors_changed, supervisor_violations = self._supervisors(
                 uow, candidate, membership, chosen
             )
@@ -457,7 +464,10 @@ class ProfileService:
             )
             for changed in supervisors_changed:
                 uow.memberships.update(changed)
-                uow.establishments.update(uow.establishments.get(changed.establishment_id))
+                uow.establishments.update(
+                    read.get(changed.establishment_id)
+                    or uow.establishments.get(changed.establishment_id)
+                )
             uow.commit()
             return stored
 
