@@ -84,9 +84,7 @@ def fresh_postgres(postgres_store):
     return fresh
 
 
-@pytest.fixture(
-    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_store(request, tmp_path):
     """An empty store of each kind: in memory, a SQLite file, the run's PostgreSQL schema.
 

@@ -35,6 +35,7 @@ expects. See ``docs/sql.md``.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -115,6 +116,20 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_MAX_NAME: Final = 63  # PostgreSQL's identifier length
+# The schema each engine made by create_engine keeps practiceid's tables in (PostgreSQL).
+_SCHEMAS: Final[weakref.WeakKeyDictionary[sa.Engine, str]] = weakref.WeakKeyDictionary()
+
+
+def _checked_schema(schema: object) -> str:
+    # An identifier only: it is quoted into DDL and into the search path.
+    if not isinstance(schema, str) or not schema.isidentifier() or len(schema) > _MAX_NAME:
+        raise InvalidConfiguration(
+            "the schema must be an identifier of at most 63 characters", option="schema"
+        )
+    return schema
+
+
 def _postgres_search_path(schema: str) -> Callable[[Any, object], None]:
     def connect(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API
         cursor = dbapi_connection.cursor()
@@ -140,13 +155,25 @@ def create_engine(
     :func:`sqlalchemy.create_engine` (pool sizes, ``echo``…).
 
     Raises:
-        InvalidConfiguration: another database, or a schema name that is not an
-            identifier.
+        InvalidConfiguration: not a database URL, another database or driver, a driver that
+            is not installed, or a schema name that is not an identifier.
     """
     try:
         parsed = sa.make_url(url)
-    except sa_exc.ArgumentError:
+    except (sa_exc.ArgumentError, ValueError):  # a port that is not a number: ValueError
         raise InvalidConfiguration("not a database URL", option="url") from None
+    try:
+        return _engine(parsed, schema, options)
+    except (sa_exc.ArgumentError, ImportError) as error:
+        raise InvalidConfiguration(
+            "the database driver is not supported or not installed",
+            option="url",
+            driver=parsed.drivername,
+            driver_error=type(error).__name__,
+        ) from None
+
+
+def _engine(parsed: sa.URL, schema: str | None, options: dict[str, Any]) -> sa.Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if schema is not None:
@@ -163,13 +190,18 @@ def create_engine(
     if backend == "postgresql":
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
-        if schema is not None and not schema.isidentifier():
-            raise InvalidConfiguration("the schema must be an identifier", option="schema")
+        if parsed.drivername != "postgresql+psycopg":
+            raise InvalidConfiguration(
+                "practiceid uses psycopg 3 for PostgreSQL", option="url", driver=parsed.drivername
+            )
+        if schema is not None:
+            schema = _checked_schema(schema)
         options.setdefault("isolation_level", "READ COMMITTED")
         options.setdefault("pool_pre_ping", True)
         engine = sa.create_engine(parsed, **options)
         if schema is not None:
             event.listen(engine, "connect", _postgres_search_path(schema))
+            _SCHEMAS[engine] = schema
         return engine
     raise InvalidConfiguration(
         "practiceid's SQL adapter supports SQLite and PostgreSQL", option="url", backend=backend
@@ -184,21 +216,23 @@ class SqlStore:
 
     Build it with :meth:`from_url`, or from an engine made by :func:`create_engine` (share
     that engine with the host's own code if it likes). ``unit_of_work`` is the factory the
-    services take: ``AccountService(unit_of_work=store.unit_of_work, …)``.
+    services take: ``AccountService(unit_of_work=store.unit_of_work, …)``. The PostgreSQL
+    schema, if any, is the one the engine was made with.
 
     Raises:
         InvalidConfiguration: a SQLite engine not made by :func:`create_engine`, whose
             transactions would not be serialized.
     """
 
-    def __init__(self, engine: sa.Engine, *, schema: str | None = None) -> None:
+    def __init__(self, engine: sa.Engine) -> None:
         if engine.dialect.name == "sqlite" and not event.contains(engine, "begin", _sqlite_begin):
             raise InvalidConfiguration(
                 "make SQLite engines with practiceid.adapters.sql.create_engine",
                 option="engine",
             )
         self.engine = engine
-        self.schema = schema
+        self.schema: str | None = _SCHEMAS.get(engine)
+        """The PostgreSQL schema holding practiceid's tables (``None``: the search path's)."""
         # An in-memory SQLite database is one connection: units of work take turns on it.
         self._serial_lock = threading.Lock() if isinstance(engine.pool, StaticPool) else None
 
@@ -211,7 +245,7 @@ class SqlStore:
         **options: Any,  # noqa: ANN401 - sqlalchemy.create_engine's options
     ) -> SqlStore:
         """Return a store on the database at ``url`` (see :func:`create_engine`)."""
-        return cls(create_engine(url, schema=schema, **options), schema=schema)
+        return cls(create_engine(url, schema=schema, **options))
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """Return a new unit of work (an :data:`~practiceid.ports.AccessUnitOfWorkFactory`)."""
@@ -241,7 +275,7 @@ class SqlStore:
             raise translate(error) from None
 
     def _ensure_schema(self, connection: sa.Connection) -> None:
-        if self.schema is not None:
+        if self.schema is not None:  # an identifier: checked by create_engine
             connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
 
     @staticmethod
@@ -273,14 +307,21 @@ class SqlStore:
 
         Raises:
             SchemaMismatch: the database has an older (or newer) practiceid schema: use
-                :meth:`upgrade_schema`.
+                :meth:`upgrade_schema`; or tables with practiceid's names but no revision
+                (``tables``), which it will not take over.
         """
         with self._connect() as connection:
             try:
                 self._ensure_schema(connection)
                 found = self._revision(connection)
+                existing = sorted(
+                    set(sa.inspect(connection).get_table_names()) & set(METADATA.tables)
+                )
+                if found is None and existing:
+                    # Tables with practiceid's names but no revision: not ours to take over.
+                    raise SchemaMismatch(found=None, expected=SCHEMA_REVISION, tables=existing)
                 if found is None:
-                    METADATA.create_all(connection)
+                    METADATA.create_all(connection, checkfirst=False)
                     context = MigrationContext.configure(
                         connection, opts={"version_table": VERSION_TABLE}
                     )
@@ -301,14 +342,21 @@ class SqlStore:
         Raises:
             SchemaMismatch: the database has a revision this version does not know (it was
                 upgraded by a newer practiceid).
+            InvalidConfiguration: ``revision`` is neither ``"head"`` nor a revision of this
+                version.
         """
         script = _script()
+        known = {s.revision for s in script.walk_revisions()}
+        if revision != "head" and revision not in known:
+            raise InvalidConfiguration(
+                "not a schema revision of this version", option="revision", known=sorted(known)
+            )
         with self._connect() as connection:
             found = None
             try:
                 self._ensure_schema(connection)
                 found = self._revision(connection)
-                if found is not None and found not in {s.revision for s in script.walk_revisions()}:
+                if found is not None and found not in known:
                     raise SchemaMismatch(found=found, expected=SCHEMA_REVISION)
                 config = Config()
                 config.set_main_option("script_location", str(MIGRATIONS))
