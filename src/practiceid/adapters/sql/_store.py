@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, NoReturn, Self, TypeVar
+from typing import TYPE_CHECKING, Final, Self, TypeVar
 
 import attrs
 import sqlalchemy as sa
@@ -321,23 +321,18 @@ class SqlUserRepository:
     def update(self, user: User) -> User:
         """Replace the stored user if its version matches; return it with version + 1."""
         users = schema.users
-        values = codec.user_values(user, version=user.version + 1)
-        this = users.c.id == user.id
-        updated = self._uow.write(
-            lambda c: (
-                c.execute(
-                    users.update().where(this, users.c.version == user.version).values(values)
-                ).rowcount
-            ),
-            conflict=lambda: self._conflict(user, new=False),
+        _update_versioned(
+            self._uow,
+            users,
+            users.c.id == user.id,
+            codec.user_values(user, version=user.version + 1),
+            expected=user.version,
             entity="user",
             record_id=user.id,
+            conflict=lambda: self._conflict(user, new=False),
+            not_found=UserNotFound(user_id=user.id),
+            stale=lambda stored: StaleUser(user_id=user.id, expected=user.version, stored=stored),
         )
-        if updated == 0:
-            stored = self._uow.read(lambda c: _stored_version(c, users, this))
-            if stored is None:
-                raise UserNotFound(user_id=user.id)
-            raise StaleUser(user_id=user.id, expected=user.version, stored=stored)
         return attrs.evolve(user, version=user.version + 1)
 
     def list(self, *, status: UserStatus | None = None) -> Sequence[User]:
@@ -425,34 +420,24 @@ class SqlOrganisationRepository:
     def update(self, organisation: Organisation) -> Organisation:
         """Replace the stored organisation if its version matches; return it, version + 1."""
         table = schema.organisations
-
-        def run(connection: sa.Connection) -> int:
-            updated = connection.execute(
-                table.update()
-                .where(table.c.id == organisation.id, table.c.version == organisation.version)
-                .values(codec.organisation_values(organisation, version=organisation.version + 1))
-            ).rowcount
-            if updated:
-                self._write_owners(connection, organisation)
-            return int(updated)
-
-        updated = self._uow.write(
-            run,
-            conflict=lambda: _unknown_reference("organisation", organisation.id),
+        _update_versioned(
+            self._uow,
+            table,
+            table.c.id == organisation.id,
+            codec.organisation_values(organisation, version=organisation.version + 1),
+            expected=organisation.version,
             entity="organisation",
             record_id=organisation.id,
+            conflict=lambda: _unknown_reference("organisation", organisation.id),
+            not_found=OrganisationNotFound(organisation_id=organisation.id),
+            stale=_stale_record(
+                "organisation",
+                organisation.id,
+                organisation.version,
+                organisation_id=organisation.id,
+            ),
+            then=lambda c: self._write_owners(c, organisation),
         )
-        if updated == 0:
-            _raise_stale_or_missing(
-                self._uow,
-                table,
-                table.c.id == organisation.id,
-                entity="organisation",
-                record_id=organisation.id,
-                expected=organisation.version,
-                not_found=OrganisationNotFound(organisation_id=organisation.id),
-                id_params={"organisation_id": organisation.id},
-            )
         return attrs.evolve(organisation, version=organisation.version + 1)
 
     def list(self, *, owner: UserId | None = None) -> Sequence[Organisation]:
@@ -472,21 +457,50 @@ class SqlOrganisationRepository:
         return sorted(found, key=lambda o: o.id)
 
 
-def _raise_stale_or_missing(
+def _update_versioned(
     uow: SqlUnitOfWork,
     table: sa.Table,
-    where: sa.ColumnElement[bool],
+    this: sa.ColumnElement[bool],
+    values: dict[str, object],
     *,
+    expected: int,
     entity: str,
     record_id: str,
-    expected: int,
+    conflict: Callable[[], PracticeIdError],
     not_found: NotFound,
-    id_params: dict[str, object],
-) -> NoReturn:
-    stored = uow.read(lambda c: _stored_version(c, table, where))
+    stale: Callable[[int], PracticeIdError],
+    then: Callable[[sa.Connection], None] | None = None,
+) -> None:
+    """Write ``values`` over the row ``this`` if its version is still ``expected``.
+
+    ``then`` writes what goes with the row (owners, identity keys) in the same savepoint.
+    An update that matches no row raises ``not_found`` when the row is missing and
+    ``stale(stored_version)`` otherwise: the missing and the stale are refused before any
+    duplicate key, whatever the value carries.
+    """
+
+    def run(connection: sa.Connection) -> int:
+        updated = connection.execute(
+            table.update().where(this, table.c.version == expected).values(values)
+        ).rowcount
+        if updated and then is not None:
+            then(connection)
+        return int(updated)
+
+    if uow.write(run, conflict=conflict, entity=entity, record_id=record_id):
+        return
+    stored = uow.read(lambda c: _stored_version(c, table, this))
     if stored is None:
         raise not_found
-    raise StaleRecord(entity=entity, id=record_id, **id_params, expected=expected, stored=stored)
+    raise stale(stored)
+
+
+def _stale_record(
+    entity: str, record_id: str, expected: int, **id_params: object
+) -> Callable[[int], StaleRecord]:
+    return lambda stored: StaleRecord(
+        entity=entity, id=record_id, **id_params, expected=expected, stored=stored
+    )
 
 
 # -- establishments -----------------------------------------------------------------------------
@@ -536,31 +550,23 @@ class SqlEstablishmentRepository:
     def update(self, establishment: Establishment) -> Establishment:
         """Replace the stored establishment if its version matches; return it, version + 1."""
         table = schema.establishments
-        this = table.c.id == establishment.id
-        values = codec.establishment_values(establishment, version=establishment.version + 1)
-        updated = self._uow.write(
-            lambda c: (
-                c.execute(
-                    table.update()
-                    .where(this, table.c.version == establishment.version)
-                    .values(values)
-                ).rowcount
-            ),
-            conflict=lambda: _unknown_reference("establishment", establishment.id),
+        _update_versioned(
+            self._uow,
+            table,
+            table.c.id == establishment.id,
+            codec.establishment_values(establishment, version=establishment.version + 1),
+            expected=establishment.version,
             entity="establishment",
             record_id=establishment.id,
+            conflict=lambda: _unknown_reference("establishment", establishment.id),
+            not_found=EstablishmentNotFound(establishment_id=establishment.id),
+            stale=_stale_record(
+                "establishment",
+                establishment.id,
+                establishment.version,
+                establishment_id=establishment.id,
+            ),
         )
-        if updated == 0:
-            _raise_stale_or_missing(
-                self._uow,
-                table,
-                this,
-                entity="establishment",
-                record_id=establishment.id,
-                expected=establishment.version,
-                not_found=EstablishmentNotFound(establishment_id=establishment.id),
-                id_params={"establishment_id": establishment.id},
-            )
         return attrs.evolve(establishment, version=establishment.version + 1)
 
     def list(self, *, organisation_id: OrganisationId | None = None) -> Sequence[Establishment]:
@@ -653,35 +659,21 @@ class SqlMembershipRepository:
 
     def update(self, membership: Membership) -> Membership:
         """Replace the stored membership if its version matches; return it, version + 1."""
-        table = schema.memberships
-        pair = self._pair(membership.establishment_id, membership.user_id)
-        values = codec.membership_values(membership, version=membership.version + 1)
-        updated = self._uow.write(
-            lambda c: (
-                c.execute(
-                    table.update().where(pair, table.c.version == membership.version).values(values)
-                ).rowcount
-            ),
-            conflict=lambda: self._conflict(membership, new=False),
+        pair = {"establishment_id": membership.establishment_id, "user_id": membership.user_id}
+        _update_versioned(
+            self._uow,
+            schema.memberships,
+            self._pair(membership.establishment_id, membership.user_id),
+            codec.membership_values(membership, version=membership.version + 1),
+            expected=membership.version,
             entity="membership",
             record_id=_membership_id(membership),
+            conflict=lambda: self._conflict(membership, new=False),
+            not_found=MembershipNotFound(**pair),
+            stale=_stale_record(
+                "membership", _membership_id(membership), membership.version, **pair
+            ),
         )
-        if updated == 0:
-            _raise_stale_or_missing(
-                self._uow,
-                table,
-                pair,
-                entity="membership",
-                record_id=_membership_id(membership),
-                expected=membership.version,
-                not_found=MembershipNotFound(
-                    establishment_id=membership.establishment_id, user_id=membership.user_id
-                ),
-                id_params={
-                    "establishment_id": membership.establishment_id,
-                    "user_id": membership.user_id,
-                },
-            )
         return attrs.evolve(membership, version=membership.version + 1)
 
     def list_for_user(self, user_id: UserId) -> Sequence[Membership]:
@@ -812,43 +804,35 @@ class SqlPractitionerRepository:
         """Replace the stored data if its version matches; return it, version + 1."""
         table = schema.practitioners
         keys = schema.identity_keys
-        this = table.c.user_id == practitioner.user_id
-        values = codec.practitioner_values(practitioner, version=practitioner.version + 1)
 
-        def run(connection: sa.Connection) -> int:
-            updated = connection.execute(
-                table.update().where(this, table.c.version == practitioner.version).values(values)
-            ).rowcount
-            if updated:
-                held = {
-                    (kind, key)
-                    for kind, key in connection.execute(
-                        sa.select(keys.c.kind, keys.c.key).where(
-                            keys.c.user_id == practitioner.user_id
-                        )
-                    )
-                }
-                wanted = practitioner.identity_keys
-                self._write_keys(connection, practitioner, drop=held - wanted, add=wanted - held)
-            return int(updated)
+        def rewrite_keys(connection: sa.Connection) -> None:
+            held = {
+                (kind, key)
+                for kind, key in connection.execute(
+                    sa.select(keys.c.kind, keys.c.key).where(keys.c.user_id == practitioner.user_id)
+                )
+            }
+            wanted = practitioner.identity_keys
+            self._write_keys(connection, practitioner, drop=held - wanted, add=wanted - held)
 
-        updated = self._uow.write(
-            run,
-            conflict=lambda: self._conflict(practitioner, new=False),
+        _update_versioned(
+            self._uow,
+            table,
+            table.c.user_id == practitioner.user_id,
+            codec.practitioner_values(practitioner, version=practitioner.version + 1),
+            expected=practitioner.version,
             entity="practitioner",
             record_id=practitioner.user_id,
+            conflict=lambda: self._conflict(practitioner, new=False),
+            not_found=PractitionerNotFound(user_id=practitioner.user_id),
+            stale=_stale_record(
+                "practitioner",
+                practitioner.user_id,
+                practitioner.version,
+                user_id=practitioner.user_id,
+            ),
+            then=rewrite_keys,
         )
-        if updated == 0:
-            _raise_stale_or_missing(
-                self._uow,
-                table,
-                this,
-                entity="practitioner",
-                record_id=practitioner.user_id,
-                expected=practitioner.version,
-                not_found=PractitionerNotFound(user_id=practitioner.user_id),
-                id_params={"user_id": practitioner.user_id},
-            )
         return attrs.evolve(practitioner, version=practitioner.version + 1)
 
 
@@ -896,27 +880,21 @@ class SqlEstablishmentProfileRepository:
     def update(self, profile: EstablishmentProfile) -> EstablishmentProfile:
         """Replace the stored profile if its version matches; return it, version + 1."""
         table = schema.establishment_profiles
-        this = table.c.establishment_id == profile.establishment_id
-        values = codec.profile_values(profile, version=profile.version + 1)
-        updated = self._uow.write(
-            lambda c: (
-                c.execute(
-                    table.update().where(this, table.c.version == profile.version).values(values)
-                ).rowcount
-            ),
-            conflict=lambda: _unknown_reference("establishment_profile", profile.establishment_id),
+        _update_versioned(
+            self._uow,
+            table,
+            table.c.establishment_id == profile.establishment_id,
+            codec.profile_values(profile, version=profile.version + 1),
+            expected=profile.version,
             entity="establishment_profile",
             record_id=profile.establishment_id,
+            conflict=lambda: _unknown_reference("establishment_profile", profile.establishment_id),
+            not_found=EstablishmentNotFound(establishment_id=profile.establishment_id),
+            stale=_stale_record(
+                "establishment_profile",
+                profile.establishment_id,
+                profile.version,
+                establishment_id=profile.establishment_id,
+            ),
         )
-        if updated == 0:
-            _raise_stale_or_missing(
-                self._uow,
-                table,
-                this,
-                entity="establishment_profile",
-                record_id=profile.establishment_id,
-                expected=profile.version,
-                not_found=EstablishmentNotFound(establishment_id=profile.establishment_id),
-                id_params={"establishment_id": profile.establishment_id},
-            )
         return attrs.evolve(profile, version=profile.version + 1)
