@@ -21,10 +21,16 @@ their own. Changes to the suites are announced in ``CHANGELOG.md``.
 from __future__ import annotations
 
 import hashlib
+import inspect
+import struct
 import threading
-from collections.abc import Callable
+import unicodedata
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import pytest
@@ -33,11 +39,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
+    initialize,
     invariant,
     rule,
     run_state_machine_as_test,
 )
+from hypothesis.strategies import SearchStrategy
 
+from practiceid.adapters.memory import InMemoryStore
 from practiceid.errors import (
     DuplicateEmail,
     DuplicateIdentifier,
@@ -46,8 +55,11 @@ from practiceid.errors import (
     DuplicateMembership,
     DuplicateRecord,
     DuplicateUserId,
+    EmailRejected,
     EstablishmentNotFound,
+    LoginRejected,
     MembershipNotFound,
+    NotFound,
     OrganisationNotFound,
     PasswordMismatch,
     PermissionDenied,
@@ -61,6 +73,7 @@ from practiceid.errors import (
 )
 from practiceid.establishment_profiles import EstablishmentProfile
 from practiceid.establishments import (
+    ROLE_TEMPLATES,
     Department,
     DepartmentId,
     Establishment,
@@ -71,24 +84,28 @@ from practiceid.establishments import (
     Role,
     RoleId,
 )
+from practiceid.hashing import Argon2idHasher, Argon2idParameters
 from practiceid.memberships import Delegation, Membership, MembershipStatus
+from practiceid.permissions import Feature
+from practiceid.policies import initials as initials_policy
 from practiceid.policies.contact import Address, AddressKind
-from practiceid.policies.email import EmailAddress
+from practiceid.policies.email import EmailAddress, EmailPolicy
 from practiceid.policies.identifiers import adeli, bce, finess, iban, inami, niss, rpps
 from practiceid.policies.identifiers._common import luhn_check_digit
 from practiceid.policies.identifiers.adeli import AdeliNumber
 from practiceid.policies.identifiers.bce import BceNumber
+from practiceid.policies.identifiers.finess import FinessKind
 from practiceid.policies.identifiers.iban import BelgianIban
 from practiceid.policies.identifiers.niss import NissNumber
 from practiceid.policies.identifiers.rpps import RppsNumber
-from practiceid.policies.login import Login
-from practiceid.policies.logo import parse_logo
+from practiceid.policies.login import Login, LoginPolicy
+from practiceid.policies.logo import MAX_BYTES, MAX_SIDE, parse_logo
 from practiceid.policies.professions import Profession
 from practiceid.ports.authorization import Authorizer, Permission
 from practiceid.ports.clock import Clock
-from practiceid.ports.establishments import AccessUnitOfWorkFactory
+from practiceid.ports.establishments import AccessUnitOfWork, AccessUnitOfWorkFactory
 from practiceid.ports.hashing import PasswordHasher
-from practiceid.ports.users import UnitOfWorkFactory
+from practiceid.ports.users import UnitOfWork, UnitOfWorkFactory
 from practiceid.practitioners import (
     BillingData,
     EdmgRegistration,
@@ -98,8 +115,8 @@ from practiceid.practitioners import (
     Practitioner,
     PractitionerSettings,
 )
-from practiceid.testing import sample_inami, sample_png, sample_user
-from practiceid.users import User, UserId, UserStatus
+from practiceid.testing import sample_inami, sample_jpeg, sample_png, sample_user
+from practiceid.users import User, UserId, UserStatus, clean_profile
 
 __all__ = [
     "AccessRepositoriesContract",
@@ -112,10 +129,18 @@ __all__ = [
 
 _THREADS = 16
 _W = TypeVar("_W")
+_T = TypeVar("_T")
+_U = TypeVar("_U", bound=UnitOfWork)
 
 
 class UserRepositoryContract:
-    """The :class:`~practiceid.ports.UserRepository` and unit-of-work contract (A1, A2, A6)."""
+    """The :class:`~practiceid.ports.UserRepository` and unit-of-work contract (A1, A2, A6).
+
+    ``login_policy`` is the policy the host's services use (the default one unless set):
+    the suite stores the longest logins it accepts.
+    """
+
+    login_policy = LoginPolicy()
 
     def make_unit_of_work_factory(self) -> UnitOfWorkFactory:
         """Return a factory of units of work over a fresh, empty store."""
@@ -178,6 +203,51 @@ class UserRepositoryContract:
         assert stored.password_hash == user.password_hash
         assert stored.created_at == created
         assert stored.created_at.tzinfo is not None
+
+    def test_users_with_the_longest_accepted_values_round_trip_field_by_field(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        # The policies count code points of the NFKC form (logins), UTF-8 bytes (e-mail
+        # addresses) and code points (names): columns must hold the longest of each. The
+        # bold login's display form has twice the code points the login policy counts: 508
+        # (1,524 UTF-8 bytes) for the default 254.
+        first_name, last_name, job_title = clean_profile(
+            first_name=_long_text("Zoë-Åsa Ωμέγα Жанна 王秀英 𠀋 👩‍⚕️ "),
+            last_name=_long_text("O'Neil-محمد-כהן-अर्जुन-Nguyễn-"),
+            job_title=_long_text("Médecin généraliste · طبيب عام · 全科医生 · 🩺 · "),
+        )
+        assert len(first_name) == len(last_name) == len(job_title) == 100
+        ascii_email, unicode_email = _longest_emails()
+        latin = sample_user(
+            login=_longest_login(self.login_policy, "dr.Élodie-Lefèvre_Ørsted+ẞ'"),
+            email=ascii_email,
+            first_name=first_name,
+            last_name=last_name,
+            job_title=job_title,
+            created_at=datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=_NEWFOUNDLAND),
+            status=UserStatus.DEACTIVATED,
+            password_hash=_long_password_hash(),
+        )
+        bold = sample_user(
+            login=_longest_login(self.login_policy, _BOLD_ACCENTED),
+            email=unicode_email,
+            first_name=last_name,
+            last_name=first_name,
+            job_title=job_title,
+            created_at=datetime(2026, 3, 29, 2, 0, 0, 1, tzinfo=UTC),
+            password_hash=_long_password_hash(),
+        )
+        assert len(bold.login.display) == 2 * self.login_policy.max_length
+        self._add(uow_factory, latin, bold)
+        with uow_factory() as uow:
+            for user in (latin, bold):
+                _assert_same(uow.users.get(user.id), user, "get")
+                _assert_same(uow.users.find_by_login(Login(user.login.key)), user, "by login")
+                _assert_same(
+                    uow.users.find_by_email(EmailAddress(user.email.key)), user, "by e-mail"
+                )
+            by_key = sorted([latin, bold], key=lambda u: u.login.key)
+            _assert_same(list(uow.users.list()), by_key, "list")
 
     def test_unknown_id_raises_user_not_found(self, uow_factory: UnitOfWorkFactory) -> None:
         with uow_factory() as uow, pytest.raises(UserNotFound):
@@ -412,7 +482,10 @@ class UserRepositoryContract:
         assert sum(isinstance(r, User) for r in results) == 1
         assert sum(isinstance(r, DuplicateLogin) for r in results) == _THREADS - 1
 
-    # -- against a model ------------------------------------------------------------------
+    # -- against a model and against the in-memory store -----------------------------------
+
+    def test_agrees_with_the_in_memory_store_under_random_operations(self) -> None:
+        _run_against_memory(_UsersAgreeWithMemory, self.make_unit_of_work_factory)
 
     def test_behaves_like_a_dictionary_under_random_operations(self) -> None:
         machine = _user_repository_machine(self.make_unit_of_work_factory)
@@ -546,12 +619,13 @@ def _establishment(
     *,
     organisation_id: OrganisationId = _ORG,
     name: str = "Cabinet des Tilleuls",
+    product: ProductKind = ProductKind.GENERAL_PRACTICE,
 ) -> Establishment:
     return Establishment.open(
         establishment_id,
         organisation_id=organisation_id,
         name=name,
-        product=ProductKind.GENERAL_PRACTICE,
+        product=product,
         created_at=_OPENED,
     )
 
@@ -576,6 +650,100 @@ def _one_winner(
     assert len(winners) == 1, results
     assert len(refusals) == _THREADS - 1, results
     return winners, refusals
+
+
+def _add_record(uow: AccessUnitOfWork, record: _Record) -> None:
+    """Add ``record`` through the repository of its kind."""
+    if isinstance(record, User):
+        uow.users.add(record)
+    elif isinstance(record, Organisation):
+        uow.organisations.add(record)
+    elif isinstance(record, Establishment):
+        uow.establishments.add(record)
+    elif isinstance(record, Membership):
+        uow.memberships.add(record)
+    elif isinstance(record, Practitioner):
+        uow.practitioners.add(record)
+    else:
+        uow.establishment_profiles.add(record)
+
+
+def _attempt(call: Callable[[], _T]) -> _T | PracticeIdError:
+    """Return what ``call`` returns, or the practiceid error it raises."""
+    try:
+        return call()
+    except PracticeIdError as error:
+        return error
+
+
+def _assert_same(actual: object, expected: object, where: str = "value") -> None:
+    """Assert that ``actual`` has every field of ``expected``, of the same types.
+
+    ``==`` on practiceid's values ignores some fields: a login's display form, an e-mail
+    address as typed, an IBAN's BIC, an identifier's notices or verified key. This compares
+    them too, recursively, and the types of the values (a ``Permission``, not its code).
+    Datetimes compare as instants and must be timezone-aware: an adapter may give them back
+    in UTC, or in the offset they were stored with.
+    """
+    if actual is expected:
+        return
+    if isinstance(expected, datetime):
+        assert isinstance(actual, datetime), f"{where}: {actual!r} is not a datetime"
+        assert actual.utcoffset() is not None, f"{where}: {actual!r} came back naive"
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+        return
+    assert type(actual) is type(expected), (
+        f"{where}: a {type(actual).__name__} ({actual!r}) instead of a "
+        f"{type(expected).__name__} ({expected!r})"
+    )
+    kind = type(expected)
+    if attrs.has(kind):
+        for field in attrs.fields(kind):
+            if not field.name.startswith("_"):  # private caches, derived from the fields
+                name = field.name
+                _assert_same(getattr(actual, name), getattr(expected, name), f"{where}.{name}")
+    elif isinstance(expected, Mapping):
+        assert isinstance(actual, Mapping)
+        assert list(actual) == list(expected), f"{where}: keys {list(actual)} != {list(expected)}"
+        for key, value in expected.items():
+            _assert_same(actual[key], value, f"{where}[{key!r}]")
+    elif isinstance(expected, tuple | list):
+        assert isinstance(actual, tuple | list)
+        assert len(actual) == len(expected), f"{where}: {len(actual)} items, not {len(expected)}"
+        for i, (item, wanted) in enumerate(zip(actual, expected, strict=True)):
+            _assert_same(item, wanted, f"{where}[{i}]")
+    elif isinstance(expected, frozenset | set):
+        assert isinstance(actual, frozenset | set)
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+        stored = {item: item for item in actual}
+        for wanted in expected:
+            _assert_same(stored[wanted], wanted, f"{where}{{{wanted!r}}}")
+    else:
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
+def _assert_agree(actual: object, expected: object, operation: str) -> None:
+    """Assert that the adapter's outcome of ``operation`` is the in-memory store's.
+
+    Either the same value (:func:`_assert_same`), or the same error with the same code and
+    params. Every param counts, those the documentation does not list too (``StaleRecord``
+    also names the parts of the id: ``organisation_id``, ``establishment_id``,
+    ``user_id``): a host written against one store must read the same refusal from another.
+    Where several refusals apply, the adapter gives the in-memory store's: the id before
+    the login, the login before the e-mail address; the (establishment, user) pair before
+    the initials; a user's practitioner record before their numbers, and the first kind in
+    alphabetical order among the numbers others hold; on update, a missing record, then a
+    stale version, then a uniqueness conflict, as for users.
+    """
+    if isinstance(actual, PracticeIdError) or isinstance(expected, PracticeIdError):
+        shown = f"{operation}: the adapter gave {actual!r}, the in-memory store {expected!r}"
+        assert type(actual) is type(expected), shown
+        assert isinstance(actual, PracticeIdError), shown
+        assert isinstance(expected, PracticeIdError), shown
+        assert actual.code == expected.code, shown
+        assert dict(actual.params) == dict(expected.params), shown
+        return
+    _assert_same(actual, expected, operation)
 
 
 def _race_in_threads(attempt: Callable[[int, threading.Barrier], object]) -> list[object]:
@@ -614,18 +782,7 @@ class _AccessStoreContract:
         """Store ``records``, in order, in one committed unit of work."""
         with factory() as uow:
             for record in records:
-                if isinstance(record, User):
-                    uow.users.add(record)
-                elif isinstance(record, Organisation):
-                    uow.organisations.add(record)
-                elif isinstance(record, Establishment):
-                    uow.establishments.add(record)
-                elif isinstance(record, Membership):
-                    uow.memberships.add(record)
-                elif isinstance(record, Practitioner):
-                    uow.practitioners.add(record)
-                else:
-                    uow.establishment_profiles.add(record)
+                _add_record(uow, record)
             uow.commit()
 
     def _practice(self, factory: AccessUnitOfWorkFactory, *members: User) -> Establishment:
@@ -667,6 +824,82 @@ class AccessRepositoriesContract(_AccessStoreContract):
         assert stored.owners == {owner.id, co_owner.id}
         assert stored.created_at == _OPENED
         assert stored.created_at.tzinfo is not None
+
+    def test_organisation_with_many_owners_and_the_longest_unicode_name_round_trips(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owners = [sample_user() for _ in range(12)]
+        organisation = Organisation.found(
+            OrganisationId("org-saint-eloi"),
+            name=_long_text("Groupe médical Saint-Éloi · Ωμέγα · 王秀英 · 👩‍⚕️ · "),
+            owner=owners[0].id,
+            created_at=datetime(2026, 3, 29, 3, 0, 0, 1, tzinfo=_BRUSSELS_SUMMER),
+        ).with_owners(owner.id for owner in owners)
+        assert len(organisation.name) == 100
+        self._add(uow_factory, *owners, organisation)
+        with uow_factory() as uow:
+            _assert_same(uow.organisations.get(organisation.id), organisation, "get")
+            _assert_same(list(uow.organisations.list()), [organisation], "list")
+            for owner in owners:
+                listed = list(uow.organisations.list(owner=owner.id))
+                _assert_same(listed, [organisation], f"list(owner={owner.id})")
+
+    def test_establishment_with_every_role_and_the_longest_unicode_names_round_trips(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owner = sample_user()
+        organisation = _organisation(owner=owner.id)
+        establishment = _fullest_establishment(organisation.id)
+        assert len(establishment.name) == 100
+        assert frozenset().union(*(r.permissions for r in establishment.roles)) == set(Permission)
+        others = [_establishment(EstablishmentId(f"est-{p.value}"), product=p) for p in ProductKind]
+        self._add(uow_factory, owner, organisation, establishment, *others)
+        everything = sorted([establishment, *others], key=lambda e: e.id)
+        with uow_factory() as uow:
+            stored = uow.establishments.get(establishment.id)
+            _assert_same(stored, establishment, "get")
+            _assert_same(list(uow.establishments.list()), everything, "list")
+            listed = list(uow.establishments.list(organisation_id=organisation.id))
+            _assert_same(listed, everything, "list(organisation_id)")
+        assert [r.id for r in stored.roles] == [r.id for r in establishment.roles]  # in order
+        assert stored.role(RoleId("observer")).permissions == frozenset()
+
+    def test_membership_with_every_field_at_its_fullest_round_trips(
+        self, uow_factory: AccessUnitOfWorkFactory
+    ) -> None:
+        owner, member, supervisor, *physicians = [sample_user() for _ in range(7)]
+        organisation = _organisation(owner=owner.id)
+        establishment = _fullest_establishment(organisation.id)
+        initials, problems = initials_policy.clean("ÉØ𝐉Ω.王ß2")
+        assert not problems
+        assert len(initials) == initials_policy.MAX_LENGTH
+        membership = Membership(
+            user_id=member.id,
+            establishment_id=establishment.id,
+            created_at=datetime(2028, 2, 29, 23, 59, 59, 999999, tzinfo=_KATHMANDU),
+            roles=[role.id for role in establishment.roles],
+            status=MembershipStatus.DEACTIVATED,
+            departments=[department.id for department in establishment.departments],
+            delegations=[
+                Delegation(physician.id, inherit_features=n % 2 == 0)
+                for n, physician in enumerate(physicians)
+            ],
+            features=[*Feature, _LONGEST_FEATURE, *(f"labs.orders_{n}" for n in range(12))],
+            created_account=True,
+            initials=initials,
+            supervisor=supervisor.id,
+        )
+        users = [owner, member, supervisor, *physicians]
+        self._add(uow_factory, *users, organisation, establishment, membership)
+        with uow_factory() as uow:
+            key = (establishment.id, member.id)
+            _assert_same(uow.memberships.get(*key), membership, "get")
+            _assert_same(uow.memberships.find(*key), membership, "find")
+            _assert_same(list(uow.memberships.list_for_user(member.id)), [membership], "for user")
+            gone = uow.memberships.list_for_establishment(
+                establishment.id, status=MembershipStatus.DEACTIVATED
+            )
+            _assert_same(list(gone), [membership], "deactivated members")
 
     def test_added_establishment_reads_back_equal_with_its_roles_and_departments(
         self, uow_factory: AccessUnitOfWorkFactory
@@ -1172,6 +1405,11 @@ class AccessRepositoriesContract(_AccessStoreContract):
             assert fresh.memberships.find(_EST, member.id) is None
             assert [e.id for e in fresh.establishments.list()] == [_EST]
 
+    # -- against the in-memory store -------------------------------------------------------
+
+    def test_agrees_with_the_in_memory_store_under_random_operations(self) -> None:
+        _run_against_memory(_AccessAgreesWithMemory, self.make_unit_of_work_factory)
+
     # -- concurrency (C1: one membership per pair; C3: administrators serialized) ----------
 
     def test_sixteen_concurrent_adds_of_one_membership_have_exactly_one_winner(
@@ -1245,9 +1483,12 @@ def _niss(seed: int) -> NissNumber:
     return niss.parse(body + f"{97 - int(body) % 97:02d}")
 
 
-def _iban(seed: int) -> BelgianIban:
-    """A made-up Belgian IBAN at bank code 320 (a BIC is known for it), one per ``seed``."""
-    head = f"320{seed:07d}"
+def _iban(seed: int, bank: str = "320") -> BelgianIban:
+    """A made-up Belgian IBAN, one per ``seed``, at bank code 320 (a BIC is known for it).
+
+    At bank code 999 no BIC is known: the IBAN carries ``bic=None`` and a notice.
+    """
+    head = f"{bank}{seed:07d}"
     national = head + f"{int(head) % 97 or 97:02d}"
     check = 98 - int(national + "111400") % 97  # ISO 7064 over the national part + "BE00"
     return iban.parse(f"BE{check:02d}{national}")
@@ -1329,6 +1570,903 @@ def _profile(establishment_id: EstablishmentId = _EST) -> EstablishmentProfile:
     )
 
 
+# -- the fullest values the library accepts ----------------------------------------------------
+
+_BRUSSELS_SUMMER = timezone(timedelta(hours=2))
+_NEWFOUNDLAND = timezone(timedelta(hours=-2, minutes=-30))
+_KATHMANDU = timezone(timedelta(hours=5, minutes=45))
+# A bold letter and an accent: two code points, one character of the NFKC form that the login
+# policy counts. The longest login made of them holds twice as many code points as the limit.
+_BOLD_ACCENTED = ("𝐄\u0301", "𝐨\u0302", "𝐢\u0308", "𝐞\u0301", "𝐧\u0303", "𝐚\u0300")
+# Four dotted words of 40 characters: the longest feature code.
+_LONGEST_FEATURE = ".".join(word.ljust(40, "_") for word in ("hospital", "records", "send", "x9"))
+
+
+def _long_text(pattern: str, length: int = 100) -> str:
+    """``pattern`` repeated to ``length`` code points (100: the most a name holds).
+
+    Ends on a letter, not on a space that trimming would remove.
+    """
+    text = (pattern * length)[:length]
+    if text[-1].isspace():
+        text = text[:-1] + "é"
+    assert unicodedata.is_normalized("NFC", text)
+    return text
+
+
+def _longest_login(policy: LoginPolicy, characters: Sequence[str]) -> Login:
+    """The longest login ``policy`` accepts, cycling through ``characters``.
+
+    Each item is one character of the NFKC form, which the policy counts.
+    """
+    text = "".join(characters[i % len(characters)] for i in range(policy.max_length))
+    with pytest.raises(LoginRejected):
+        policy.parse(text + characters[0])
+    return policy.parse(text)
+
+
+def _longest_email(local_part: str, *labels: str) -> EmailAddress:
+    """The address, which the e-mail policy accepts, but not with one more ``a`` in it."""
+    policy = EmailPolicy()
+    address = f"{local_part}@{'.'.join(labels)}"
+    with pytest.raises(EmailRejected):
+        policy.parse(f"{local_part}@{'.'.join(labels[:-2])}.{labels[-2]}a.{labels[-1]}")
+    email = policy.parse(address)
+    assert email.address == address  # already in its normal form
+    return email
+
+
+def _longest_emails() -> tuple[EmailAddress, EmailAddress]:
+    """Two addresses of the longest the e-mail policy accepts (254 UTF-8 bytes).
+
+    One of 254 ASCII characters, 64 of them before the ``@`` (the most there); one with
+    Latin, Greek, Han and an emoji before the ``@`` and an internationalized domain, whose
+    IDNA form makes it 254 bytes long.
+    """
+    local_part = ("Dr.Elodie.Lefevre-Orsted+cabinet." * 2)[:64]
+    ascii_address = _longest_email(local_part, "a" * 63, "b" * 63, "c" * 58, "be")
+    unicode_part = ".".join(["Élodie", "Ωμέγα", "王秀英", "😀"] * 3 + ["Élodie"])
+    unicode_address = _longest_email(unicode_part, "exämple-cabinet", "a" * 63, "a" * 54, "be")
+    return ascii_address, unicode_address
+
+
+def _long_password_hash() -> str:
+    """A real Argon2id PHC string of 798 characters: a 64-byte salt and a 512-byte hash."""
+    parameters = Argon2idParameters(
+        memory_cost=64, iterations=1, lanes=1, salt_length=64, hash_length=512
+    )
+    hasher = Argon2idHasher(parameters, unsafe_allow_weak_parameters_for_tests=True)
+    return hasher.hash("Vrai-Cheval-Agrafe-42")
+
+
+def _fullest_establishment(organisation_id: OrganisationId) -> Establishment:
+    """An establishment with every template role, custom roles and departments, long names.
+
+    Every template role of every product (a dental centre's, and the veterinary nurse), a
+    custom role holding every permission, one holding none; departments with every
+    :class:`~practiceid.permissions.Feature` and more, the longest feature code among them.
+    Names have 100 characters, the most, in several scripts.
+    """
+    establishment = Establishment.open(
+        EstablishmentId("est-saint-eloi"),
+        organisation_id=organisation_id,
+        name=_long_text("Maison médicale d'Écaussinnes · Ωμέγα · 王秀英 · 🩺 · "),
+        product=ProductKind.DENTAL,
+        created_at=datetime(2025, 10, 26, 2, 30, 0, 500001, tzinfo=_KATHMANDU),
+    )
+    for product in ProductKind:
+        for template in ROLE_TEMPLATES[product]:
+            if establishment.find_role(RoleId(template.key)) is None:
+                establishment = establishment.with_role(template.role())
+    for role in (
+        Role.custom(
+            _long_text("Coordinatrice de soins · Ωμέγα · 王秀英 · 🩺 · "),
+            list(Permission),
+            role_id=RoleId("coordinator"),
+        ),
+        Role.custom("Observatrice", [], role_id=RoleId("observer")),
+        Role.custom("Kinésithérapeute", [Permission.AGENDA_VIEW], role_id=RoleId("physio")),
+    ):
+        establishment = establishment.with_role(role)
+    features = [*Feature, _LONGEST_FEATURE, *(f"labs.orders_{n}" for n in range(12))]
+    for department in (
+        Department.create(
+            _long_text("Pédiatrie et néonatologie · Παιδιατρική · 小儿科 · 👶 · "),
+            features,
+            department_id=DepartmentId("paediatrics"),
+        ),
+        Department.create("Accueil", department_id=DepartmentId("desk")),
+        Department.create("Cardiologie", ["ehr.integration"], department_id=DepartmentId("cardio")),
+    ):
+        establishment = establishment.with_department(department)
+    return establishment
+
+
+def _largest_png() -> bytes:
+    """A PNG at the logo policy's limits: ``MAX_SIDE`` pixels square, ``MAX_BYTES`` long.
+
+    :func:`~practiceid.testing.sample_png` compresses to a few kilobytes at that size: a
+    private ancillary chunk (``prVt``, which PNG readers skip) of every byte value fills it.
+    """
+    image = sample_png(MAX_SIDE, MAX_SIDE)
+    head, end = image[:-12], image[-12:]  # IEND: length, type and CRC, no data
+    room = MAX_BYTES - len(image) - 12  # the new chunk's length, type and CRC
+    data = (bytes(range(256)) * (room // 256 + 1))[:room]
+    chunk = struct.pack(">I", room) + b"prVt" + data + struct.pack(">I", zlib.crc32(b"prVt" + data))
+    return head + chunk + end
+
+
+def _inami_of_modulus_89(competence: str) -> str:
+    """A made-up INAMI number whose check digits follow modulus 89 only, not 97."""
+    for _ in range(100):
+        number = sample_inami(competence, modulus=89)
+        if inami.parse(number).modulus == 89:
+            return number
+    raise AssertionError("no INAMI number of modulus 89 in a hundred tries")
+
+
+# -- the adapter against the in-memory store ---------------------------------------------------
+
+_USER_IDS = tuple(UserId(f"user-{name}") for name in ("anna", "bert", "chloe", "dirk"))
+# Five login keys and five e-mail keys for four ids, most also in another case or width.
+_MORE_LOGINS = (*_LOGINS, "delta", "Échos", "ÉCHOS")
+_MORE_EMAILS = (*_EMAILS, "d@cabinet.be", "é@cabinet.be", "É@CABINET.BE")
+_ORGANISATION_IDS = (OrganisationId("org-nord"), OrganisationId("org-sud"))
+_ESTABLISHMENT_IDS = tuple(EstablishmentId(f"est-{name}") for name in ("ans", "bree", "ciney"))
+_INITIALS = ("", "JD", "jd", "ＪＤ", "AB", "ab", "ÉdB")
+_TEMPLATE_ROLES = (RoleId("physician"), RoleId("secretary"), RoleId("trainee"))
+_DEPARTMENTS = (
+    Department.create("Cardiologie", ["ehr.integration"], department_id=DepartmentId("cardio")),
+    Department.create("Accueil", department_id=DepartmentId("desk")),
+)
+_CUSTOM_ROLES = (
+    Role.custom("Coordinatrice", [Permission.USERS_VIEW], role_id=RoleId("coordinator")),
+    Role.custom("Kinésithérapeute", [Permission.AGENDA_VIEW], role_id=RoleId("physio")),
+)
+_NISS_NUMBERS = (None, _niss(1), _niss(2))
+_RPPS_NUMBERS = (None, _rpps(1), _rpps(2))
+_ADELI_NUMBERS = (None, _adeli(1))
+# Indexes into the pools of numbers above; no number is likelier than any one number.
+_OTHER_NUMBERS = st.tuples(
+    st.sampled_from((0, 0, 1, 2)), st.sampled_from((0, 0, 1, 2)), st.sampled_from((0, 0, 1))
+)
+_SOME_HASH = "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA"
+# Mostly the version read; sometimes a stale one, or one from the future.
+_VERSION_SHIFTS = st.sampled_from((0, 0, 0, -1, 1))
+# Updates mostly target a stored record, adds a free id; sometimes the one drawn is kept.
+_ANY_RECORD = st.sampled_from((False, False, False, True))
+_DIFFERENTIAL_SETTINGS = settings(
+    max_examples=25,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    report_multiple_bugs=False,  # shrinking one disagreement is slow enough
+)
+
+
+def _shifted(version: int, shift: int) -> int:
+    """``version + shift``, never negative: a stale version of version 0 is one ahead."""
+    return version + shift if version + shift >= 0 else version + 1
+
+
+def _target(wanted: _T, stored: Sequence[_T], *, any_record: bool) -> _T:
+    """What an update writes to: ``wanted`` if stored or asked for, else a stored record."""
+    if any_record:
+        return wanted
+    chosen = _pick(wanted, stored)
+    return wanted if chosen is None else chosen
+
+
+def _spread(wanted: object, choices: Sequence[_T]) -> _T:
+    """One of ``choices``, chosen by ``wanted``: the same one on every run."""
+    return choices[zlib.crc32(repr(wanted).encode()) % len(choices)]
+
+
+def _free(wanted: _T, stored: Sequence[_T], pool: Sequence[_T], *, any_record: bool) -> _T:
+    """What an add writes: ``wanted`` if free or asked for, else a free id of ``pool``."""
+    free = [other for other in pool if other not in stored]
+    if any_record or wanted not in stored or not free:
+        return wanted
+    return _spread(wanted, free)
+
+
+def _pick(
+    wanted: _T,
+    stored: Sequence[_T],
+    *,
+    taken: Sequence[_T] = (),
+    any_record: bool = True,
+) -> _T | None:
+    """A stored record for a new one to point at: ``wanted`` if stored, else another one.
+
+    A record only points at stored records (an SQL adapter may enforce foreign keys). Unless
+    ``any_record``, one that is not ``taken`` is preferred (a user who is not yet a member,
+    an establishment without a profile), so that adds are not all duplicates. ``None``
+    when nothing is stored.
+    """
+    if not stored:
+        return None
+    chosen = wanted if wanted in stored else _spread(wanted, stored)
+    free = [other for other in stored if other not in taken]
+    if any_record or chosen not in taken or not free:
+        return chosen
+    return _spread(wanted, free)
+
+
+_OPERATION = "_differential_operation"
+
+
+def _operation(
+    *, weight: int = 1, **arguments: SearchStrategy[Any]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Mark a method of a differential machine as an operation, drawn with ``arguments``.
+
+    A machine has one rule, ``step``, that runs one operation drawn from all of them
+    (:func:`_operations`): Hypothesis would otherwise enable a random subset of the rules
+    in each example, and most of 25 examples would make no progress (memberships without
+    users, rollbacks without writes).
+    """
+
+    def mark(method: Callable[..., None]) -> Callable[..., None]:
+        setattr(method, _OPERATION, (weight, arguments))
+        return method
+
+    return mark
+
+
+def _operations(machine: type) -> SearchStrategy[tuple[str, dict[str, Any]]]:
+    """One of the operations of ``machine``, as its name and arguments."""
+    choices: list[SearchStrategy[tuple[str, dict[str, Any]]]] = []
+    for name, member in sorted(inspect.getmembers(machine), key=lambda pair: pair[0]):
+        marked = getattr(member, _OPERATION, None)
+        if marked is not None:
+            weight, arguments = marked
+            choices += [st.tuples(st.just(name), st.fixed_dictionaries(arguments))] * weight
+    return st.one_of(choices)
+
+
+class _AgreesWithMemory(RuleBasedStateMachine, Generic[_U]):
+    """Users written to an adapter and to the in-memory store by the same random operations.
+
+    Each operation runs in the open unit of work of both stores (one is opened when none
+    is), and their outcomes must agree (:func:`_assert_agree`). A unit of work holds several
+    operations and ends with a commit, a rollback, or by leaving its block without either,
+    with or without an exception, so mixes of accepted, refused and undone writes are
+    compared. Pools of ids, logins and e-mail addresses are small: collisions are frequent.
+    Reads (``get``, ``find``, lists with their filters) are operations too, and after every
+    step both stores list the same records, inside the open unit of work if there is one.
+    """
+
+    make_factory: Callable[[], Callable[[], _U]]  # set by _run_against_memory
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.factory = self.make_factory()
+        self.reference_factory = cast("Callable[[], _U]", InMemoryStore().unit_of_work)
+        self.open: tuple[ExitStack, _U, _U] | None = None
+
+    # -- running an operation in both stores ------------------------------------------------
+
+    def _pair(self) -> tuple[_U, _U]:
+        """The open units of work (the adapter's, the in-memory store's); open them if none."""
+        if self.open is None:
+            stack = ExitStack()
+            adapter = cast("_U", stack.enter_context(self.factory()))
+            reference = cast("_U", stack.enter_context(self.reference_factory()))
+            self.open = (stack, adapter, reference)
+        return self.open[1], self.open[2]
+
+    def _both(self, operation: str, call: Callable[[_U], object]) -> None:
+        """Run ``call`` in both open units of work; assert that the outcomes agree."""
+        adapter, reference = self._pair()
+        expected = _attempt(partial(call, reference))
+        actual = _attempt(partial(call, adapter))
+        _assert_agree(actual, expected, operation)
+
+    def _stored(self, read: Callable[[_U], _T]) -> _T | None:
+        """What ``read`` finds in the in-memory store's open unit of work, or ``None``."""
+        try:
+            return read(self._pair()[1])
+        except NotFound:
+            return None
+
+    def _user_ids(self) -> list[UserId]:
+        return [user.id for user in self._pair()[1].users.list()]
+
+    def _run(self, operation: tuple[str, dict[str, Any]]) -> None:
+        name, arguments = operation
+        getattr(self, name)(**arguments)
+
+    def _leave(self, error: Exception | None) -> None:
+        assert self.open is not None
+        stack = self.open[0]
+        self.open = None
+        if error is None:
+            stack.close()
+        else:
+            stack.__exit__(type(error), error, error.__traceback__)
+
+    def teardown(self) -> None:
+        if self.open is not None:
+            self._leave(None)
+
+    # -- units of work ----------------------------------------------------------------------
+
+    @_operation(
+        weight=3,  # a unit of work holds a few operations, not dozens
+        how=st.sampled_from(("commit", "commit and leave", "rollback", "leave", "raise")),
+    )
+    def finish(self, *, how: str) -> None:
+        """Commit or roll back (the unit of work stays open), or leave the block."""
+        self._pair()  # an empty unit of work, when none is open
+        if how.startswith("commit"):
+            self._both("commit()", lambda uow: uow.commit())
+        elif how == "rollback":
+            self._both("rollback()", lambda uow: uow.rollback())
+        if how in {"commit and leave", "leave"}:
+            self._leave(None)
+        elif how == "raise":
+            self._leave(RuntimeError("raised inside the block"))
+
+    # -- users ------------------------------------------------------------------------------
+
+    @_operation(
+        user_id=st.sampled_from(_USER_IDS),
+        login=st.sampled_from(_MORE_LOGINS),
+        email=st.sampled_from(_MORE_EMAILS),
+        status=st.sampled_from(UserStatus),
+        hashed=st.booleans(),
+        any_record=_ANY_RECORD,
+    )
+    def add_user(
+        self,
+        *,
+        user_id: UserId,
+        login: str,
+        email: str,
+        status: UserStatus,
+        hashed: bool,
+        any_record: bool,
+    ) -> None:
+        user_id = _free(user_id, self._user_ids(), _USER_IDS, any_record=any_record)
+        user = sample_user(
+            id=user_id,
+            login=Login(login),
+            email=EmailAddress(email),
+            status=status,
+            password_hash=_SOME_HASH if hashed else None,
+        )
+        self._both(f"users.add({user!r})", lambda uow: uow.users.add(user))
+
+    @_operation(
+        user_id=st.sampled_from(_USER_IDS),
+        login=st.none() | st.sampled_from(_MORE_LOGINS),
+        email=st.none() | st.sampled_from(_MORE_EMAILS),
+        status=st.none() | st.sampled_from(UserStatus),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_user(
+        self,
+        *,
+        user_id: UserId,
+        login: str | None,
+        email: str | None,
+        status: UserStatus | None,
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        user_id = _target(user_id, self._user_ids(), any_record=any_record)
+        current = self._stored(lambda uow: uow.users.get(user_id)) or sample_user(id=user_id)
+        changed = attrs.evolve(
+            current,
+            login=current.login if login is None else Login(login),
+            email=current.email if email is None else EmailAddress(email),
+            status=current.status if status is None else status,
+            version=_shifted(current.version, shift),
+        )
+        self._both(f"users.update({changed!r})", lambda uow: uow.users.update(changed))
+
+    @_operation(
+        user_id=st.sampled_from(_USER_IDS),
+        login=st.sampled_from(_MORE_LOGINS),
+        email=st.sampled_from(_MORE_EMAILS),
+        status=st.none() | st.sampled_from(UserStatus),
+    )
+    def read_users(
+        self, *, user_id: UserId, login: str, email: str, status: UserStatus | None
+    ) -> None:
+        self._both(f"users.get({user_id})", lambda uow: uow.users.get(user_id))
+        self._both(
+            f"users.find_by_login({login})", lambda uow: uow.users.find_by_login(Login(login))
+        )
+        self._both(
+            f"users.find_by_email({email})",
+            lambda uow: uow.users.find_by_email(EmailAddress(email)),
+        )
+        self._both(f"users.list(status={status})", lambda uow: list(uow.users.list(status=status)))
+
+    # -- what both stores hold --------------------------------------------------------------
+
+    @invariant()
+    def both_stores_hold_the_same_records(self) -> None:
+        if self.open is not None:
+            self._compare_contents(self.open[1], self.open[2])
+            return
+        with self.factory() as adapter, self.reference_factory() as reference:
+            self._compare_contents(adapter, reference)
+
+    def _compare_contents(self, adapter: _U, reference: _U) -> None:
+        expected = self._contents(reference)
+        actual = self._contents(adapter)
+        for read, outcome in expected.items():
+            _assert_agree(actual[read], outcome, read)
+
+    def _contents(self, uow: _U) -> dict[str, object]:
+        """Every record of the store, by the read that gave it."""
+        return {"users.list()": list(uow.users.list())}
+
+
+class _UsersAgreeWithMemory(_AgreesWithMemory[UnitOfWork]):
+    """The user repository of an adapter against the in-memory store's."""
+
+    @rule(operation=st.deferred(lambda: _operations(_UsersAgreeWithMemory)))
+    def step(self, operation: tuple[str, dict[str, Any]]) -> None:
+        self._run(operation)
+
+
+class _AccessAgreesWithMemory(_AgreesWithMemory[AccessUnitOfWork]):
+    """Every repository of an access unit of work against the in-memory store's.
+
+    Records are added after those they point at (users, organisation and establishment
+    before a membership; a user before their practitioner data; an establishment before its
+    profile; owners, delegates and supervisors among stored users): an operation that would
+    point at a missing record points at a stored one instead, or is skipped. Numbers come
+    from small pools too: two INAMI persons (one of them also as a trainee, ``…005``), two
+    NISS, two RPPS and one ADELI number.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        first, second = sample_inami("003"), sample_inami("003")
+        self.inami_numbers = (None, first, _same_person(first, "005"), second)
+        self.profile_changes: tuple[dict[str, Any], ...] = (
+            {},
+            {
+                "logo": parse_logo(sample_png()),
+                "trainee_account": _iban(1),
+                "enterprise_number": _bce(1),
+                "updated_at": _PROFILED,
+            },
+            {
+                "logo": parse_logo(sample_jpeg()),
+                "inami": inami.parse(sample_inami("000", profession="7")),
+                "finess": finess.parse(_luhn("75000001"), kind=FinessKind.EG),
+            },
+        )
+
+    def _establishment_ids(self) -> list[EstablishmentId]:
+        return [e.id for e in self._pair()[1].establishments.list()]
+
+    def _add(self, record: _Record) -> None:
+        self._both(f"add({record!r})", lambda uow: _add_record(uow, record))
+
+    @rule(operation=st.deferred(lambda: _operations(_AccessAgreesWithMemory)))
+    def step(self, operation: tuple[str, dict[str, Any]]) -> None:
+        self._run(operation)
+
+    @initialize(seeded=st.sampled_from((False, True, True, True)))
+    def seed(self, *, seeded: bool) -> None:
+        """Sometimes start from a stored practice, so that updates and collisions come sooner."""
+        if not seeded:
+            return
+        anna, bert, chloe, _dirk = _USER_IDS
+        logins = ("ALPHA", "Bravo", "ｃｈａｒｌｉｅ", "delta")  # display forms, not keys
+        emails = ("A@Cabinet.BE", "b@cabinet.be", "C@CABINET.be", "d@cabinet.be")
+        for user_id, login, email in zip(_USER_IDS, logins, emails, strict=True):
+            self._add(sample_user(id=user_id, login=Login(login), email=EmailAddress(email)))
+        ans, ciney = _ESTABLISHMENT_IDS[0], _ESTABLISHMENT_IDS[2]
+        self._add(_organisation(_ORGANISATION_IDS[0], owner=anna))
+        self._add(_establishment(ciney, organisation_id=_ORGANISATION_IDS[0]))
+        self._add(_establishment(ans, organisation_id=_ORGANISATION_IDS[0]))
+        self._add(_membership(anna, ciney))
+        self._add(_membership(anna, ans).with_initials("JD"))
+        self._add(_membership(bert, ans, "secretary").with_initials("ＡＢ"))  # full width
+        self._add(_membership(chloe, ans, "trainee"))
+        self._add(self._practitioner(anna, 1, (0, 0, 1)))
+        self._add(self._practitioner(bert, 0, (1, 1, 0)))
+        self._add(_profile(ans))
+        self.finish(how="commit and leave")
+
+    # -- organisations and establishments ---------------------------------------------------
+
+    @_operation(
+        organisation_id=st.sampled_from(_ORGANISATION_IDS),
+        owners=st.frozensets(st.sampled_from(_USER_IDS), max_size=2),
+        name=st.sampled_from(("Groupe des Tilleuls", "Groupe du Sud")),
+    )
+    def add_organisation(
+        self, *, organisation_id: OrganisationId, owners: frozenset[UserId], name: str
+    ) -> None:
+        stored = owners & frozenset(self._user_ids())
+        self._add(Organisation(id=organisation_id, name=name, owners=stored, created_at=_OPENED))
+
+    @_operation(
+        organisation_id=st.sampled_from(_ORGANISATION_IDS),
+        owners=st.frozensets(st.sampled_from(_USER_IDS), max_size=2),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_organisation(
+        self,
+        *,
+        organisation_id: OrganisationId,
+        owners: frozenset[UserId],
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        stored = [o.id for o in self._pair()[1].organisations.list()]
+        organisation_id = _target(organisation_id, stored, any_record=any_record)
+        current = self._stored(lambda uow: uow.organisations.get(organisation_id))
+        if current is None:  # unknown: refused
+            current = Organisation(
+                id=organisation_id, name="Groupe inconnu", owners=(), created_at=_OPENED
+            )
+        changed = attrs.evolve(
+            current,
+            owners=owners & frozenset(self._user_ids()),
+            version=_shifted(current.version, shift),
+        )
+        self._both(
+            f"organisations.update({changed!r})", lambda uow: uow.organisations.update(changed)
+        )
+
+    @_operation(
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        organisation_id=st.sampled_from(_ORGANISATION_IDS),
+        product=st.sampled_from(ProductKind),
+        department=st.none() | st.sampled_from(_DEPARTMENTS),
+    )
+    def add_establishment(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        organisation_id: OrganisationId,
+        product: ProductKind,
+        department: Department | None,
+    ) -> None:
+        stored = [o.id for o in self._pair()[1].organisations.list()]
+        chosen = _pick(organisation_id, stored)
+        if chosen is None:
+            return
+        establishment = _establishment(establishment_id, organisation_id=chosen, product=product)
+        if department is not None:
+            establishment = establishment.with_department(department)
+        self._add(establishment)
+
+    @_operation(
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        change=st.none() | st.sampled_from(_DEPARTMENTS) | st.sampled_from(_CUSTOM_ROLES),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_establishment(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        change: Department | Role | None,
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        establishment_id = _target(
+            establishment_id, self._establishment_ids(), any_record=any_record
+        )
+        current = self._stored(lambda uow: uow.establishments.get(establishment_id))
+        changed = current or _establishment(establishment_id)  # unknown: refused
+        if isinstance(change, Department):
+            changed = changed.with_department(change)
+        elif isinstance(change, Role):
+            changed = changed.with_role(change)
+        changed = attrs.evolve(changed, version=_shifted(changed.version, shift))
+        self._both(
+            f"establishments.update({changed!r})",
+            lambda uow: uow.establishments.update(changed),
+        )
+
+    # -- memberships ------------------------------------------------------------------------
+
+    @_operation(
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        user_id=st.sampled_from(_USER_IDS),
+        roles=st.frozensets(st.sampled_from(_TEMPLATE_ROLES), max_size=2),
+        initials=st.sampled_from(_INITIALS),
+        status=st.sampled_from(MembershipStatus),
+        created_account=st.booleans(),
+        delegate=st.none() | st.sampled_from(_USER_IDS),
+        supervisor=st.none() | st.sampled_from(_USER_IDS),
+        any_record=_ANY_RECORD,
+    )
+    def add_membership(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        roles: frozenset[RoleId],
+        initials: str,
+        status: MembershipStatus,
+        created_account: bool,
+        delegate: UserId | None,
+        supervisor: UserId | None,
+        any_record: bool,
+    ) -> None:
+        users = self._user_ids()
+        chosen_establishment = _pick(establishment_id, self._establishment_ids())
+        if chosen_establishment is None:
+            return
+        members = self._pair()[1].memberships.list_for_establishment(chosen_establishment)
+        taken = [m.user_id for m in members]
+        chosen_user = _pick(user_id, users, taken=taken, any_record=any_record)
+        if chosen_user is None:
+            return
+        delegations = (
+            [Delegation(delegate, inherit_features=created_account)]
+            if delegate is not None and delegate in users
+            else []
+        )
+        membership = attrs.evolve(
+            _membership(chosen_user, chosen_establishment, *roles),
+            initials=initials,
+            status=status,
+            created_account=created_account,
+            delegations=delegations,
+            supervisor=supervisor if supervisor in users else None,
+        )
+        self._add(membership)
+
+    @_operation(
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        user_id=st.sampled_from(_USER_IDS),
+        initials=st.sampled_from((None, *_INITIALS)),
+        roles=st.none() | st.frozensets(st.sampled_from(_TEMPLATE_ROLES), max_size=2),
+        status=st.none() | st.sampled_from(MembershipStatus),
+        supervisor=st.none() | st.sampled_from(_USER_IDS),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_membership(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        initials: str | None,
+        roles: frozenset[RoleId] | None,
+        status: MembershipStatus | None,
+        supervisor: UserId | None,
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        reference = self._pair()[1]
+        stored = [
+            m.key
+            for e in self._establishment_ids()
+            for m in reference.memberships.list_for_establishment(e)
+        ]
+        establishment_id, user_id = _target(
+            (establishment_id, user_id), stored, any_record=any_record
+        )
+        current = self._stored(lambda uow: uow.memberships.get(establishment_id, user_id))
+        changed = current or _membership(user_id, establishment_id)  # unknown: refused
+        changed = attrs.evolve(
+            changed,
+            initials=changed.initials if initials is None else initials,
+            roles=changed.roles if roles is None else roles,
+            status=changed.status if status is None else status,
+            supervisor=supervisor if supervisor in self._user_ids() else changed.supervisor,
+            version=_shifted(changed.version, shift),
+        )
+        self._both(f"memberships.update({changed!r})", lambda uow: uow.memberships.update(changed))
+
+    # -- practitioners and establishment profiles -------------------------------------------
+
+    def _practitioner(
+        self, user_id: UserId, inami_index: int, others: tuple[int, int, int]
+    ) -> Practitioner:
+        number = self.inami_numbers[inami_index]
+        return Practitioner(
+            user_id=user_id,
+            profession=Profession.GENERAL_PRACTITIONER,
+            country="BE",
+            created_at=_OPENED,
+            inami=None if number is None else inami.parse(number),
+            niss=_NISS_NUMBERS[others[0]],
+            rpps=_RPPS_NUMBERS[others[1]],
+            adeli=_ADELI_NUMBERS[others[2]],
+        )
+
+    def _practitioner_ids(self) -> list[UserId]:
+        reference = self._pair()[1]
+        return [u for u in self._user_ids() if reference.practitioners.find(u) is not None]
+
+    @_operation(
+        user_id=st.sampled_from(_USER_IDS),
+        inami_index=st.integers(0, 3),
+        others=_OTHER_NUMBERS,
+        any_record=_ANY_RECORD,
+    )
+    def add_practitioner(
+        self, *, user_id: UserId, inami_index: int, others: tuple[int, int, int], any_record: bool
+    ) -> None:
+        taken = self._practitioner_ids()
+        chosen = _pick(user_id, self._user_ids(), taken=taken, any_record=any_record)
+        if chosen is not None:
+            self._add(self._practitioner(chosen, inami_index, others))
+
+    @_operation(
+        user_id=st.sampled_from(_USER_IDS),
+        inami_index=st.integers(0, 3),
+        others=_OTHER_NUMBERS,
+        country=st.sampled_from(("BE", "FR")),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_practitioner(
+        self,
+        *,
+        user_id: UserId,
+        inami_index: int,
+        others: tuple[int, int, int],
+        country: str,
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        user_id = _target(user_id, self._practitioner_ids(), any_record=any_record)
+        current = self._stored(lambda uow: uow.practitioners.get(user_id))
+        version = 0 if current is None else current.version  # unknown: refused
+        numbers = self._practitioner(user_id, inami_index, others)
+        base = current or numbers
+        changed = attrs.evolve(
+            base,
+            inami=numbers.inami,
+            niss=numbers.niss,
+            rpps=numbers.rpps,
+            adeli=numbers.adeli,
+            country=country,
+            version=_shifted(version, shift),
+        )
+        self._both(
+            f"practitioners.update({changed!r})", lambda uow: uow.practitioners.update(changed)
+        )
+
+    def _profile_ids(self) -> list[EstablishmentId]:
+        reference = self._pair()[1]
+        return [e for e in self._establishment_ids() if reference.establishment_profiles.find(e)]
+
+    @_operation(
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        variant=st.integers(0, 2),
+        any_record=_ANY_RECORD,
+    )
+    def add_establishment_profile(
+        self, *, establishment_id: EstablishmentId, variant: int, any_record: bool
+    ) -> None:
+        chosen = _pick(
+            establishment_id,
+            self._establishment_ids(),
+            taken=self._profile_ids(),
+            any_record=any_record,
+        )
+        if chosen is not None:
+            self._add(attrs.evolve(_profile(chosen), **self.profile_changes[variant]))
+
+    @_operation(
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        variant=st.integers(0, 2),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_establishment_profile(
+        self, *, establishment_id: EstablishmentId, variant: int, shift: int, any_record: bool
+    ) -> None:
+        establishment_id = _target(establishment_id, self._profile_ids(), any_record=any_record)
+        current = self._stored(lambda uow: uow.establishment_profiles.find(establishment_id))
+        changed = attrs.evolve(
+            current or _profile(establishment_id),  # unknown: refused
+            **self.profile_changes[variant],
+        )
+        changed = attrs.evolve(changed, version=_shifted(changed.version, shift))
+        self._both(
+            f"establishment_profiles.update({changed!r})",
+            lambda uow: uow.establishment_profiles.update(changed),
+        )
+
+    # -- what both stores hold --------------------------------------------------------------
+
+    @_operation(
+        organisation_id=st.sampled_from(_ORGANISATION_IDS),
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        user_id=st.sampled_from(_USER_IDS),
+    )
+    def read_records(
+        self,
+        *,
+        organisation_id: OrganisationId,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+    ) -> None:
+        self._both(
+            f"organisations.get({organisation_id})",
+            lambda uow: uow.organisations.get(organisation_id),
+        )
+        self._both(
+            f"organisations.list(owner={user_id})",
+            lambda uow: list(uow.organisations.list(owner=user_id)),
+        )
+        self._both(
+            f"establishments.get({establishment_id})",
+            lambda uow: uow.establishments.get(establishment_id),
+        )
+        self._both(
+            f"establishments.list(organisation_id={organisation_id})",
+            lambda uow: list(uow.establishments.list(organisation_id=organisation_id)),
+        )
+        self._both(f"practitioners.get({user_id})", lambda uow: uow.practitioners.get(user_id))
+
+    @_operation(
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        user_id=st.sampled_from(_USER_IDS),
+        status=st.none() | st.sampled_from(MembershipStatus),
+    )
+    def read_memberships(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        status: MembershipStatus | None,
+    ) -> None:
+        pair = f"{establishment_id}, {user_id}"
+        self._both(
+            f"memberships.get({pair})", lambda uow: uow.memberships.get(establishment_id, user_id)
+        )
+        self._both(
+            f"memberships.find({pair})",
+            lambda uow: uow.memberships.find(establishment_id, user_id),
+        )
+        self._both(
+            f"memberships.list_for_establishment({establishment_id}, status={status})",
+            lambda uow: list(
+                uow.memberships.list_for_establishment(establishment_id, status=status)
+            ),
+        )
+
+    # -- what both stores hold --------------------------------------------------------------
+
+    def _contents(self, uow: AccessUnitOfWork) -> dict[str, object]:
+        found = super()._contents(uow)
+        found["organisations.list()"] = list(uow.organisations.list())
+        found["establishments.list()"] = list(uow.establishments.list())
+        for establishment_id in _ESTABLISHMENT_IDS:
+            found[f"memberships.list_for_establishment({establishment_id})"] = list(
+                uow.memberships.list_for_establishment(establishment_id)
+            )
+            found[f"establishment_profiles.find({establishment_id})"] = (
+                uow.establishment_profiles.find(establishment_id)
+            )
+        for user_id in _USER_IDS:
+            found[f"memberships.list_for_user({user_id})"] = list(
+                uow.memberships.list_for_user(user_id)
+            )
+            found[f"practitioners.find({user_id})"] = uow.practitioners.find(user_id)
+        return found
+
+
+def _run_against_memory(
+    machine: type[_AgreesWithMemory[_U]], make_factory: Callable[[], Callable[[], _U]]
+) -> None:
+    """Run ``machine`` with a fresh store of ``make_factory`` for each example."""
+    configured = type(machine.__name__, (machine,), {"make_factory": staticmethod(make_factory)})
+    run_state_machine_as_test(configured, settings=_DIFFERENTIAL_SETTINGS)
+
+
 class ProfileRepositoriesContract(_AccessStoreContract):
     """Practitioners, establishment profiles and unique initials (A7, B1-B6, C7).
 
@@ -1371,11 +2509,11 @@ class ProfileRepositoriesContract(_AccessStoreContract):
         self, uow_factory: AccessUnitOfWorkFactory
     ) -> None:
         (user,) = self._people(uow_factory, 1)
-        number = sample_inami("005")
+        number = _inami_of_modulus_89("005")  # parse must find the modulus again
         brussels = timezone(timedelta(hours=1))
         certificate = EHealthCertificate(
             serial_number="5f3c0a91d2e4b7c8",
-            issuer="CN=Sample eHealth CA, O=Exemple, C=BE",
+            issuer="CN=Autorité de certification d'essai — Ωμέγα, O=Exemple, C=BE",
             not_before=datetime(2025, 11, 3, 8, 0, tzinfo=UTC),
             not_after=datetime(2028, 11, 3, 8, 0, tzinfo=UTC),
             sha256=hashlib.sha256(b"made-up certificate").hexdigest(),
@@ -1384,34 +2522,49 @@ class ProfileRepositoriesContract(_AccessStoreContract):
             fetch_messages=True,
         )
         accounts = {mutuality: _iban(seed) for seed, mutuality in enumerate(Mutuality, 1)}
+        accounts[Mutuality.HR_RAIL] = _iban(7, bank="999")  # no BIC known: a notice
         edmg = EdmgRegistration(registered_at=_PROFILED, accounts=accounts)
+        unicode_email = EmailPolicy().parse("Secrétariat.Ωμέγα@exämple-cabinet.be")
+        addresses = [
+            _address(
+                kind=kind,
+                street=_long_text("Chaussée de l'Épine 7 · Οδός Αθηνάς · 王府井大街 · 🏥 · ", 200),
+                city=_long_text("Liège-Écaussinnes · Αθήνα · 北京 · "),
+                postal_code="4000",
+                email=unicode_email,
+            )
+            for kind in AddressKind
+        ]
+        addresses += [
+            _address(
+                kind=kind,
+                street="12 rue de l'Exemple",
+                postal_code="75008",
+                city="Paris",
+                country="FR",
+                email=EmailAddress("Compta.Cabinet@Exemple-Sante.fr"),
+                phone="+33155501234",
+            )
+            for kind in AddressKind
+        ]
+        addresses.append(_address(kind=AddressKind.HOME, email=None, phone=None))
         practitioner = Practitioner(
             user_id=user.id,
             profession=Profession.GENERAL_PRACTITIONER,
             country="BE",
-            created_at=datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC),
+            created_at=datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=_NEWFOUNDLAND),
             inami=inami.parse(number),
             niss=_niss(1),
-            rpps=_rpps(1),
+            rpps=rpps.parse(_luhn("2000000001")),  # an unusual first digit: a notice
             adeli=_adeli(1),
-            addresses=[
-                _address(street="Chaussée de l'Épine 7", city="Liège", postal_code="4000"),
-                _address(kind=AddressKind.HOME, email=None, phone=None),
-                _address(
-                    kind=AddressKind.BILLING,
-                    street="12 rue de l'Exemple",
-                    postal_code="75008",
-                    city="Paris",
-                    country="FR",
-                    email=EmailAddress("Compta.Cabinet@Exemple-Sante.fr"),
-                    phone="+33155501234",
-                ),
-            ],
+            addresses=addresses,
             settings=PractitionerSettings(
                 hub_region=HubRegion.WALLONIA, ehealth=certificate, edmg=edmg
             ),
             billing=BillingData(
-                company_name="SRL Cabinet Médical Dr Exemple & Associés",
+                company_name=_long_text(
+                    "SRL Cabinet Médical Dr Exemple & Associés · Ωμέγα · 王秀英 · ", 200
+                ),
                 enterprise_number=_bce(1),
                 conventioned=True,
                 iban=_iban(99),
@@ -1420,18 +2573,20 @@ class ProfileRepositoriesContract(_AccessStoreContract):
         self._add(uow_factory, practitioner)
         with uow_factory() as uow:
             stored = uow.practitioners.get(user.id)
+            _assert_same(uow.practitioners.find(user.id), practitioner, "find")
+        _assert_same(stored, practitioner, "get")
         assert stored == practitioner
         assert stored.identifiers == practitioner.identifiers
         assert stored.identity_keys == practitioner.identity_keys
         assert stored.requires_supervisor is True  # the competence code survived (B4)
+        assert stored.inami is not None
+        assert stored.inami.modulus == 89
+        assert stored.rpps is not None
+        assert [n.code for n in stored.rpps.notices] == ["rpps.unusual_first_digit"]
         assert stored.addresses == practitioner.addresses  # every address, in order
-        assert [a.kind for a in stored.addresses] == [
-            AddressKind.WORKPLACE,
-            AddressKind.HOME,
-            AddressKind.BILLING,
-        ]
-        assert stored.addresses[2].email == EmailAddress("Compta.Cabinet@Exemple-Sante.fr")
-        assert stored.addresses[2].email.address == "Compta.Cabinet@Exemple-Sante.fr"
+        assert [a.kind for a in stored.addresses] == [*AddressKind, *AddressKind, AddressKind.HOME]
+        assert stored.addresses[0].email is not None
+        assert stored.addresses[0].email.address == "Secrétariat.Ωμέγα@exämple-cabinet.be"
         assert stored.settings.hub_region is HubRegion.WALLONIA
         assert stored.settings.ehealth == certificate
         assert stored.settings.ehealth.registered_at.tzinfo is not None
@@ -1439,6 +2594,7 @@ class ProfileRepositoriesContract(_AccessStoreContract):
         assert dict(stored.settings.edmg.accounts) == accounts
         assert list(stored.settings.edmg.accounts) == list(Mutuality)
         assert stored.settings.edmg.same_account is False
+        assert stored.settings.edmg.accounts[Mutuality.HR_RAIL].bic is None
         assert stored.billing == practitioner.billing
         assert stored.billing.bic == "BBRUBEBB"  # derived again from the IBAN (B6)
         assert stored.created_at == practitioner.created_at
@@ -1735,13 +2891,21 @@ class ProfileRepositoriesContract(_AccessStoreContract):
         self, uow_factory: AccessUnitOfWorkFactory
     ) -> None:
         self._practice(uow_factory)
-        image = sample_png(width=480, height=160)
+        image = _largest_png()  # the largest logo accepted: 2048 pixels square, 512 KiB
+        assert len(image) == MAX_BYTES
+        updated = datetime(2026, 10, 25, 2, 30, 0, 123456, tzinfo=_BRUSSELS_SUMMER)
         profile = attrs.evolve(
             _profile(),
-            address=_address(street="Place de l'Ange 3", phone="+3281223345"),
-            updated_at=_PROFILED,
+            address=_address(
+                street=_long_text("Place de l'Ange 3 · Πλατεία Αγγέλου · 天使广场 · 🏥 · ", 200),
+                city=_long_text("Namur-Jambes · Ναμούρ · 那慕尔 · "),
+                phone="+3281223345",
+                email=EmailPolicy().parse("Accueil.Ωμέγα@exämple-cabinet.be"),
+            ),
+            updated_at=updated,
             inami=inami.parse(sample_inami("000", profession="7")),
-            finess=finess.parse(_luhn("75000001")),
+            # A Corsican number: its key cannot be checked, and parse says so again.
+            finess=finess.parse("2A0000001", kind=FinessKind.EJ),
             enterprise_number=_bce(2),
             logo=parse_logo(image),
             trainee_account=_iban(7),
@@ -1749,19 +2913,23 @@ class ProfileRepositoriesContract(_AccessStoreContract):
         self._add(uow_factory, profile)
         with uow_factory() as uow:
             stored = uow.establishment_profiles.find(_EST)
+        _assert_same(stored, profile, "find")
         assert stored == profile
+        assert stored is not None
         assert stored.logo is not None
         assert stored.logo.data == image  # byte for byte
         assert (stored.logo.media_type, stored.logo.width, stored.logo.height) == (
             "image/png",
-            480,
-            160,
+            MAX_SIDE,
+            MAX_SIDE,
         )
         assert stored.logo.sha256 == hashlib.sha256(image).hexdigest()
+        assert stored.finess is not None
+        assert (stored.finess.kind, stored.finess.key_verified) == (FinessKind.EJ, False)
         assert stored.trainee_account == _iban(7)
         assert stored.trainee_account is not None
         assert stored.trainee_account.bic == "BBRUBEBB"
-        assert stored.updated_at == _PROFILED
+        assert stored.updated_at == updated
         assert stored.updated_at.tzinfo is not None
         name = "Cabinet des Tilleuls"
         assert stored.report_header(name) == profile.report_header(name)
