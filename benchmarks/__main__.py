@@ -17,7 +17,14 @@ All measurements run in one process on the same inputs, so that their ratios mea
 9. profiles (``_profiles``): checking an uploaded logo (``check_logo``) against Pillow's lazy
    ``Image.open`` and its ``verify``, on valid and refused files; ``initials.nearest_free``
    with 0, 50 and 500 initials taken (no yardstick); ``ProfileService.save_practitioner`` end
-   to end on the in-memory store, with the phone check's share of it.
+   to end on the in-memory store, with the phone check's share of it;
+10. the SQL adapter (``_sql``, in a process of its own): registering 10 000 users through
+    ``AccountService`` on a SQLite file and on PostgreSQL against Django's ``create_user``,
+    and finding a user by login and by e-mail among 10 000 to 1 000 000 users, with the
+    query plans, against Django's ``get(username=...)``. PostgreSQL is skipped, with the
+    reason, unless ``PRACTICEID_BENCH_POSTGRES_URL`` or ``PRACTICEID_TEST_POSTGRES_URL`` is
+    set; ``PRACTICEID_BENCH_SQL_SIZES`` and ``PRACTICEID_BENCH_SQL_REGISTRATIONS`` make a
+    quick run (see ``benchmarks/_sql.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +40,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import practiceid
-from benchmarks import _access, _auth, _django, _identifiers, _inputs, _profiles, _report, _timing
+from benchmarks import (
+    _access,
+    _auth,
+    _django,
+    _identifiers,
+    _inputs,
+    _profiles,
+    _report,
+    _sql,
+    _timing,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -371,6 +388,7 @@ def main() -> None:
     identifier_ratios = _identifiers.bench_identifiers()
     access_ratios = _access.bench_access()
     profiles = _profiles.bench_profiles(overhead_ns)
+    sql_ratios = _sql.bench_sql()
     _django.assert_no_database()
     print_summary(failing_vs_django, passing, worst)
     _report.table(
@@ -404,6 +422,13 @@ def main() -> None:
     )
     _report.note("logo rows above 1: practiceid checks a logo faster than Pillow opens it;")
     _report.note("all = medians over valid and refused files, valid = per-file geometric mean.")
+    print()
+    _report.table(
+        ["SQL adapter ratio (medians, same run)", "value"],
+        [[name, _report.ratio(value, 1)] for name, value in sql_ratios.items()],
+    )
+    _report.note("rows / Django above 1: practiceid takes longer than Django; 1M / 10k rows:")
+    _report.note("how a look-up's time grows with the number of users (a scan: ~100x).")
     print("Django opened no database connection (dummy backend; checked after the run).")
     print(f"Total time: {time.perf_counter() - started:.1f} s")
 

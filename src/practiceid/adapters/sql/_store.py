@@ -265,6 +265,15 @@ def _exists(connection: sa.Connection, table: sa.Table, where: sa.ColumnElement[
     )
 
 
+# The look-ups of every log-in, built once: SQLAlchemy then reuses their compiled form.
+_USER_BY_ID: Final = sa.select(schema.users).where(schema.users.c.id == sa.bindparam("value"))
+_USER_BY_LOGIN_KEY: Final = sa.select(schema.users).where(
+    schema.users.c.login_key == sa.bindparam("value")
+)
+_USER_BY_EMAIL_KEY: Final = sa.select(schema.users).where(
+    schema.users.c.email_key == sa.bindparam("value")
+)
+
 # -- users --------------------------------------------------------------------------------------
 
 
@@ -291,32 +300,30 @@ class SqlUserRepository:
         """Store a new user; raise DuplicateUserId, DuplicateLogin or DuplicateEmail."""
         values = codec.user_values(user, version=user.version)
         self._uow.write(
-            lambda c: c.execute(schema.users.insert().values(values)),
+            lambda c: c.execute(schema.users.insert(), values),
             conflict=lambda: self._conflict(user, new=True),
             entity="user",
             record_id=user.id,
         )
 
-    def _one(self, where: sa.ColumnElement[bool]) -> User | None:
-        row = self._uow.read(
-            lambda c: c.execute(sa.select(schema.users).where(where)).mappings().first()
-        )
+    def _one(self, query: sa.Select[tuple[object, ...]], value: str) -> User | None:
+        row = self._uow.read(lambda c: c.execute(query, {"value": value}).mappings().first())
         return None if row is None else codec.user_from(row)
 
     def get(self, user_id: UserId) -> User:
         """Return the user; raise UserNotFound."""
-        found = self._one(schema.users.c.id == user_id) if _text_id(user_id) else None
+        found = self._one(_USER_BY_ID, user_id) if _text_id(user_id) else None
         if found is None:
             raise UserNotFound(user_id=user_id)
         return found
 
     def find_by_login(self, login: Login) -> User | None:
         """Return the user with this login key, if any."""
-        return self._one(schema.users.c.login_key == login.key)
+        return self._one(_USER_BY_LOGIN_KEY, login.key)
 
     def find_by_email(self, email: EmailAddress) -> User | None:
         """Return the user with this e-mail key, if any."""
-        return self._one(schema.users.c.email_key == email.key)
+        return self._one(_USER_BY_EMAIL_KEY, email.key)
 
     def update(self, user: User) -> User:
         """Replace the stored user if its version matches; return it with version + 1."""
@@ -371,9 +378,8 @@ class SqlOrganisationRepository:
 
         def run(connection: sa.Connection) -> None:
             connection.execute(
-                table.insert().values(
-                    codec.organisation_values(organisation, version=organisation.version)
-                )
+                table.insert(),
+                codec.organisation_values(organisation, version=organisation.version),
             )
             self._write_owners(connection, organisation)
 
@@ -523,7 +529,7 @@ class SqlEstablishmentRepository:
             return _unknown_reference("establishment", establishment.id)
 
         self._uow.write(
-            lambda c: c.execute(table.insert().values(values)),
+            lambda c: c.execute(table.insert(), values),
             conflict=conflict,
             entity="establishment",
             record_id=establishment.id,
@@ -630,7 +636,7 @@ class SqlMembershipRepository:
         """Store a new membership; raise DuplicateMembership or DuplicateInitials."""
         values = codec.membership_values(membership, version=membership.version)
         self._uow.write(
-            lambda c: c.execute(schema.memberships.insert().values(values)),
+            lambda c: c.execute(schema.memberships.insert(), values),
             conflict=lambda: self._conflict(membership, new=True),
             entity="membership",
             record_id=_membership_id(membership),
@@ -771,7 +777,7 @@ class SqlPractitionerRepository:
         values = codec.practitioner_values(practitioner, version=practitioner.version)
 
         def run(connection: sa.Connection) -> None:
-            connection.execute(schema.practitioners.insert().values(values))
+            connection.execute(schema.practitioners.insert(), values)
             self._write_keys(connection, practitioner, drop=(), add=practitioner.identity_keys)
 
         self._uow.write(
@@ -857,7 +863,7 @@ class SqlEstablishmentProfileRepository:
             return _unknown_reference("establishment_profile", profile.establishment_id)
 
         self._uow.write(
-            lambda c: c.execute(table.insert().values(values)),
+            lambda c: c.execute(table.insert(), values),
             conflict=conflict,
             entity="establishment_profile",
             record_id=profile.establishment_id,
