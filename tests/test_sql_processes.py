@@ -145,35 +145,32 @@ def _write_practice(uow: Any, tag: str) -> None:
         uow.memberships.add(membership)
 
 
-def _write_doomed(uow: Any) -> None:
-    """What the killed worker writes: a practice, a member of the base one, a changed user."""
-    _write_practice(uow, "doomed")
+def _write_tagged(uow: Any, tag: str, day: int) -> None:
+    """A practice, a member of the base one, and the base owner's changed e-mail, all tagged.
+
+    The update takes a row lock on PostgreSQL: the next unit of work needs that row.
+    """
+    _write_practice(uow, tag)
     uow.memberships.add(
         Membership.join(
-            UserId("doomed-0"),
+            UserId(f"{tag}-0"),
             EstablishmentId("base-est"),
             roles=[RoleId("secretary")],
-            created_at=datetime(2026, 1, 6, 8, 0, tzinfo=UTC),
+            created_at=datetime(2026, 1, day, 8, 0, tzinfo=UTC),
         )
     )
-    # An update takes a row lock on PostgreSQL: the next unit of work needs that row.
     owner = uow.users.get(UserId("base-0"))
-    uow.users.update(owner.with_email(EmailAddress("doomed.renamed@cabinet-exemple.be")))
+    uow.users.update(owner.with_email(EmailAddress(f"{tag}.renamed@cabinet-exemple.be")))
+
+
+def _write_doomed(uow: Any) -> None:
+    """What the killed worker writes."""
+    _write_tagged(uow, "doomed", 6)
 
 
 def _write_afterwards(uow: Any) -> None:
     """What the parent writes after the kill, on the rows the worker had touched."""
-    _write_practice(uow, "after")
-    uow.memberships.add(
-        Membership.join(
-            UserId("after-0"),
-            EstablishmentId("base-est"),
-            roles=[RoleId("secretary")],
-            created_at=datetime(2026, 1, 7, 8, 0, tzinfo=UTC),
-        )
-    )
-    owner = uow.users.get(UserId("base-0"))
-    uow.users.update(owner.with_email(EmailAddress("after.renamed@cabinet-exemple.be")))
+    _write_tagged(uow, "after", 7)
 
 
 def _register_in_worker(store: SqlStore, config: dict[str, Any]) -> None:
@@ -282,6 +279,7 @@ WORKER_SCRIPT = "\n\n".join(
                 _user_fields,
                 _practice,
                 _write_practice,
+                _write_tagged,
                 _write_doomed,
                 _register_in_worker,
                 _die_in_unit_of_work,
