@@ -10,6 +10,13 @@ from pathlib import Path
 import practiceid
 
 EXPECTED = {
+    # Onboarding (issue 7).
+    "Backoff", "DEFAULT_LOCALES", "Delivery", "DispatchReport", "Dispatcher",
+    "IllegalTransition", "InvitationInvalid", "InvitationSettings", "InvitationView", "Invited",
+    "MemberStatus", "Message", "MessageId", "MessageKind", "MessageNotFound", "MessageStatus",
+    "ONBOARDING_MODES", "Onboarding", "OnboardingIncomplete", "OnboardingMode",
+    "OnboardingNotFound", "OnboardingService", "OnboardingStatus", "ResendThrottled", "SignIn",
+    "SweepReport", "TermsNotCurrent", "TermsOfUse", "member_status",
     "ADMINISTRATOR_PERMISSIONS", "Access", "AccessRejected", "AccessService",
     "AccountDeactivated", "AccountService", "Argon2idHasher", "Argon2idParameters",
     "AuthenticationFailed", "Conflict", "Decision", "Delegation", "Department", "DepartmentId",

@@ -712,47 +712,71 @@ class AccessService:
         *,
         wanted: str | None,
     ) -> MemberAdded:
-        now = self.clock.now()
         with self.unit_of_work() as uow:
-            establishment, access = self._acting(
-                uow, actor, establishment_id, Permission.USERS_CREATE
+            added, _ = self.add_member_in(
+                uow,
+                actor=actor,
+                establishment_id=establishment_id,
+                address=address,
+                role_ids=role_ids,
+                profile=profile,
+                wanted=wanted,
             )
-            for role_id in role_ids:
-                establishment.role(role_id)
-            administrator = not role_ids.isdisjoint(establishment.administrator_roles)
-            if role_ids:  # giving roles is roles.assign's, whoever adds the member (C3)
-                self._require(
-                    access, Permission.ROLES_ASSIGN, Target.establishment(establishment.id)
-                )
-            self._require(
-                access,
-                Permission.USERS_CREATE,
-                Target.change(
-                    establishment.id,
-                    grants=establishment.permissions_of(role_ids),
-                    administrator=administrator,
-                ),
-            )
-            user = uow.users.find_by_email(address)
-            created = user is None
-            if user is None:
-                user = self._new_user(address, *profile)
-                uow.users.add(user)
-            chosen, initials_notices = initials_for(uow, establishment.id, user, wanted)
-            membership = Membership.join(
-                user.id,
-                establishment.id,
-                roles=role_ids,
-                created_at=now,
-                created_account=created,
-                initials=chosen,
-            )
-            uow.memberships.add(membership)
-            if administrator:
-                uow.establishments.update(establishment)
             uow.commit()
+        return added
+
+    def add_member_in(
+        self,
+        uow: AccessUnitOfWork,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        address: EmailAddress,
+        role_ids: frozenset[RoleId],
+        profile: tuple[str, str, str, str | None],
+        wanted: str | None,
+    ) -> tuple[MemberAdded, Establishment]:
+        """Add the member inside the caller's unit of work, without committing.
+
+        For services built on this one (:class:`~practiceid.OnboardingService` writes the
+        invitation in the same unit of work). ``profile`` is (first name, last name, job
+        title, login or None). Raises as :meth:`add_member`, which also reruns on a lost race.
+        """
+        now = self.clock.now()
+        establishment, access = self._acting(uow, actor, establishment_id, Permission.USERS_CREATE)
+        for role_id in role_ids:
+            establishment.role(role_id)
+        administrator = not role_ids.isdisjoint(establishment.administrator_roles)
+        if role_ids:  # giving roles is roles.assign's, whoever adds the member (C3)
+            self._require(access, Permission.ROLES_ASSIGN, Target.establishment(establishment.id))
+        self._require(
+            access,
+            Permission.USERS_CREATE,
+            Target.change(
+                establishment.id,
+                grants=establishment.permissions_of(role_ids),
+                administrator=administrator,
+            ),
+        )
+        user = uow.users.find_by_email(address)
+        created = user is None
+        if user is None:
+            user = self._new_user(address, *profile)
+            uow.users.add(user)
+        chosen, initials_notices = initials_for(uow, establishment.id, user, wanted)
+        membership = Membership.join(
+            user.id,
+            establishment.id,
+            roles=role_ids,
+            created_at=now,
+            created_account=created,
+            initials=chosen,
+        )
+        uow.memberships.add(membership)
+        if administrator:
+            uow.establishments.update(establishment)
         notices = (*self.email_policy.notices(address), *initials_notices)
-        return MemberAdded(user, membership, created, notices)
+        return MemberAdded(user, membership, created, notices), establishment
 
     def _new_user(
         self,
@@ -1087,45 +1111,53 @@ class AccessService:
 
     def _set_user_status(self, actor: UserId, user_id: UserId, *, active: bool) -> User:
         with self.unit_of_work() as uow:
-            # The actor first: a refusal must not tell a stranger whether the account exists.
-            administered = self._require_over_account(
-                uow,
-                actor,
-                Permission.USERS_DEACTIVATE,
-                user_id,
-                status_change=True,
-                deactivating=not active,
-            )
-            user = uow.users.get(user_id)
-            owned = [] if active else list(uow.organisations.list(owner=user_id))
-            for organisation in owned:
-                # An owner's account holds a whole organisation (C2): only whoever manages its
-                # owners may take it away, and the last active owner stays.
-                left = self._active_owners(uow, organisation, excluding=user_id)
-                self._require(
-                    self._organisation_access(uow, actor, organisation),
-                    Permission.ORGANISATION_MANAGE_OWNERS,
-                    Target(organisation_id=organisation.id, owners_left=left),
-                )
-            touched = {e.id: e for e in administered}
-            if not active and user.is_active:
-                supervising = [
-                    m.establishment_id
-                    for m in uow.memberships.list_for_user(user_id)
-                    if m.is_active
-                ]
-                # Read the establishments before the trainees: storing them at the versions
-                # read here serializes with trainee assignments, also on a database that
-                # reads committed data (a later read would see the assignment's version).
-                for establishment_id in supervising:
-                    touched.setdefault(establishment_id, uow.establishments.get(establishment_id))
-                _release_supervisor(uow, supervising, user_id)
-            stored = uow.users.update(user.reactivate() if active else user.deactivate())
-            for establishment in touched.values():
-                uow.establishments.update(establishment)
-            for organisation in owned:
-                uow.organisations.update(organisation)  # serializes concurrent owner changes
+            stored = self.set_user_status_in(uow, actor, user_id, active=active)
             uow.commit()
+        return stored
+
+    def set_user_status_in(
+        self, uow: AccessUnitOfWork, actor: UserId, user_id: UserId, *, active: bool
+    ) -> User:
+        """Deactivate or reactivate the account inside the caller's unit of work.
+
+        For services built on this one; raises as :meth:`deactivate_user`.
+        """
+        # The actor first: a refusal must not tell a stranger whether the account exists.
+        administered = self._require_over_account(
+            uow,
+            actor,
+            Permission.USERS_DEACTIVATE,
+            user_id,
+            status_change=True,
+            deactivating=not active,
+        )
+        user = uow.users.get(user_id)
+        owned = [] if active else list(uow.organisations.list(owner=user_id))
+        for organisation in owned:
+            # An owner's account holds a whole organisation (C2): only whoever manages its
+            # owners may take it away, and the last active owner stays.
+            left = self._active_owners(uow, organisation, excluding=user_id)
+            self._require(
+                self._organisation_access(uow, actor, organisation),
+                Permission.ORGANISATION_MANAGE_OWNERS,
+                Target(organisation_id=organisation.id, owners_left=left),
+            )
+        touched = {e.id: e for e in administered}
+        if not active and user.is_active:
+            supervising = [
+                m.establishment_id for m in uow.memberships.list_for_user(user_id) if m.is_active
+            ]
+            # Read the establishments before the trainees: storing them at the versions
+            # read here serializes with trainee assignments, also on a database that
+            # reads committed data (a later read would see the assignment's version).
+            for establishment_id in supervising:
+                touched.setdefault(establishment_id, uow.establishments.get(establishment_id))
+            _release_supervisor(uow, supervising, user_id)
+        stored = uow.users.update(user.reactivate() if active else user.deactivate())
+        for establishment in touched.values():
+            uow.establishments.update(establishment)
+        for organisation in owned:
+            uow.organisations.update(organisation)  # serializes concurrent owner changes
         return stored
 
     # -- roles (C4) -----------------------------------------------------------------------

@@ -288,6 +288,35 @@ class AccountService:
             user_id, lambda u: u.with_password_hash(new_hash), expected_version=expected_version
         )
 
+    def new_password_hash(
+        self,
+        password: str,
+        confirmation: str,
+        *,
+        login: str,
+        email: str,
+        first_name: str,
+        last_name: str,
+    ) -> str:
+        """Check a new password against the policy and return its hash (A4).
+
+        For services that set a password outside :meth:`register` (an accepted invitation,
+        an administrator-set password). The policy sees the person's own data as context.
+        Slow by design: call it outside any unit of work.
+
+        Raises:
+            PasswordRejected: every violation at once.
+        """
+        context = self._password_context(
+            login=login,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            practice_name=self.practice_name,
+        )
+        self.password_policy.validate(password, confirmation=confirmation, context=context)
+        return self.hasher.hash(password)
+
     def _update(
         self,
         user_id: UserId,

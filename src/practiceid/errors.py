@@ -32,7 +32,10 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   │   └── TransactionConflict         storage.transaction_conflict
     │   ├── UnknownReference                record.unknown_reference
     │   ├── SupervisesTrainees              practitioner.supervises_trainees
-    │   └── BillingIncomplete               billing.incomplete
+    │   ├── BillingIncomplete               billing.incomplete
+    │   ├── IllegalTransition               onboarding.illegal_transition  .status
+    │   ├── ResendThrottled                 invitation.resend_throttled  .retry_after
+    │   └── TermsNotCurrent                 terms.not_current  .current
     ├── NotFound (LookupError)              not_found
     │   ├── UserNotFound                    user.not_found
     │   ├── OrganisationNotFound            organisation.not_found
@@ -40,14 +43,18 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── MembershipNotFound              membership.not_found
     │   ├── RoleNotFound                    role.not_found
     │   ├── DepartmentNotFound              department.not_found
-    │   └── PractitionerNotFound            practitioner.not_found
+    │   ├── PractitionerNotFound            practitioner.not_found
+    │   ├── OnboardingNotFound              onboarding.not_found
+    │   └── MessageNotFound                 outbox.message_not_found
     ├── AuthenticationFailed                auth.failed
     │   ├── AccountDeactivated              auth.account_deactivated
-    │   └── PasswordMismatch                password.mismatch
+    │   ├── PasswordMismatch                password.mismatch
+    │   └── InvitationInvalid               invitation.invalid
     ├── PermissionDenied                    auth.permission_denied  .reason
     │   ├── EscalationDenied                access.escalation
     │   ├── LastAdministrator               access.last_administrator
-    │   └── LastOwner                       access.last_owner
+    │   ├── LastOwner                       access.last_owner
+    │   └── OnboardingIncomplete            onboarding.incomplete  .missing
     ├── UnsupportedPasswordHash             password.unsupported_hash
     ├── WeakHashParameters (ValueError)     password.weak_hash_parameters
     ├── StorageError                        storage.error      .driver_error
@@ -95,6 +102,7 @@ __all__ = [
     "EscalationDenied",
     "EstablishmentNotFound",
     "EstablishmentProfileRejected",
+    "IllegalTransition",
     "InvalidChecksum",
     "InvalidComponent",
     "InvalidConfiguration",
@@ -102,12 +110,16 @@ __all__ = [
     "InvalidIdentifier",
     "InvalidInput",
     "InvalidLength",
+    "InvitationInvalid",
     "LastAdministrator",
     "LastOwner",
     "LoginRejected",
     "MembershipNotFound",
+    "MessageNotFound",
     "NotFound",
     "Notice",
+    "OnboardingIncomplete",
+    "OnboardingNotFound",
     "OrganisationNotFound",
     "PasswordMismatch",
     "PasswordRejected",
@@ -117,6 +129,7 @@ __all__ = [
     "PractitionerRejected",
     "ProfileRejected",
     "Rejected",
+    "ResendThrottled",
     "RoleNotFound",
     "SchemaMismatch",
     "StaleRecord",
@@ -124,6 +137,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "SupervisesTrainees",
+    "TermsNotCurrent",
     "TransactionConflict",
     "UnitOfWorkError",
     "UnknownReference",
@@ -558,6 +572,46 @@ class BillingIncomplete(Conflict):
     default_message = "the billing data is incomplete"
 
 
+class IllegalTransition(Conflict):
+    """The onboarding command does not apply in the account's current status (D2).
+
+    ``params``: ``status`` (the onboarding status, after any expiry the clock implies),
+    ``command`` (``"resend"``, ``"accept_terms"``, …) and ``user_id``. The full table of
+    legal moves is in ``docs/onboarding.md``.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "onboarding.illegal_transition"
+    default_message = "this step does not apply to the account's onboarding status"
+
+
+class ResendThrottled(Conflict):
+    """The invitation was re-sent too recently, or too often in the last 24 hours (D2).
+
+    ``params``: ``reason`` (``"cooldown"`` or ``"daily_cap"``), ``retry_after`` (the first
+    moment a re-send is accepted, an aware :class:`~datetime.datetime`) and ``user_id``.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "invitation.resend_throttled"
+    default_message = "the invitation was re-sent too recently; try again later"
+
+
+class TermsNotCurrent(Conflict):
+    """The terms of use accepted are not the current version (D2).
+
+    ``params``: ``version`` (the one given) and ``current`` (the current version, or None
+    when none is published). Show the current terms and ask again.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "terms.not_current"
+    default_message = "these are not the current terms of use"
+
+
 class NotFound(PracticeIdError, LookupError):
     """Nothing is stored under the given key."""
 
@@ -632,6 +686,26 @@ class PractitionerNotFound(NotFound):
     default_message = "no practitioner data for this user"
 
 
+class OnboardingNotFound(NotFound):
+    """The user has no onboarding record (``params``: ``user_id``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "onboarding.not_found"
+    default_message = "no onboarding record for this user"
+
+
+class MessageNotFound(NotFound):
+    """No outbox message has this id (``params``: ``message_id``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "outbox.message_not_found"
+    default_message = "no outbox message with this id"
+
+
 class AuthenticationFailed(PracticeIdError):
     """Login or password wrong. Deliberately does not say which (unknown login or password)."""
 
@@ -654,6 +728,19 @@ class PasswordMismatch(AuthenticationFailed):
 
     code = "password.mismatch"
     default_message = "the password does not match"
+
+
+class InvitationInvalid(AuthenticationFailed):
+    """The invitation link does not work: unknown, already used, expired or revoked (D2).
+
+    One error, with no ``params``, for every reason and after the same work, so a link
+    reveals nothing about other invitations. The person asks their administrator to re-send.
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "invitation.invalid"
+    default_message = "this invitation link is not valid; ask for a new one"
 
 
 class PermissionDenied(PracticeIdError):
@@ -697,6 +784,20 @@ class LastOwner(PermissionDenied):
 
     code = "access.last_owner"
     default_message = "the last owner of an organisation must stay"
+
+
+class OnboardingIncomplete(PermissionDenied):
+    """The user signed in but must finish onboarding before they continue (D1, D2).
+
+    ``params``: ``user_id``, ``missing`` (a tuple of ``"terms"``, the current terms of use
+    are not accepted; ``"password_change"``, a temporary password must be replaced) and
+    ``terms_version`` (the version to accept, or None).
+
+    .. versionadded:: 0.2.0
+    """
+
+    code = "onboarding.incomplete"
+    default_message = "finish onboarding first: accept the terms of use or change the password"
 
 
 class UnsupportedPasswordHash(PracticeIdError):

@@ -13,11 +13,14 @@ from practiceid.adapters.memory import (
     InMemoryUserRepository,
     StaticAuthorizer,
 )
+from practiceid.adapters.notifiers import ConsoleNotifier, RecordingNotifier
 
 __all__ = [
+    "ConsoleNotifier",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryUserRepository",
+    "RecordingNotifier",
     "StaticAuthorizer",
     "SystemClock",
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import MappingProxyType, TracebackType
 from typing import Protocol, Self, TypeVar
 
@@ -35,7 +36,9 @@ from practiceid.errors import (
     DuplicateUserId,
     EstablishmentNotFound,
     MembershipNotFound,
+    MessageNotFound,
     NotFound,
+    OnboardingNotFound,
     OrganisationNotFound,
     PermissionDenied,
     PractitionerNotFound,
@@ -51,7 +54,9 @@ from practiceid.establishments import (
     Organisation,
     OrganisationId,
 )
+from practiceid.invitations import Onboarding, TermsOfUse
 from practiceid.memberships import Membership, MembershipStatus
+from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.policies import initials as initials_policy
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
@@ -63,9 +68,12 @@ __all__ = [
     "InMemoryEstablishmentProfileRepository",
     "InMemoryEstablishmentRepository",
     "InMemoryMembershipRepository",
+    "InMemoryOnboardingRepository",
     "InMemoryOrganisationRepository",
+    "InMemoryOutboxRepository",
     "InMemoryPractitionerRepository",
     "InMemoryStore",
+    "InMemoryTermsRepository",
     "InMemoryUnitOfWork",
     "InMemoryUserRepository",
     "StaticAuthorizer",
@@ -88,6 +96,11 @@ class InMemoryStore:
         self._practitioners: dict[UserId, Practitioner] = {}
         self._identity_keys: dict[tuple[str, str], UserId] = {}
         self._profiles: dict[EstablishmentId, EstablishmentProfile] = {}
+        self._onboardings: dict[UserId, Onboarding] = {}
+        self._by_token: dict[bytes, UserId] = {}
+        self._terms: dict[str, TermsOfUse] = {}
+        self._messages: dict[MessageId, Message] = {}
+        self._message_keys: dict[str, MessageId] = {}
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         """Return a new unit of work over this store (a :data:`UnitOfWorkFactory`)."""
@@ -559,6 +572,198 @@ class InMemoryEstablishmentProfileRepository:
         )
 
 
+class InMemoryOnboardingRepository:
+    """The :class:`~practiceid.ports.OnboardingRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _store(self) -> InMemoryStore:
+        return self._uow._active_store()  # noqa: SLF001
+
+    def add(self, onboarding: Onboarding) -> None:
+        """Store a user's first record; raise DuplicateRecord."""
+        store = self._store()
+        if onboarding.user_id in store._onboardings:  # noqa: SLF001
+            raise DuplicateRecord(entity="onboarding", id=onboarding.user_id)
+        _insert(self._uow, store._onboardings, onboarding.user_id, onboarding)  # noqa: SLF001
+        self._index(store, previous=None, current=onboarding)
+
+    def get(self, user_id: UserId) -> Onboarding:
+        """Return the user's record; raise OnboardingNotFound."""
+        found = self.find(user_id)
+        if found is None:
+            raise OnboardingNotFound(user_id=user_id)
+        return found
+
+    def find(self, user_id: UserId) -> Onboarding | None:
+        """Return the user's record, if any."""
+        try:
+            return self._store()._onboardings.get(user_id)  # noqa: SLF001
+        except TypeError:  # an unhashable id names nobody
+            return None
+
+    def find_by_token(self, digest: bytes) -> Onboarding | None:
+        """Return the record holding this link digest, if any."""
+        store = self._store()
+        try:
+            user_id = store._by_token.get(digest)  # noqa: SLF001
+        except TypeError:
+            return None
+        return None if user_id is None else store._onboardings[user_id]  # noqa: SLF001
+
+    def update(self, onboarding: Onboarding) -> Onboarding:
+        """Replace the stored record if its version matches; return it, version + 1."""
+        store = self._store()
+        previous = self.find(onboarding.user_id)
+        stored = _replace(
+            self._uow,
+            store._onboardings,  # noqa: SLF001
+            onboarding.user_id,
+            onboarding,
+            entity="onboarding",
+            not_found=OnboardingNotFound,
+            id_params={"user_id": onboarding.user_id},
+        )
+        self._index(store, previous=previous, current=stored)
+        return stored
+
+    def claim_due(self, *, now: datetime, limit: int) -> Sequence[Onboarding]:
+        """Return up to ``limit`` records due at ``now``, earliest first (a scan: for tests)."""
+        due = [
+            o
+            for o in self._store()._onboardings.values()  # noqa: SLF001
+            if o.due_at is not None and o.due_at <= now
+        ]
+        due.sort(key=lambda o: (o.due_at, o.user_id))
+        return due[: max(limit, 0)]
+
+    def _index(
+        self, store: InMemoryStore, *, previous: Onboarding | None, current: Onboarding
+    ) -> None:
+        index = store._by_token  # noqa: SLF001
+        old = set() if previous is None else set(previous.token_digests)
+        new = set(current.token_digests)
+        for digest in old - new:
+            del index[digest]
+        for digest in new - old:
+            index[digest] = current.user_id
+
+        def undo() -> None:
+            for digest in new - old:
+                del index[digest]
+            for digest in old - new:
+                index[digest] = current.user_id
+
+        self._uow._record(undo)  # noqa: SLF001
+
+
+class InMemoryTermsRepository:
+    """The :class:`~practiceid.ports.TermsRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[str, TermsOfUse]:
+        return self._uow._active_store()._terms  # noqa: SLF001
+
+    def publish(self, terms: TermsOfUse) -> None:
+        """Store a new version; raise DuplicateRecord when it was published before."""
+        table = self._table()
+        if terms.version in table:
+            raise DuplicateRecord(entity="terms", id=terms.version)
+        table[terms.version] = terms
+
+        def undo() -> None:
+            del table[terms.version]
+
+        self._uow._record(undo)  # noqa: SLF001
+
+    def current(self) -> TermsOfUse | None:
+        """Return the version published last (ties: the greatest version), if any."""
+        return max(self._table().values(), default=None)
+
+    def list(self) -> Sequence[TermsOfUse]:
+        """Return every version, oldest first."""
+        return sorted(self._table().values())
+
+
+class InMemoryOutboxRepository:
+    """The :class:`~practiceid.ports.OutboxRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _store(self) -> InMemoryStore:
+        return self._uow._active_store()  # noqa: SLF001
+
+    def add(self, message: Message) -> None:
+        """Store a new message; raise DuplicateRecord when its idempotency key is taken."""
+        store = self._store()
+        keys = store._message_keys  # noqa: SLF001
+        if message.idempotency_key in keys:
+            raise DuplicateRecord(entity="message", id=message.idempotency_key)
+        if message.id in store._messages:  # noqa: SLF001
+            raise DuplicateRecord(entity="message", id=message.id)
+        _insert(self._uow, store._messages, message.id, message)  # noqa: SLF001
+        keys[message.idempotency_key] = message.id
+
+        def undo() -> None:
+            del keys[message.idempotency_key]
+
+        self._uow._record(undo)  # noqa: SLF001
+
+    def get(self, message_id: MessageId) -> Message:
+        """Return the message; raise MessageNotFound."""
+        try:
+            return self._store()._messages[message_id]  # noqa: SLF001
+        except (KeyError, TypeError):
+            raise MessageNotFound(message_id=message_id) from None
+
+    def update(self, message: Message) -> Message:
+        """Replace the stored message if its version matches; return it, version + 1."""
+        store = self._store()
+        current = store._messages.get(message.id)  # noqa: SLF001
+        if current is not None and current.idempotency_key != message.idempotency_key:
+            raise DuplicateRecord(entity="message", id=message.idempotency_key)
+        return _replace(
+            self._uow,
+            store._messages,  # noqa: SLF001
+            message.id,
+            message,
+            entity="message",
+            not_found=MessageNotFound,
+            id_params={"message_id": message.id},
+        )
+
+    def claim(self, *, now: datetime, limit: int, lease: timedelta) -> Sequence[Message]:
+        """Claim up to ``limit`` due, unclaimed pending messages for ``lease``."""
+        store = self._store()
+        due = [
+            m
+            for m in store._messages.values()  # noqa: SLF001
+            if m.status is MessageStatus.PENDING
+            and m.next_attempt_at <= now
+            and (m.claimed_until is None or m.claimed_until <= now)
+        ]
+        due.sort(key=lambda m: (m.next_attempt_at, m.id))
+        return [
+            self.update(attrs.evolve(m, claimed_until=now + lease, attempts=m.attempts + 1))
+            for m in due[: max(limit, 0)]
+        ]
+
+    def list(
+        self, *, status: MessageStatus | None = None, user_id: UserId | None = None
+    ) -> Sequence[Message]:
+        """Return the messages (with this status, about this user), by creation then id."""
+        chosen = [
+            m
+            for m in self._store()._messages.values()  # noqa: SLF001
+            if (status is None or m.status is status) and (user_id is None or m.user_id == user_id)
+        ]
+        return sorted(chosen, key=lambda m: (m.created_at, m.id))
+
+
 class InMemoryUnitOfWork:
     """A serialized transaction over an :class:`InMemoryStore`."""
 
@@ -572,6 +777,9 @@ class InMemoryUnitOfWork:
         self.memberships = InMemoryMembershipRepository(self)
         self.practitioners = InMemoryPractitionerRepository(self)
         self.establishment_profiles = InMemoryEstablishmentProfileRepository(self)
+        self.onboardings = InMemoryOnboardingRepository(self)
+        self.terms = InMemoryTermsRepository(self)
+        self.outbox = InMemoryOutboxRepository(self)
 
     def __enter__(self) -> Self:
         if self._active:

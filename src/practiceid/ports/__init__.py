@@ -19,6 +19,14 @@ from practiceid.ports.establishments import (
     PractitionerRepository,
 )
 from practiceid.ports.hashing import PasswordHasher
+from practiceid.ports.notifier import Notifier
+from practiceid.ports.onboarding import (
+    OnboardingRepository,
+    OnboardingUnitOfWork,
+    OnboardingUnitOfWorkFactory,
+    OutboxRepository,
+    TermsRepository,
+)
 from practiceid.ports.users import UnitOfWork, UnitOfWorkFactory, UserRepository
 
 __all__ = [
@@ -29,10 +37,16 @@ __all__ = [
     "EstablishmentProfileRepository",
     "EstablishmentRepository",
     "MembershipRepository",
+    "Notifier",
+    "OnboardingRepository",
+    "OnboardingUnitOfWork",
+    "OnboardingUnitOfWorkFactory",
     "OrganisationRepository",
+    "OutboxRepository",
     "PasswordHasher",
     "Permission",
     "PractitionerRepository",
+    "TermsRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",

@@ -22,12 +22,18 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from practiceid.access import AccessService
-from practiceid.adapters.memory import InMemoryStore
-from practiceid.establishments import EstablishmentId, OrganisationId, ProductKind
+from practiceid.accounts import AccountService
+from practiceid.adapters.memory import InMemoryStore, StaticAuthorizer
+from practiceid.adapters.notifiers import RecordingNotifier
+from practiceid.establishments import Establishment, EstablishmentId, OrganisationId, ProductKind
 from practiceid.hashing import Argon2idHasher, Argon2idParameters
+from practiceid.onboarding import OnboardingService
+from practiceid.outbox import Dispatcher
 from practiceid.policies.email import EmailAddress
+from practiceid.policies.invitation import InvitationSettings
 from practiceid.policies.login import Login
 from practiceid.ports.clock import Clock
+from practiceid.ports.onboarding import OnboardingUnitOfWorkFactory
 from practiceid.profiles import ProfileService
 from practiceid.testing.samples import (
     sample_certificate,
@@ -41,11 +47,13 @@ from practiceid.users import User, UserId
 __all__ = [
     "FAST_ARGON2",
     "ManualClock",
+    "SampleOnboarding",
     "SamplePractice",
     "fast_hasher",
     "sample_certificate",
     "sample_inami",
     "sample_jpeg",
+    "sample_onboarding",
     "sample_png",
     "sample_practice",
     "sample_user",
@@ -172,4 +180,77 @@ def sample_practice(
         owner=owner,
         organisation_id=organisation.id,
         establishment_id=establishment.id,
+    )
+
+
+@attrs.frozen
+class SampleOnboarding:
+    """A practice wired for onboarding: services, a manual clock, a recording notifier."""
+
+    unit_of_work: OnboardingUnitOfWorkFactory
+    clock: ManualClock
+    access: AccessService
+    accounts: AccountService
+    onboarding: OnboardingService
+    dispatcher: Dispatcher
+    notifier: RecordingNotifier
+    owner: User
+    establishment: Establishment
+
+    def deliver(self) -> RecordingNotifier:
+        """Run the dispatcher until the outbox is empty; return the notifier."""
+        self.dispatcher.run_until_idle()
+        return self.notifier
+
+
+def sample_onboarding(
+    product: ProductKind = ProductKind.HOSPITAL,
+    *,
+    unit_of_work: OnboardingUnitOfWorkFactory | None = None,
+    clock: ManualClock | None = None,
+    settings: InvitationSettings | None = None,
+    notifier: RecordingNotifier | None = None,
+) -> SampleOnboarding:
+    """Return an establishment of ``product`` with onboarding services (in memory by default).
+
+    Passwords are hashed with :func:`fast_hasher`; messages go to a
+    :class:`~practiceid.adapters.RecordingNotifier`.
+
+    >>> practice = sample_onboarding()
+    >>> practice.establishment.product
+    <ProductKind.HOSPITAL: 'hospital'>
+    """
+    factory = unit_of_work if unit_of_work is not None else InMemoryStore().unit_of_work
+    clock = clock if clock is not None else ManualClock()
+    settings = settings if settings is not None else InvitationSettings()
+    notifier = notifier if notifier is not None else RecordingNotifier()
+    access = AccessService(unit_of_work=factory, clock=clock)
+    accounts = AccountService(
+        unit_of_work=factory, hasher=fast_hasher(), clock=clock, authorizer=StaticAuthorizer()
+    )
+    owner = sample_user(first_name="Olivia", last_name="Proprio")
+    with factory() as uow:
+        uow.users.add(owner)
+        uow.commit()
+    organisation = access.found_organisation(owner=owner.id, name="Groupe de l'Exemple")
+    establishment = access.open_establishment(
+        actor=owner.id,
+        organisation_id=organisation.id,
+        name="Hôpital de l'Exemple" if product is ProductKind.HOSPITAL else "Cabinet de l'Exemple",
+        product=product,
+    )
+    return SampleOnboarding(
+        unit_of_work=factory,
+        clock=clock,
+        access=access,
+        accounts=accounts,
+        onboarding=OnboardingService(
+            unit_of_work=factory, access=access, accounts=accounts, clock=clock, settings=settings
+        ),
+        dispatcher=Dispatcher(
+            unit_of_work=factory, notifier=notifier, clock=clock, settings=settings
+        ),
+        notifier=notifier,
+        owner=owner,
+        establishment=establishment,
     )
