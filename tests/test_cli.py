@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from practiceid import __version__, check
-from practiceid.adapters.sql import SqlStore
+from practiceid.adapters.sql import SCHEMA_REVISION, SqlStore
 from practiceid.cli import main
 from practiceid.policies.identifiers import niss
 from practiceid.policies.login import Login
@@ -24,7 +24,7 @@ def test_demo_registers_users_and_shows_refusals(capsys):
     assert "registered 'Jeanne Dupont'" in out
     assert "user.duplicate_email" in out
     assert "user.duplicate_login" in out
-    assert out.count("password.rejected") == 3
+    assert out.split("Weak passwords")[1].split("Logging in")[0].count("password.rejected") == 3
     assert "email.generic_address" in out
     assert "auth.permission_denied" in out
     assert "Vrai-Cheval-Agrafe-42" not in out.split("Logging in")[1]
@@ -45,8 +45,35 @@ def test_demo_runs_on_a_sqlite_file_it_reads_back(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "stored in sqlite:///" in out
-    assert "(schema 0002_access_and_profiles)" in out
-    assert "reads back 6 users, 2 establishments, 7 memberships and 3 practitioners" in out
+    assert f"(schema {SCHEMA_REVISION})" in out
+    assert (
+        "reads back 7 users, 3 establishments, 10 memberships, 3 practitioners, "
+        "1 onboarding records and 9 outbox messages (9 sent)"
+    ) in out
+
+
+def test_demo_walks_an_invitation_through_reminders_expiry_and_activation(capsys):
+    """The issue's demo: reminders, expiry, re-send, acceptance, first sign-in, terms (D1, D2)."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out.split("Invitations:")[1].split("Changing an e-mail")[0]
+    assert [line.split(":")[0].strip() for line in out.splitlines() if "the sweep" in line] == [
+        "* day  3",
+        "* day  7",
+        "* day 12",
+        "* day 14",
+    ]
+    assert out.count("✉ invitation_reminder") == 3
+    assert "the sweep expires 1 invitation(s)" in out
+    assert "✉ invitation_expired → Jeanne.Dupont@cabinet-tilleuls.be" in out  # to the inviter
+    assert out.count("✉ invitation →") == 2  # the first round and the re-send
+    assert "[invitation.resend_throttled]" in out
+    assert "'reason': 'cooldown'" in out
+    assert "[invitation.invalid]" in out  # the same link twice
+    assert "must still do ['terms']" in out
+    assert "terms accepted: active" in out
+    assert "✉ member_added" in out  # C1: an existing account is attached, not invited
+    # Links are printed shortened: the console never shows a working token.
+    assert all(len(part.split("…")[0]) == 6 for part in out.split("invitation#")[1:])
 
 
 def test_demo_keeps_the_database_it_is_given(tmp_path, capsys):

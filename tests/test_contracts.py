@@ -17,12 +17,17 @@ from practiceid.establishments import (
     RoleId,
 )
 from practiceid.memberships import Membership
-from practiceid.ports import AccessUnitOfWorkFactory, UnitOfWorkFactory
+from practiceid.ports import (
+    AccessUnitOfWorkFactory,
+    OnboardingUnitOfWorkFactory,
+    UnitOfWorkFactory,
+)
 from practiceid.testing import ManualClock, fast_hasher, sample_user
 from practiceid.testing.contracts import (
     AccessRepositoriesContract,
     AuthorizerContract,
     ClockContract,
+    OnboardingRepositoriesContract,
     PasswordHasherContract,
     ProfileRepositoriesContract,
     UserRepositoryContract,
@@ -52,6 +57,11 @@ class TestInMemoryAccessRepositories(AccessRepositoriesContract):
 
 class TestInMemoryProfileRepositories(ProfileRepositoriesContract):
     def make_unit_of_work_factory(self) -> AccessUnitOfWorkFactory:
+        return InMemoryStore().unit_of_work
+
+
+class TestInMemoryOnboardingRepositories(OnboardingRepositoriesContract):
+    def make_unit_of_work_factory(self) -> OnboardingUnitOfWorkFactory:
         return InMemoryStore().unit_of_work
 
 
@@ -138,6 +148,7 @@ class TestMigratingHasher(PasswordHasherContract):
     [
         (AccessRepositoriesContract(), "make_unit_of_work_factory"),
         (ProfileRepositoriesContract(), "make_unit_of_work_factory"),
+        (OnboardingRepositoriesContract(), "make_unit_of_work_factory"),
         (AuthorizerContract(), "make_authorizer"),
         (ClockContract(), "make_clock"),
         (PasswordHasherContract(), "make_hasher"),

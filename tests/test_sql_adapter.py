@@ -8,6 +8,7 @@ from practiceid.adapters.sql import SqlStore
 from practiceid.ports import AccessUnitOfWorkFactory
 from practiceid.testing.contracts import (
     AccessRepositoriesContract,
+    OnboardingRepositoriesContract,
     ProfileRepositoriesContract,
     UserRepositoryContract,
 )
@@ -54,6 +55,10 @@ class TestSqliteProfileRepositories(_OnSqliteFiles, ProfileRepositoriesContract)
     pass
 
 
+class TestSqliteOnboardingRepositories(_OnSqliteFiles, OnboardingRepositoriesContract):
+    pass
+
+
 @pytest.mark.postgres
 class TestPostgresUserRepository(_OnPostgres, UserRepositoryContract):
     pass
@@ -66,4 +71,9 @@ class TestPostgresAccessRepositories(_OnPostgres, AccessRepositoriesContract):
 
 @pytest.mark.postgres
 class TestPostgresProfileRepositories(_OnPostgres, ProfileRepositoriesContract):
+    pass
+
+
+@pytest.mark.postgres
+class TestPostgresOnboardingRepositories(_OnPostgres, OnboardingRepositoriesContract):
     pass

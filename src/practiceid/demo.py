@@ -13,6 +13,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 from practiceid import __version__
@@ -23,12 +24,15 @@ from practiceid.authorization import Target, decide
 from practiceid.errors import PracticeIdError, Rejected
 from practiceid.establishments import EstablishmentId, ProductKind
 from practiceid.hashing import Argon2idHasher
+from practiceid.onboarding import OnboardingService
+from practiceid.outbox import Delivery, Dispatcher
 from practiceid.permissions import PLATFORM_PERMISSIONS, Permission
 from practiceid.policies.email import EmailPolicy
 from practiceid.policies.identifiers import adeli, bce, iban, inami, niss, rpps
 from practiceid.policies.login import LoginPolicy
-from practiceid.ports import AccessUnitOfWorkFactory
+from practiceid.ports import OnboardingUnitOfWorkFactory
 from practiceid.profiles import ProfileService
+from practiceid.testing import ManualClock
 from practiceid.testing.samples import sample_png
 from practiceid.users import User, UserId
 
@@ -50,7 +54,11 @@ def _refused(error: PracticeIdError) -> None:
             for suggestion in violation.params.get("suggestions", ()):  # type: ignore[attr-defined]
                 print(f"         hint: {suggestion}")
     else:
-        params = {k: v for k, v in error.params.items() if k != "actor"}
+        params = {
+            k: v.isoformat(timespec="seconds") if isinstance(v, datetime) else v
+            for k, v in error.params.items()
+            if k not in {"actor", "user_id"}
+        }
         print(f"   refused [{error.code}] {error.message} {params}")
 
 
@@ -71,7 +79,7 @@ def _show(user: User) -> None:
 
 
 @contextlib.contextmanager
-def _storage(database: str | None) -> Iterator[tuple[AccessUnitOfWorkFactory, str]]:
+def _storage(database: str | None) -> Iterator[tuple[OnboardingUnitOfWorkFactory, str]]:
     """The units of work of the demo's database, and how to name it.
 
     At the end a second store opened on the same database reads back what the demo wrote.
@@ -98,10 +106,13 @@ def _storage(database: str | None) -> Iterator[tuple[AccessUnitOfWorkFactory, st
                 m for e in establishments for m in uow.memberships.list_for_establishment(e.id)
             ]
             practitioners = [p for u in users if (p := uow.practitioners.find(u.id))]
+            onboardings = [o for u in users if (o := uow.onboardings.find(u.id))]
+            messages = uow.outbox.list()
         print(
             f" * a new store on {name} reads back {len(users)} users, "
-            f"{len(establishments)} establishments, {len(memberships)} memberships and "
-            f"{len(practitioners)} practitioners"
+            f"{len(establishments)} establishments, {len(memberships)} memberships, "
+            f"{len(practitioners)} practitioners, {len(onboardings)} onboarding records and "
+            f"{len(messages)} outbox messages ({sum(m.status == 'sent' for m in messages)} sent)"
         )
         print(
             "   logins and e-mail addresses are unique by key in the database itself: "
@@ -115,7 +126,7 @@ def run(database: str | None = None) -> int:
         return _run(unit_of_work, described)
 
 
-def _run(unit_of_work: AccessUnitOfWorkFactory, described: str) -> int:
+def _run(unit_of_work: OnboardingUnitOfWorkFactory, described: str) -> int:
     hasher = Argon2idHasher()
     clock = SystemClock()
     # The vendor's support desk: staff holding the support-only permissions everywhere (A5).
@@ -221,6 +232,7 @@ def _run(unit_of_work: AccessUnitOfWorkFactory, described: str) -> int:
 
     _establishments(access, dupont.user, secretary.user)
     _profiles(access, dupont.user, secretary.user)
+    _onboarding(unit_of_work, hasher, dupont.user, secretary.user)
 
     _title("Changing an e-mail address is for support only (A5)")
     _attempt(
@@ -447,6 +459,126 @@ def _profiles(access: AccessService, dupont: User, secretary: User) -> None:
         "Tania Dubois (receptionist) "
         f"{profiles.pays_license(establishment_id=main, user_id=nurse.user.id)}"
     )
+
+
+def _onboarding(
+    unit_of_work: OnboardingUnitOfWorkFactory, hasher: Argon2idHasher, dupont: User, secretary: User
+) -> None:
+    _title("Invitations: reminders, expiry, re-sending, first sign-in, terms of use (D1, D2, C1)")
+    # A fake clock, so that two weeks pass in a second; every message goes through the outbox.
+    clock = ManualClock(SystemClock().now().replace(microsecond=0))
+    access = AccessService(unit_of_work=unit_of_work, clock=clock)
+    accounts = AccountService(
+        unit_of_work=unit_of_work, hasher=hasher, clock=clock, authorizer=access
+    )
+    onboarding = OnboardingService(
+        unit_of_work=unit_of_work, access=access, accounts=accounts, clock=clock
+    )
+    dispatcher = Dispatcher(unit_of_work=unit_of_work, notifier=_DemoNotifier(), clock=clock)
+    started = clock.now()
+
+    def deliver() -> None:
+        dispatcher.run_until_idle()
+
+    def day() -> str:
+        return f"day {(clock.now() - started).days:>2}"
+
+    group = access.found_organisation(owner=dupont.id, name="Centre hospitalier des Tilleuls")
+    hospital = access.open_establishment(
+        actor=dupont.id,
+        organisation_id=group.id,
+        name="Hôpital des Tilleuls",
+        product=ProductKind.HOSPITAL,
+        establishment_id=EstablishmentId("hopital-tilleuls"),
+    )
+    print(f" * {hospital.name!r} is a hospital platform: new accounts get an invitation link (D1)")
+    invited = onboarding.invite(
+        actor=dupont.id,
+        establishment_id=hospital.id,
+        email="  P.Lemaire@Hopital-Tilleuls.be ",
+        roles=["physician"],
+        first_name="Pierre",
+        last_name="Lemaire",
+    )
+    status = invited.onboarding.status if invited.onboarding else None
+    print(f" * {day()}: Dr Dupont invites Dr Lemaire; status {status}")
+    deliver()
+    for days in (3, 4, 5):
+        clock.advance(days=days)
+        report = onboarding.run_due()
+        print(f" * {day()}: the sweep sends {len(report.reminded)} reminder(s)")
+        deliver()
+    clock.advance(days=2)
+    report = onboarding.run_due()
+    print(f" * {day()}: the sweep expires {len(report.expired)} invitation(s) (14 days, D2)")
+    deliver()
+    listed = onboarding.members(actor=dupont.id, establishment_id=hospital.id)
+    print(f"   members by status: {sorted((m.user.login.display, str(m.status)) for m in listed)}")
+    onboarding.resend(actor=dupont.id, establishment_id=hospital.id, user_id=invited.user.id)
+    print(f" * {day()}: Dr Dupont re-sends in one click: a new link, valid 14 days from now")
+    deliver()
+    _attempt(
+        "re-sending again a second later (cooldown)",
+        lambda: onboarding.resend(
+            actor=dupont.id, establishment_id=hospital.id, user_id=invited.user.id
+        ),
+    )
+    token = _DemoNotifier.last_token
+    view = onboarding.open(token)
+    print(f" * opening the link shows {view.first_name} {view.last_name} at {view.establishment!r}")
+    print("   and changes nothing: mail scanners that follow links do not use it up")
+    _attempt(
+        "Dr Lemaire chooses 'lemaire2026'",
+        lambda: onboarding.accept(
+            token, password="lemaire2026", password_confirmation="lemaire2026"
+        ),
+    )
+    user = onboarding.accept(
+        token, password="Stéthoscope-Orage-81", password_confirmation="Stéthoscope-Orage-81"
+    )
+    record = onboarding.onboarding_of(user.id)
+    print(f" * Dr Lemaire sets a password with the link: {record.status if record else None}")
+    deliver()
+    _attempt(
+        "the same link a second time",
+        lambda: onboarding.accept(
+            token, password="Stéthoscope-Orage-81", password_confirmation="Stéthoscope-Orage-81"
+        ),
+    )
+    terms = onboarding.publish_terms("2026-cgu-1")
+    signed = onboarding.sign_in("p.lemaire@hopital-tilleuls.be", "Stéthoscope-Orage-81")
+    print(f" * first sign-in: must still do {list(signed.missing)} (terms {terms.version})")
+    active = onboarding.accept_terms(user_id=user.id, version=terms.version)
+    print(f" * terms accepted: {active.status} since {day()}, terms {active.terms_version}")
+    deliver()
+    attached = onboarding.invite(
+        actor=dupont.id,
+        establishment_id=hospital.id,
+        email=secretary.email.address,
+        roles=["secretary"],
+    )
+    print(
+        f" * the secretary's address already has an account: attached, no invitation (C1), "
+        f"a {attached.message.kind} notice"
+    )
+    deliver()
+
+
+class _DemoNotifier:
+    """Prints each message as an e-mail would say it; remembers the last link's token."""
+
+    last_token = ""
+
+    def send(self, delivery: Delivery) -> None:
+        message = delivery.message
+        link = ""
+        if delivery.token is not None:
+            _DemoNotifier.last_token = delivery.token
+            link = f" link https://emr.example/invitation#{delivery.token[:6]}…"
+        establishment = message.params.get("establishment", "")
+        print(
+            f"     ✉ {message.kind} → {message.recipient} [{message.locale}] {establishment}{link}"
+        )
 
 
 def _identifiers() -> None:

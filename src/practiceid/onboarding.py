@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -43,11 +43,13 @@ from practiceid.errors import (
     DuplicateEmail,
     DuplicateInitials,
     DuplicateLogin,
+    DuplicateRecord,
     IllegalTransition,
     Notice,
     OnboardingIncomplete,
     PasswordRejected,
     StaleRecord,
+    StaleUser,
     UserNotFound,
     Violation,
 )
@@ -260,14 +262,25 @@ class OnboardingService:
     # -- running use cases ------------------------------------------------------------------
 
     def _run(self, use_case: Callable[[], _T]) -> _T:
-        """Run ``use_case`` again when a concurrent change made its unit of work stale."""
+        """Run ``use_case`` again when a concurrent change made its unit of work stale.
+
+        Every use case reads, decides and writes in one unit of work, so a rerun decides
+        afresh: a link accepted twice at once is accepted once, and the rerun of the other
+        finds it used.
+        """
         for _ in range(self.retries - 1):
             try:
                 return use_case()
-            except StaleRecord:
+            except (StaleRecord, StaleUser):
                 continue
             except DuplicateInitials as error:
                 if "suggestion" in error.params:
+                    raise
+                continue
+            except DuplicateRecord as error:
+                # Two first sign-ins of an account made before onboarding both created its
+                # record: the rerun reads the one that won.
+                if error.params.get("entity") != "onboarding":
                     raise
                 continue
         return use_case()
@@ -665,13 +678,15 @@ class OnboardingService:
 
         Raises:
             TermsNotCurrent: not the current version.
-            OnboardingNotFound, IllegalTransition.
+            OnboardingNotFound, IllegalTransition (also for an account deactivated around
+                this service: ``status`` is ``deactivated``).
         """
         _require_ids(user_id=user_id)
 
         def attempt() -> Onboarding:
             with self.unit_of_work() as uow:
                 before = uow.onboardings.get(user_id)
+                _require_active(uow.users.get(user_id), invitation.Command.ACCEPT_TERMS)
                 step = invitation.accept_terms(
                     before,
                     self.clock.now(),
@@ -695,10 +710,17 @@ class OnboardingService:
         """Change one's password; a temporary password (``WELCOME`` mode) is then gone (D1).
 
         Raises:
-            As :meth:`~practiceid.AccountService.change_password`; OnboardingNotFound.
+            As :meth:`~practiceid.AccountService.change_password`.
+            IllegalTransition: the account is deactivated, or its invitation was never
+                accepted; checked before the password changes.
         """
         _require_ids(user_id=user_id)
-        self.accounts.change_password(
+        with self.unit_of_work() as uow:
+            _require_active(uow.users.get(user_id), invitation.Command.CHANGE_PASSWORD)
+            found = uow.onboardings.find(user_id)
+            if found is not None:  # refuse now rather than after the password changed
+                invitation.password_changed(found, self.clock.now(), current_terms=None)
+        user = self.accounts.change_password(
             user_id=user_id,
             current_password=current_password,
             new_password=new_password,
@@ -707,10 +729,12 @@ class OnboardingService:
 
         def attempt() -> Onboarding:
             with self.unit_of_work() as uow:
-                before = uow.onboardings.get(user_id)
-                step = invitation.password_changed(
-                    before, self.clock.now(), current_terms=uow.terms.current()
-                )
+                now = self.clock.now()
+                before = uow.onboardings.find(user_id)
+                if before is None:  # an account made before onboarding existed, as sign_in
+                    before = _legacy(user, now)
+                    uow.onboardings.add(before)
+                step = invitation.password_changed(before, now, current_terms=uow.terms.current())
                 stored, _ = self._write(uow, step, before=before)
                 uow.commit()
             return stored
@@ -723,7 +747,9 @@ class OnboardingService:
         Raises:
             OnboardingIncomplete: ``missing`` says what to do (``terms``,
                 ``password_change``), ``terms_version`` which version to accept.
+            AccessRejected: ``user_id.invalid_id`` (not text).
         """
+        _require_ids(user_id=user_id)
         with self.unit_of_work() as uow:
             onboarding = uow.onboardings.find(user_id)
             terms = uow.terms.current()
@@ -756,8 +782,10 @@ class OnboardingService:
         with self.unit_of_work() as uow:
             current = uow.terms.current()
             now = self.clock.now()
-            if current is not None and now < current.published_at:
-                now = current.published_at  # a clock that went back never reorders versions
+            if current is not None and now <= current.published_at:
+                # The version published last is current, also when the clock stood still
+                # or went back: a tie would go to the greatest version instead.
+                now = current.published_at + timedelta(microseconds=1)
             terms = TermsOfUse(published_at=now, version=version)
             uow.terms.publish(terms)
             uow.commit()
@@ -824,7 +852,7 @@ class OnboardingService:
         *,
         actor: UserId,
         establishment_id: EstablishmentId,
-        status: OnboardingStatus | None = None,
+        status: OnboardingStatus | str | None = None,
     ) -> Sequence[MemberStatus]:
         """List the establishment's members with their onboarding status, or only one status.
 
@@ -834,8 +862,14 @@ class OnboardingService:
             PermissionDenied, EstablishmentNotFound.
         """
         _require_ids(actor=actor, establishment_id=establishment_id)
-        if status is not None and not isinstance(status, OnboardingStatus):
-            raise _rejected("status", "onboarding.invalid_status", "unknown onboarding status")
+        wanted = None
+        if status is not None:
+            try:  # the enum, or its value as a filter form sends it ("expired")
+                wanted = OnboardingStatus(status)
+            except ValueError:
+                raise _rejected(
+                    "status", "onboarding.invalid_status", "unknown onboarding status"
+                ) from None
         now = self.clock.now()
         with self.unit_of_work() as uow:
             self.access.authorize(
@@ -849,7 +883,7 @@ class OnboardingService:
                 user = uow.users.get(membership.user_id)
                 onboarding = uow.onboardings.find(membership.user_id)
                 shown = member_status(user, membership, onboarding, now)
-                if status is None or shown is status:
+                if wanted is None or shown is wanted:
                     listed.append(MemberStatus(user, membership, shown, onboarding))
         return listed
 
@@ -882,7 +916,7 @@ class OnboardingService:
                             bucket = expired
                     if step is None:  # nothing due after all: never look at it again early
                         step = Step(attrs.evolve(before, due_at=None))
-                    else:
+                    elif step.message is not None:  # not a mere rescheduling
                         bucket.append(before.user_id)
                     self._write(uow, step, before=before)
                 uow.commit()
@@ -893,6 +927,14 @@ class OnboardingService:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _require_active(user: User, command: invitation.Command) -> None:
+    """Refuse a step of an account deactivated around this service (A6)."""
+    if not user.is_active:
+        raise IllegalTransition(
+            status=str(OnboardingStatus.DEACTIVATED), command=str(command), user_id=user.id
+        )
 
 
 def _find_user(uow: OnboardingUnitOfWork, user_id: UserId) -> User | None:

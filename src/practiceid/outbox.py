@@ -129,7 +129,7 @@ class Backoff:
     """When to try again after a notifier failed: ``first`` × ``factor`` ** n, at most ``maximum``.
 
     After ``attempts`` tries the message is ``failed`` and kept. Defaults: 30 s, doubling,
-    capped at 6 hours, 12 tries (about 24 hours in all).
+    capped at 6 hours, 12 tries (spread over 14 h 31 min 30 s).
     """
 
     first: timedelta = timedelta(seconds=30)
@@ -147,8 +147,9 @@ class Backoff:
 
     def delay(self, attempts: int) -> timedelta:
         """Return the wait after the ``attempts``-th failed try (1 for the first)."""
+        # Capped as a float first: factor ** 99 seconds is no timedelta.
         seconds = self.first.total_seconds() * self.factor ** max(attempts - 1, 0)
-        return min(timedelta(seconds=seconds), self.maximum)
+        return timedelta(seconds=min(seconds, self.maximum.total_seconds()))
 
 
 @attrs.frozen

@@ -312,23 +312,40 @@ def tick(onboarding: Onboarding, now: datetime, settings: InvitationSettings) ->
     several are overdue, one is sent and the missed ones are skipped. Nothing happens after
     acceptance, expiry or deactivation. When the record is stored as expired, ``due_at`` is
     cleared.
+
+    The round keeps the deadline it was sent with (``expires_at``), also when the settings
+    changed since; a ``due_at`` the current settings no longer give is rescheduled (a step
+    without message).
     """
     if onboarding.status is not OnboardingStatus.INVITED:
         return None
-    assert onboarding.sent_at is not None  # noqa: S101 - every invited round has a start
     if status_at(onboarding, now) is OnboardingStatus.EXPIRED:
         expired = attrs.evolve(
             onboarding, status=OnboardingStatus.EXPIRED, due_at=None, token_digests=()
         )
         return Step(expired, MessageKind.INVITATION_EXPIRED)
+    assert onboarding.sent_at is not None  # noqa: S101 - every invited round has a start
     elapsed = now - onboarding.sent_at
     overdue = sum(1 for offset in settings.reminders if offset <= elapsed)
     if overdue <= onboarding.reminders_sent:
-        return None
+        due = _next_due(onboarding, settings, onboarding.reminders_sent)
+        return None if due == onboarding.due_at else Step(attrs.evolve(onboarding, due_at=due))
     reminded = attrs.evolve(
-        onboarding, reminders_sent=overdue, due_at=settings.due_at(onboarding.sent_at, overdue)
+        onboarding, reminders_sent=overdue, due_at=_next_due(onboarding, settings, overdue)
     )
     return Step(reminded, MessageKind.INVITATION_REMINDER)
+
+
+def _next_due(
+    onboarding: Onboarding, settings: InvitationSettings, reminders_sent: int
+) -> datetime:
+    """The next reminder of the round, or its own deadline, whichever comes first."""
+    assert onboarding.sent_at is not None  # noqa: S101 - every invited round has a start
+    assert onboarding.expires_at is not None  # noqa: S101
+    if reminders_sent < len(settings.reminders):
+        reminder = onboarding.sent_at + settings.reminders[reminders_sent]
+        return min(reminder, onboarding.expires_at)
+    return onboarding.expires_at
 
 
 def _new_round(
@@ -364,19 +381,26 @@ def resend(
     """
     _require(onboarding, Command.RESEND, now)
     recent = sorted(s for s in onboarding.sends if s > now - _WINDOW)
-    if recent and now < recent[-1] + settings.resend_cooldown:
-        raise ResendThrottled(
-            reason="cooldown",
-            retry_after=recent[-1] + settings.resend_cooldown,
-            user_id=onboarding.user_id,
-        )
+    # Each limit says when it lets go; a re-send needs both, so retry_after is the later.
+    limits = []
     if len(recent) >= settings.daily_cap:
-        raise ResendThrottled(
-            reason="daily_cap",
-            retry_after=recent[len(recent) - settings.daily_cap] + _WINDOW,
-            user_id=onboarding.user_id,
-        )
+        limits.append((recent[len(recent) - settings.daily_cap] + _WINDOW, "daily_cap"))
+    if recent and now < recent[-1] + settings.resend_cooldown:
+        limits.append((recent[-1] + settings.resend_cooldown, "cooldown"))
+    if limits:
+        retry_after, reason = max(limits)
+        raise ResendThrottled(reason=reason, retry_after=retry_after, user_id=onboarding.user_id)
     return Step(_new_round(onboarding, now, settings, email_key), _invitation_kind(onboarding.mode))
+
+
+def _same_key(stored: str, given: str) -> bool:
+    """Compare two address keys in constant time; keys may hold any Unicode (EAI addresses).
+
+    ``hmac.compare_digest`` refuses text that is not ASCII, so compare the UTF-8 bytes.
+    """
+    return hmac.compare_digest(
+        stored.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
 
 
 def mint(
@@ -398,7 +422,7 @@ def mint(
     if (
         status_at(onboarding, now) is not OnboardingStatus.INVITED
         or onboarding.round != round
-        or not hmac.compare_digest(onboarding.email_key, email_key)
+        or not _same_key(onboarding.email_key, email_key)
     ):
         return None
     kept = (*onboarding.token_digests, digest)[-settings.live_links :]
@@ -418,11 +442,11 @@ def accept(onboarding: Onboarding | None, now: datetime, *, digest: bytes, email
     if onboarding is None:
         # The same comparisons as below, on values that cannot match.
         hmac.compare_digest(digest, bytes(len(digest)))
-        hmac.compare_digest(email_key, "\x00")
+        _same_key(email_key, "\x00")
         raise InvitationInvalid
     live = status_at(onboarding, now) is OnboardingStatus.INVITED
     held = onboarding.holds(digest)
-    same_address = hmac.compare_digest(onboarding.email_key, email_key)
+    same_address = _same_key(onboarding.email_key, email_key)
     if not (live & held & same_address):
         raise InvitationInvalid
     accepted = attrs.evolve(

@@ -109,7 +109,9 @@ class OutboxRepository(Protocol):
       with the write.
     * ``get`` and ``update`` raise :class:`~practiceid.errors.MessageNotFound`; ``update``
       raises :class:`~practiceid.errors.StaleRecord` (``entity="message"``) on a version
-      mismatch and returns the stored value with ``version`` + 1.
+      mismatch and returns the stored value with ``version`` + 1. A message keeps its
+      ``idempotency_key`` for life: an ``update`` that changes it raises ``DuplicateRecord``
+      (``id`` the new key).
     * ``claim`` returns up to ``limit`` pending messages whose ``next_attempt_at`` is at or
       before ``now`` and whose claim (``claimed_until``) is unset or over, ordered by
       ``next_attempt_at`` then ``id``. It stores each with ``claimed_until = now + lease``,

@@ -26,6 +26,7 @@ import struct
 import threading
 import unicodedata
 import zlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta, timezone
@@ -59,7 +60,9 @@ from practiceid.errors import (
     EstablishmentNotFound,
     LoginRejected,
     MembershipNotFound,
+    MessageNotFound,
     NotFound,
+    OnboardingNotFound,
     OrganisationNotFound,
     PasswordMismatch,
     PermissionDenied,
@@ -85,7 +88,15 @@ from practiceid.establishments import (
     RoleId,
 )
 from practiceid.hashing import Argon2idHasher, Argon2idParameters
+from practiceid.invitations import (
+    MessageKind,
+    Onboarding,
+    OnboardingMode,
+    OnboardingStatus,
+    TermsOfUse,
+)
 from practiceid.memberships import Delegation, Membership, MembershipStatus
+from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.permissions import Feature
 from practiceid.policies import initials as initials_policy
 from practiceid.policies.contact import Address, AddressKind
@@ -105,6 +116,7 @@ from practiceid.ports.authorization import Authorizer, Permission
 from practiceid.ports.clock import Clock
 from practiceid.ports.establishments import AccessUnitOfWork, AccessUnitOfWorkFactory
 from practiceid.ports.hashing import PasswordHasher
+from practiceid.ports.onboarding import OnboardingUnitOfWork, OnboardingUnitOfWorkFactory
 from practiceid.ports.users import UnitOfWork, UnitOfWorkFactory
 from practiceid.practitioners import (
     BillingData,
@@ -122,6 +134,7 @@ __all__ = [
     "AccessRepositoriesContract",
     "AuthorizerContract",
     "ClockContract",
+    "OnboardingRepositoriesContract",
     "PasswordHasherContract",
     "ProfileRepositoriesContract",
     "UserRepositoryContract",
@@ -746,10 +759,12 @@ def _assert_agree(actual: object, expected: object, operation: str) -> None:
     _assert_same(actual, expected, operation)
 
 
-def _race_in_threads(attempt: Callable[[int, threading.Barrier], object]) -> list[object]:
-    """Run ``attempt`` in 16 threads; return what each returned or raised."""
-    barrier = threading.Barrier(_THREADS, timeout=_BARRIER_TIMEOUT)
-    results: list[object] = [None] * _THREADS
+def _race_in_threads(
+    attempt: Callable[[int, threading.Barrier], object], count: int = _THREADS
+) -> list[object]:
+    """Run ``attempt`` in ``count`` threads (16); return what each returned or raised."""
+    barrier = threading.Barrier(count, timeout=_BARRIER_TIMEOUT)
+    results: list[object] = [None] * count
 
     def run(i: int) -> None:
         try:
@@ -757,10 +772,10 @@ def _race_in_threads(attempt: Callable[[int, threading.Barrier], object]) -> lis
         except Exception as error:  # noqa: BLE001 - the test inspects what was raised
             results[i] = error
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(_THREADS)]
-    for thread in threads:
+    running = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in running:
         thread.start()
-    for thread in threads:
+    for thread in running:
         thread.join()
     return results
 
@@ -791,6 +806,12 @@ class _AccessStoreContract:
         establishment = _establishment()
         self._add(factory, owner, _organisation(owner=owner.id), establishment, *members)
         return establishment
+
+    def _people(self, factory: AccessUnitOfWorkFactory, count: int) -> list[User]:
+        """Store the practice and ``count`` users; return the users."""
+        users = [sample_user() for _ in range(count)]
+        self._practice(factory, *users)
+        return users
 
 
 class AccessRepositoriesContract(_AccessStoreContract):
@@ -2482,12 +2503,6 @@ class ProfileRepositoriesContract(_AccessStoreContract):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _people(self, factory: AccessUnitOfWorkFactory, count: int) -> list[User]:
-        """Store the practice and ``count`` users; return the users."""
-        users = [sample_user() for _ in range(count)]
-        self._practice(factory, *users)
-        return users
-
     @staticmethod
     def _race(attempt: Callable[[int, threading.Barrier], object]) -> list[object]:
         """Run ``attempt`` in 16 threads; return what each returned or raised."""
@@ -3265,6 +3280,1591 @@ class ProfileRepositoriesContract(_AccessStoreContract):
         with uow_factory() as uow:
             stored = [uow.practitioners.find(u.id) for u in users]
         assert [p for p in stored if p is not None] == winners
+
+
+# -- onboarding: records, terms of use, the outbox (D1, D2) ------------------------------------
+
+_SENT = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
+_LEASE = timedelta(minutes=5)
+# The longest locale the onboarding service accepts ([a-z]{2,3}(-[A-Z]{2})?) and the longest
+# terms version it publishes (64 of letters, digits, ".", "_", ":" and "-").
+_LONGEST_LOCALE = "fil-PH"
+_LONGEST_TERMS_VERSION = ("v2026.03_rev:a-" * 5)[:64]
+_FAR = datetime(2100, 1, 1, tzinfo=UTC)
+_DISPATCHERS = 8
+_BACKLOG = 200
+
+_OnboardingRecord = _Record | Onboarding | TermsOfUse | Message
+
+
+def _digest(label: str) -> bytes:
+    """A made-up link digest (32 bytes, as SHA-256 gives), one per ``label``."""
+    return hashlib.sha256(f"practiceid-contract:{label}".encode()).digest()
+
+
+def _invited(user_id: UserId, *, sent: datetime = _SENT, **overrides: object) -> Onboarding:
+    """A first invitation to ``user_id`` into :data:`_EST` sent at ``sent``; due in 3 days."""
+    record = Onboarding.invite(
+        user_id,
+        _EST,
+        mode=OnboardingMode.INVITATION,
+        email_key=f"{user_id}@cabinet-exemple.be",
+        now=sent,
+        expires_at=sent + timedelta(days=14),
+        due_at=sent + timedelta(days=3),
+    )
+    return attrs.evolve(record, **overrides)  # type: ignore[arg-type]
+
+
+def _message(message_id: str, **overrides: object) -> Message:
+    """A pending invitation e-mail due at :data:`_SENT`, with an idempotency key of its own."""
+    values: dict[str, object] = {
+        "id": MessageId(message_id),
+        "kind": MessageKind.INVITATION,
+        "recipient": "dr.dupont@cabinet-exemple.be",
+        "locale": "fr-BE",
+        "idempotency_key": f"contract:{message_id}",
+        "created_at": _SENT,
+        "next_attempt_at": _SENT,
+        "params": {"establishment": "Cabinet des Tilleuls"},
+        "link_round": 1,
+    }
+    values.update(overrides)
+    return Message(**values)  # type: ignore[arg-type]
+
+
+def _add_onboarding_record(uow: OnboardingUnitOfWork, record: _OnboardingRecord) -> None:
+    """Add ``record`` through the repository of its kind."""
+    if isinstance(record, Onboarding):
+        uow.onboardings.add(record)
+    elif isinstance(record, TermsOfUse):
+        uow.terms.publish(record)
+    elif isinstance(record, Message):
+        uow.outbox.add(record)
+    else:
+        _add_record(uow, record)
+
+
+def _canonical(value: _T) -> _T:
+    """``value`` with the params of its messages in key order, which stores need not keep.
+
+    A template looks its parameters up by name; PostgreSQL's ``jsonb`` orders the keys of a
+    document its own way.
+    """
+    if isinstance(value, Message):
+        return cast("_T", attrs.evolve(value, params=dict(sorted(value.params.items()))))
+    if isinstance(value, list | tuple):
+        return cast("_T", type(value)(_canonical(item) for item in value))
+    return value
+
+
+def _assert_same_records(actual: object, expected: object, where: str = "value") -> None:
+    """:func:`_assert_same`, whatever the order of the messages' params."""
+    _assert_same(_canonical(actual), _canonical(expected), where)
+
+
+def _refusal(
+    raised: pytest.ExceptionInfo[PracticeIdError],
+) -> tuple[type[PracticeIdError], str, dict[str, object]]:
+    """The type, code and params of a refusal: what a host reads from it."""
+    return type(raised.value), raised.value.code, dict(raised.value.params)
+
+
+def _fullest_onboardings(users: Sequence[User], inviter: UserId) -> list[Onboarding]:
+    """One record per status and mode (15 users), every field set.
+
+    Datetimes have microseconds and are given in offsets that are not whole hours; records
+    hold from none to 32 link digests (the most live links a round keeps), among them one of
+    zero bytes and one of 0xFF bytes; the longest locale and terms version; e-mail keys of
+    254 bytes, ASCII or not.
+    """
+    emails = _longest_emails()
+    zones = (UTC, _NEWFOUNDLAND, _KATHMANDU, _BRUSSELS_SUMMER)
+    resumes = (None, *OnboardingStatus)
+    combinations = [(s, m) for s in OnboardingStatus for m in OnboardingMode]
+    assert len(users) >= len(combinations)
+    records = []
+    for n, ((status, mode), user) in enumerate(zip(combinations, users, strict=False)):
+        zone = zones[n % len(zones)]
+        created = datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC).astimezone(zone)
+        created += timedelta(minutes=n, microseconds=n)
+        digests = tuple(_digest(f"{user.id}:{k}") for k in range(8 * (n % 5)))
+        if n == 1:
+            digests = (bytes(32), b"\xff" * 32, *digests[2:])
+        records.append(
+            Onboarding(
+                user_id=user.id,
+                establishment_id=_EST,
+                mode=mode,
+                status=status,
+                created_at=created,
+                sent_at=created + timedelta(seconds=1, microseconds=1),
+                expires_at=(created + timedelta(days=14)).astimezone(zones[(n + 1) % 4]),
+                due_at=created + timedelta(days=3, microseconds=3),
+                invited_by=inviter,
+                locale=_LONGEST_LOCALE,
+                round=1000 + n,
+                reminders_sent=n % 6,
+                token_digests=digests,
+                email_key=emails[n % 2].key,
+                sends=tuple(created + timedelta(hours=k, microseconds=k) for k in range(n % 6)),
+                resume=resumes[n % len(resumes)],
+                accepted_at=created + timedelta(days=1, microseconds=7),
+                signed_in_at=(created + timedelta(days=2, microseconds=11)).astimezone(zone),
+                activated_at=created + timedelta(days=2, seconds=1),
+                terms_version=_LONGEST_TERMS_VERSION,
+                terms_accepted_at=created + timedelta(days=2, microseconds=13),
+                password_change_required=n % 2 == 0,
+                version=n,
+            )
+        )
+    return records
+
+
+def _sparest_onboardings(legacy: UserId, accepted: UserId) -> list[Onboarding]:
+    """Records with every optional field empty.
+
+    One made for an account that predates onboarding (no establishment: ``""``), and one
+    whose administrator set the password.
+    """
+    return [
+        Onboarding(
+            user_id=legacy,
+            establishment_id=EstablishmentId(""),
+            mode=OnboardingMode.ADMINISTRATOR,
+            status=OnboardingStatus.ACTIVE,
+            created_at=_SENT,
+            locale="en",
+        ),
+        Onboarding.with_password(
+            accepted, _EST, mode=OnboardingMode.ADMINISTRATOR, now=_SENT, locale="nl-BE"
+        ),
+    ]
+
+
+def _fullest_messages(about: UserId) -> list[Message]:
+    """A message of every kind, in every status, every field set, Unicode params.
+
+    Half are about ``about``, half about nobody; link rounds are None, 1 and large;
+    recipients are addresses of 254 bytes, ASCII or not.
+    """
+    emails = _longest_emails()
+    zones = (UTC, _KATHMANDU, _NEWFOUNDLAND)
+    statuses = list(MessageStatus)
+    rounds = (None, 1, 2_000_000_000)
+    messages = []
+    for n, kind in enumerate(MessageKind):
+        zone = zones[n % len(zones)]
+        created = datetime(2026, 10, 25, 0, 59, 59, 999999, tzinfo=UTC).astimezone(zone)
+        created += timedelta(seconds=n, microseconds=n)
+        params = {
+            "establishment": _long_text("Maison médicale d'Écaussinnes · Ωμέγα · 王秀英 · 🩺 · "),
+            "expires_at": (created + timedelta(days=14)).isoformat(),
+            "prénom_名": "Zoë 👩‍⚕️ O'Neil-محمد",
+            "empty": "",
+        }
+        messages.append(
+            Message(
+                id=MessageId(f"message-{n:02d}-{'é' * n}"),
+                kind=kind,
+                recipient=emails[n % 2].address,
+                locale=_LONGEST_LOCALE if n % 2 else "fr-BE",
+                idempotency_key=f"onboarding:{about}:v{n}:{kind}:{'ü' * 40}",
+                created_at=created,
+                next_attempt_at=created + timedelta(minutes=n, microseconds=1),
+                params=dict(list(params.items())[: 1 + n % 4]),
+                user_id=about if n % 2 == 0 else None,
+                link_round=rounds[n % len(rounds)],
+                status=statuses[n % len(statuses)],
+                attempts=n,
+                claimed_until=(created + timedelta(minutes=5)).astimezone(zones[(n + 1) % 3]),
+                sent_at=created + timedelta(minutes=1, microseconds=999),
+                last_error=_long_text("ConnectionRefusedError · délai dépassé · 超时 · ", 200),
+                version=n,
+            )
+        )
+    return messages
+
+
+class OnboardingRepositoriesContract(_AccessStoreContract):
+    """Onboarding records, terms of use and the outbox of an onboarding unit of work (D1, D2).
+
+    Implement ``make_unit_of_work_factory`` returning a factory of
+    :class:`~practiceid.ports.OnboardingUnitOfWork` over one fresh, empty store. The suite
+    checks the error contracts of :class:`~practiceid.ports.OnboardingRepository`,
+    :class:`~practiceid.ports.TermsRepository` and :class:`~practiceid.ports.OutboxRepository`:
+    every field round-trips; refusals carry their exact params and leave the unit of work
+    usable; a record is found by any of its live link digests and by no other; due records
+    and messages are claimed in order, each by exactly one of several concurrent sweeps or
+    dispatchers; and random operations agree with the in-memory store. It stores the users
+    and establishment a record refers to before the record itself, so an adapter may enforce
+    foreign keys. The order of a message's ``params`` is not compared.
+    """
+
+    def make_unit_of_work_factory(self) -> OnboardingUnitOfWorkFactory:
+        """Return a factory of onboarding units of work over a fresh, empty store."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def uow_factory(self) -> OnboardingUnitOfWorkFactory:
+        """The factory under test, fresh for each test."""
+        return self.make_unit_of_work_factory()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _store(factory: OnboardingUnitOfWorkFactory, *records: _OnboardingRecord) -> None:
+        """Store ``records``, in order, in one committed unit of work."""
+        with factory() as uow:
+            for record in records:
+                _add_onboarding_record(uow, record)
+            uow.commit()
+
+    def _named(self, factory: OnboardingUnitOfWorkFactory, *names: str) -> list[User]:
+        """Store the practice and one user per name, with ids ``user-<name>``."""
+        users = [sample_user(id=UserId(f"user-{name}")) for name in names]
+        self._practice(factory, *users)
+        return users
+
+    @staticmethod
+    def _race(
+        attempt: Callable[[int, threading.Barrier], object], count: int = _THREADS
+    ) -> list[object]:
+        """Run ``attempt`` in ``count`` threads (16); return what each returned or raised."""
+        return _race_in_threads(attempt, count)
+
+    # -- onboarding records: add and read (D1, D2) ----------------------------------------
+
+    def test_added_onboarding_reads_back_equal_through_get_find_and_its_digests(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        record = _invited(user.id, token_digests=(_digest("first"), _digest("second")))
+        self._store(uow_factory, record)
+        with uow_factory() as uow:
+            assert uow.onboardings.get(user.id) == record
+            assert uow.onboardings.find(user.id) == record
+            assert uow.onboardings.find_by_token(_digest("first")) == record
+            assert uow.onboardings.find_by_token(_digest("second")) == record
+
+    def test_every_onboarding_field_round_trips_exactly_in_every_status_and_mode(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        inviter, *users = self._people(uow_factory, 18)
+        records = [
+            *_fullest_onboardings(users[:15], inviter.id),
+            *_sparest_onboardings(users[15].id, users[16].id),
+        ]
+        assert {(r.status, r.mode) for r in records} >= {
+            (s, m) for s in OnboardingStatus for m in OnboardingMode
+        }
+        self._store(uow_factory, *records)
+        with uow_factory() as uow:
+            for record in records:
+                where = f"{record.status}/{record.mode}"
+                _assert_same(uow.onboardings.get(record.user_id), record, f"get {where}")
+                _assert_same(uow.onboardings.find(record.user_id), record, f"find {where}")
+                for n, digest in enumerate(record.token_digests):
+                    found = uow.onboardings.find_by_token(digest)
+                    _assert_same(found, record, f"find_by_token {where} #{n}")
+
+    def test_onboarding_update_stores_every_field_and_returns_the_next_version(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        inviter, user = self._people(uow_factory, 2)
+        record = _invited(user.id, token_digests=(_digest("old"),))
+        self._store(uow_factory, record)
+        fullest = attrs.evolve(_fullest_onboardings([user] * 15, inviter.id)[9], version=0)
+        with uow_factory() as uow:
+            stored = uow.onboardings.update(fullest)
+            uow.commit()
+        _assert_same(stored, attrs.evolve(fullest, version=1), "update")
+        with uow_factory() as uow:
+            _assert_same(uow.onboardings.get(user.id), stored, "get after update")
+            # Emptied again: fields set to None and empty tuples are stored so.
+            sparest = attrs.evolve(_sparest_onboardings(user.id, user.id)[0], version=1)
+            emptied = uow.onboardings.update(sparest)
+            uow.commit()
+        _assert_same(emptied, attrs.evolve(sparest, version=2), "second update")
+        with uow_factory() as uow:
+            _assert_same(uow.onboardings.get(user.id), emptied, "get after second update")
+            for digest in (_digest("old"), *fullest.token_digests):
+                assert uow.onboardings.find_by_token(digest) is None
+
+    # -- onboarding records: refusals -----------------------------------------------------
+
+    def test_a_second_onboarding_of_a_user_raises_duplicate_record_and_changes_nothing(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        first = _invited(user.id, token_digests=(_digest("first"),))
+        self._store(uow_factory, first)
+        with uow_factory() as uow:
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.onboardings.add(
+                    _invited(user.id, locale="nl-BE", token_digests=(_digest("second"),))
+                )
+            uow.commit()
+        assert _refusal(raised) == (
+            DuplicateRecord,
+            "record.duplicate",
+            {"entity": "onboarding", "id": user.id},
+        )
+        with uow_factory() as uow:
+            assert uow.onboardings.get(user.id) == first
+            assert uow.onboardings.find_by_token(_digest("first")) == first
+            assert uow.onboardings.find_by_token(_digest("second")) is None
+
+    def test_a_second_onboarding_within_one_unit_of_work_is_refused(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        first = _invited(user.id)
+        with uow_factory() as uow:
+            uow.onboardings.add(first)
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.onboardings.add(_invited(user.id, round=2))
+            uow.commit()
+        assert dict(raised.value.params) == {"entity": "onboarding", "id": user.id}
+        with uow_factory() as uow:
+            assert uow.onboardings.get(user.id) == first
+
+    def test_unknown_onboarding_is_found_as_none_and_get_and_update_raise_not_found(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        with uow_factory() as uow:
+            assert uow.onboardings.find(user.id) is None
+            assert uow.onboardings.find(UserId("nobody")) is None
+            with pytest.raises(OnboardingNotFound) as raised:
+                uow.onboardings.get(UserId("nobody"))
+            assert _refusal(raised) == (
+                OnboardingNotFound,
+                "onboarding.not_found",
+                {"user_id": "nobody"},
+            )
+            with pytest.raises(OnboardingNotFound) as raised:
+                uow.onboardings.update(_invited(user.id))
+            assert _refusal(raised) == (
+                OnboardingNotFound,
+                "onboarding.not_found",
+                {"user_id": user.id},
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.onboardings.find(user.id) is None
+
+    def test_an_id_that_is_not_text_finds_no_onboarding(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        self._store(uow_factory, _invited(user.id))
+        with uow_factory() as uow:
+            for wrong in (None, 42, [user.id]):
+                assert uow.onboardings.find(cast("UserId", wrong)) is None
+                with pytest.raises(OnboardingNotFound):
+                    uow.onboardings.get(cast("UserId", wrong))
+
+    def test_stale_onboarding_update_raises_stale_record_and_changes_nothing(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        record = _invited(user.id, token_digests=(_digest("kept"),))
+        self._store(uow_factory, record)
+        with uow_factory() as uow:
+            current = uow.onboardings.update(attrs.evolve(record, reminders_sent=1))
+            uow.commit()
+        for version, stored in ((0, 1), (5, 1)):
+            with uow_factory() as uow:
+                with pytest.raises(StaleRecord) as raised:
+                    uow.onboardings.update(
+                        attrs.evolve(record, token_digests=(_digest("new"),), version=version)
+                    )
+                uow.commit()
+            assert _refusal(raised) == (
+                StaleRecord,
+                "record.stale",
+                {
+                    "entity": "onboarding",
+                    "id": user.id,
+                    "user_id": user.id,
+                    "expected": version,
+                    "stored": stored,
+                },
+            )
+        with uow_factory() as uow:
+            assert uow.onboardings.get(user.id) == current
+            assert uow.onboardings.find_by_token(_digest("kept")) == current
+            assert uow.onboardings.find_by_token(_digest("new")) is None
+
+    # -- onboarding records: links (D2) ---------------------------------------------------
+
+    def test_find_by_token_finds_each_record_by_any_of_its_digests_and_by_no_other(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, 3)
+        records = [
+            _invited(u.id, token_digests=tuple(_digest(f"{u.id}:{k}") for k in range(n)))
+            for n, u in enumerate(users)
+        ]
+        self._store(uow_factory, *records)
+        with uow_factory() as uow:
+            for record in records:
+                for digest in record.token_digests:
+                    assert uow.onboardings.find_by_token(digest) == record
+            assert uow.onboardings.find_by_token(_digest(f"{users[1].id}:1")) is None
+
+    def test_a_digest_an_update_removes_no_longer_finds_and_one_it_adds_does(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        a, b, c, d = (_digest(x) for x in "abcd")
+        record = _invited(user.id, token_digests=(a, b, c))
+        self._store(uow_factory, record)
+        with uow_factory() as uow:
+            minted = uow.onboardings.update(attrs.evolve(record, token_digests=(b, c, d)))
+            assert uow.onboardings.find_by_token(a) is None  # in the same unit of work
+            assert uow.onboardings.find_by_token(d) == minted
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.onboardings.find_by_token(a) is None
+            for digest in (b, c, d):
+                assert uow.onboardings.find_by_token(digest) == minted
+            assert uow.onboardings.get(user.id).token_digests == (b, c, d)  # in order
+            accepted = uow.onboardings.update(
+                attrs.evolve(minted, status=OnboardingStatus.ACCEPTED, token_digests=())
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            for digest in (a, b, c, d):
+                assert uow.onboardings.find_by_token(digest) is None
+            assert uow.onboardings.get(user.id) == accepted
+
+    def test_rolled_back_digest_changes_are_undone(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        a, b, c = (_digest(x) for x in "abc")
+        record = _invited(first.id, token_digests=(a, b))
+        self._store(uow_factory, record)
+        with uow_factory() as uow:
+            uow.onboardings.update(attrs.evolve(record, token_digests=(c,)))
+            uow.onboardings.add(_invited(second.id, token_digests=(_digest("second"),)))
+            uow.rollback()
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.onboardings.find_by_token(a) == record
+            assert uow.onboardings.find_by_token(b) == record
+            assert uow.onboardings.find_by_token(c) is None
+            assert uow.onboardings.find_by_token(_digest("second")) is None
+
+    def test_an_unknown_digest_finds_nothing(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        digest = _digest("live")
+        self._store(uow_factory, _invited(user.id, token_digests=(digest,)))
+        with uow_factory() as uow:
+            for unknown in (
+                _digest("unknown"),
+                bytes(32),
+                b"",
+                digest[:31],
+                digest + b"\x00",
+            ):
+                assert uow.onboardings.find_by_token(unknown) is None, unknown
+
+    def test_find_by_token_of_something_that_is_not_bytes_finds_nothing(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        digest = _digest("live")
+        self._store(uow_factory, _invited(user.id, token_digests=(digest,)))
+        with uow_factory() as uow:
+            for wrong in (
+                digest.hex(),
+                digest.decode("latin-1"),
+                "",
+                None,
+                0,
+                3.5,
+                [digest],
+                {"digest": digest},
+            ):
+                assert uow.onboardings.find_by_token(cast("bytes", wrong)) is None, wrong
+            assert uow.onboardings.find_by_token(digest) is not None  # still usable
+
+    # -- onboarding records: the sweep (D2) -----------------------------------------------
+
+    def test_claim_due_returns_due_records_earliest_first_ties_by_user_id(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        now = _SENT
+        hour = timedelta(hours=1)
+        due_at = {
+            "f": now + 2 * hour,  # later
+            "b": now,  # exactly now: due
+            "d": (now - hour).astimezone(_KATHMANDU),  # the same instant as "a", in Kathmandu
+            "a": now - hour,
+            "c": None,  # nothing scheduled
+            "e": now + timedelta(microseconds=1),  # just after now
+            "g": now - timedelta(days=30),
+        }
+        users = self._named(uow_factory, *due_at)
+        records = {u.id: _invited(u.id, due_at=due_at[u.id[5:]]) for u in users}
+        self._store(uow_factory, *records.values())
+        expected = [records[UserId(f"user-{c}")] for c in "gadb"]
+        with uow_factory() as uow:
+            _assert_same(list(uow.onboardings.claim_due(now=now, limit=10)), expected, "all")
+        with uow_factory() as uow:
+            _assert_same(list(uow.onboardings.claim_due(now=now, limit=2)), expected[:2], "2")
+        with uow_factory() as uow:
+            assert list(uow.onboardings.claim_due(now=now, limit=0)) == []
+            assert list(uow.onboardings.claim_due(now=now - 31 * timedelta(days=1), limit=5)) == []
+            later = list(uow.onboardings.claim_due(now=_FAR, limit=10))
+        assert [r.user_id for r in later] == [f"user-{c}" for c in "gadbef"]
+
+    def test_claim_due_never_returns_records_without_due_at(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, 3)
+        records = [
+            _invited(users[0].id, due_at=None),
+            attrs.evolve(_invited(users[1].id, due_at=None), status=OnboardingStatus.ACCEPTED),
+            _sparest_onboardings(users[2].id, users[2].id)[0],
+        ]
+        self._store(uow_factory, *records)
+        with uow_factory() as uow:
+            assert list(uow.onboardings.claim_due(now=_FAR, limit=10)) == []
+
+    def test_claim_due_with_a_limit_below_one_returns_nothing(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        self._store(uow_factory, _invited(user.id, due_at=_SENT))
+        with uow_factory() as uow:
+            assert list(uow.onboardings.claim_due(now=_FAR, limit=0)) == []
+            assert list(uow.onboardings.claim_due(now=_FAR, limit=-1)) == []
+
+    def test_a_record_whose_due_at_the_sweep_cleared_is_not_due_any_more(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        records = [_invited(first.id, due_at=_SENT), _invited(second.id, due_at=_SENT)]
+        self._store(uow_factory, *records)
+        with uow_factory() as uow:
+            (due, other) = uow.onboardings.claim_due(now=_SENT, limit=10)
+            uow.onboardings.update(attrs.evolve(due, due_at=None))
+            assert list(uow.onboardings.claim_due(now=_SENT, limit=10)) == [other]
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.onboardings.claim_due(now=_FAR, limit=10)) == [other]
+
+    # -- terms of use (D2) ----------------------------------------------------------------
+
+    def test_published_terms_read_back_through_current_and_list_oldest_first(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        with uow_factory() as uow:
+            assert uow.terms.current() is None
+            assert list(uow.terms.list()) == []
+        march = TermsOfUse(datetime(2026, 3, 1, 8, 0, 0, 1, tzinfo=_BRUSSELS_SUMMER), "2026-03")
+        january = TermsOfUse(datetime(2026, 1, 1, 8, 0, tzinfo=UTC), "2026-01")
+        july = TermsOfUse(datetime(2026, 7, 1, 8, 0, 0, 999999, tzinfo=_NEWFOUNDLAND), "2026-07")
+        self._store(uow_factory, march, january)
+        with uow_factory() as uow:
+            _assert_same(uow.terms.current(), march, "current")
+            _assert_same(list(uow.terms.list()), [january, march], "list")
+        self._store(uow_factory, july)
+        with uow_factory() as uow:
+            _assert_same(uow.terms.current(), july, "current")
+            _assert_same(list(uow.terms.list()), [january, march, july], "list")
+
+    def test_the_longest_terms_version_round_trips(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        published = datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=_KATHMANDU)
+        terms = TermsOfUse(published, _LONGEST_TERMS_VERSION)
+        assert len(terms.version) == 64
+        self._store(uow_factory, terms)
+        with uow_factory() as uow:
+            _assert_same(uow.terms.current(), terms, "current")
+            _assert_same(list(uow.terms.list()), [terms], "list")
+
+    def test_publishing_a_version_again_raises_duplicate_record_and_changes_nothing(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        first = TermsOfUse(_SENT, "2026-03")
+        self._store(uow_factory, first)
+        for again in (first, TermsOfUse(_SENT + timedelta(days=1), "2026-03")):
+            with uow_factory() as uow:
+                with pytest.raises(DuplicateRecord) as raised:
+                    uow.terms.publish(again)
+                uow.commit()
+            assert _refusal(raised) == (
+                DuplicateRecord,
+                "record.duplicate",
+                {"entity": "terms", "id": "2026-03"},
+            )
+        with uow_factory() as uow:
+            uow.terms.publish(TermsOfUse(_SENT, "2026-04"))
+            with pytest.raises(DuplicateRecord):
+                uow.terms.publish(TermsOfUse(_FAR, "2026-04"))
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.terms.list()) == [first, TermsOfUse(_SENT, "2026-04")]
+
+    def test_current_terms_are_the_latest_published_then_the_greatest_version(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        earlier = TermsOfUse(_SENT - timedelta(days=1), "v9")
+        tied = [
+            TermsOfUse(_SENT, "2026-04"),
+            TermsOfUse(_SENT.astimezone(_NEWFOUNDLAND), "2026-05"),  # the same instant
+            TermsOfUse(_SENT.astimezone(_KATHMANDU), "2026-03"),
+        ]
+        self._store(uow_factory, *tied, earlier)
+        with uow_factory() as uow:
+            _assert_same(uow.terms.current(), tied[1], "current")
+            listed = list(uow.terms.list())
+        assert [t.version for t in listed] == ["v9", "2026-03", "2026-04", "2026-05"]
+
+    # -- the outbox (D2) ------------------------------------------------------------------
+
+    def test_every_message_field_round_trips_exactly_for_every_kind_and_status(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        messages = _fullest_messages(user.id)
+        self._store(uow_factory, *messages)
+        by_creation = sorted(messages, key=lambda m: (m.created_at, m.id))
+        with uow_factory() as uow:
+            for message in messages:
+                _assert_same_records(uow.outbox.get(message.id), message, f"get {message.kind}")
+            _assert_same_records(list(uow.outbox.list()), by_creation, "list")
+            for status in MessageStatus:
+                listed = list(uow.outbox.list(status=status))
+                wanted = [m for m in by_creation if m.status is status]
+                _assert_same_records(listed, wanted, f"list(status={status})")
+            about = [m for m in by_creation if m.user_id == user.id]
+            _assert_same_records(list(uow.outbox.list(user_id=user.id)), about, "list(user_id)")
+
+    def test_message_update_stores_every_field_and_returns_the_next_version(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        message = _message("msg-1", user_id=user.id)
+        self._store(uow_factory, message)
+        fullest = _fullest_messages(user.id)[4]
+        changed = attrs.evolve(fullest, id=message.id, idempotency_key=message.idempotency_key)
+        changed = attrs.evolve(changed, version=0)
+        with uow_factory() as uow:
+            stored = uow.outbox.update(changed)
+            uow.commit()
+        _assert_same_records(stored, attrs.evolve(changed, version=1), "update")
+        with uow_factory() as uow:
+            _assert_same_records(uow.outbox.get(message.id), stored, "get after update")
+            emptied = uow.outbox.update(attrs.evolve(message, params={}, version=1))
+            uow.commit()
+        _assert_same_records(emptied, attrs.evolve(message, params={}, version=2), "emptied")
+        with uow_factory() as uow:
+            _assert_same_records(uow.outbox.get(message.id), emptied, "get after emptying")
+
+    def test_a_reused_idempotency_key_raises_duplicate_record_whatever_the_status(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        stored = [
+            _message(f"msg-{status}", user_id=user.id, status=status) for status in MessageStatus
+        ]
+        self._store(uow_factory, *stored)
+        for message in stored:
+            again = _message("msg-again", idempotency_key=message.idempotency_key, user_id=user.id)
+            with uow_factory() as uow:
+                with pytest.raises(DuplicateRecord) as raised:
+                    uow.outbox.add(again)
+                uow.commit()
+            assert _refusal(raised) == (
+                DuplicateRecord,
+                "record.duplicate",
+                {"entity": "message", "id": message.idempotency_key},
+            )
+        with uow_factory() as uow:
+            by_id = sorted(stored, key=lambda m: m.id)  # created together: ordered by id
+            _assert_same_records(list(uow.outbox.list()), by_id, "list")
+            with pytest.raises(MessageNotFound):
+                uow.outbox.get(MessageId("msg-again"))
+
+    def test_a_reused_idempotency_key_within_one_unit_of_work_is_refused(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        first = _message("msg-1", idempotency_key="onboarding:user-1:v0:invitation")
+        with uow_factory() as uow:
+            uow.outbox.add(first)
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.outbox.add(_message("msg-2", idempotency_key=first.idempotency_key))
+            uow.commit()
+        assert dict(raised.value.params) == {"entity": "message", "id": first.idempotency_key}
+        with uow_factory() as uow:
+            assert list(uow.outbox.list()) == [first]
+
+    def test_a_reused_message_id_raises_duplicate_record_the_key_named_first(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        first = _message("msg-1")
+        self._store(uow_factory, first)
+        with uow_factory() as uow:
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.outbox.add(_message("msg-1", idempotency_key="contract:another"))
+            assert dict(raised.value.params) == {"entity": "message", "id": "msg-1"}
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.outbox.add(_message("msg-1", recipient="autre@cabinet-exemple.be"))
+            assert dict(raised.value.params) == {"entity": "message", "id": "contract:msg-1"}
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.outbox.list()) == [first]
+
+    def test_unknown_message_raises_message_not_found_on_get_and_update(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        self._store(uow_factory, _message("msg-1"))
+        with uow_factory() as uow:
+            with pytest.raises(MessageNotFound) as raised:
+                uow.outbox.get(MessageId("msg-nowhere"))
+            assert _refusal(raised) == (
+                MessageNotFound,
+                "outbox.message_not_found",
+                {"message_id": "msg-nowhere"},
+            )
+            with pytest.raises(MessageNotFound) as raised:
+                uow.outbox.update(_message("msg-2"))
+            assert dict(raised.value.params) == {"message_id": "msg-2"}
+            for wrong in (None, 42, ["msg-1"]):
+                with pytest.raises(MessageNotFound):
+                    uow.outbox.get(cast("MessageId", wrong))
+            uow.commit()
+        with uow_factory() as uow:
+            assert [m.id for m in uow.outbox.list()] == ["msg-1"]
+
+    def test_stale_message_update_raises_stale_record_and_changes_nothing(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        message = _message("msg-1")
+        self._store(uow_factory, message)
+        with uow_factory() as uow:
+            (claimed,) = uow.outbox.claim(now=_SENT, limit=10, lease=_LEASE)
+            uow.commit()
+        with uow_factory() as uow:
+            with pytest.raises(StaleRecord) as raised:
+                uow.outbox.update(attrs.evolve(message, status=MessageStatus.SENT))
+            uow.commit()
+        assert _refusal(raised) == (
+            StaleRecord,
+            "record.stale",
+            {
+                "entity": "message",
+                "id": "msg-1",
+                "message_id": "msg-1",
+                "expected": 0,
+                "stored": 1,
+            },
+        )
+        with uow_factory() as uow:
+            assert uow.outbox.get(message.id) == claimed
+
+    def test_claim_takes_due_pending_messages_by_next_attempt_then_id_up_to_the_limit(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        now = _SENT
+        hour = timedelta(hours=1)
+        messages = [
+            _message("msg-e", next_attempt_at=now - 2 * hour),
+            _message("msg-b", next_attempt_at=now),  # exactly now: due
+            _message("msg-c", next_attempt_at=(now - hour).astimezone(_NEWFOUNDLAND)),
+            _message("msg-a", next_attempt_at=now - hour),  # the same instant as msg-c
+            _message("msg-d", next_attempt_at=now + timedelta(microseconds=1)),  # not yet
+        ]
+        self._store(uow_factory, *messages)
+        by_id = {m.id: m for m in messages}
+        with uow_factory() as uow:
+            first = list(uow.outbox.claim(now=now, limit=3, lease=_LEASE))
+            uow.commit()
+        expected = [
+            attrs.evolve(by_id[MessageId(i)], claimed_until=now + _LEASE, attempts=1, version=1)
+            for i in ("msg-e", "msg-a", "msg-c")
+        ]
+        _assert_same_records(first, expected, "first claim")
+        with uow_factory() as uow:
+            for message in first:  # claim returns what it stored
+                _assert_same_records(uow.outbox.get(message.id), message, "get")
+            second = list(uow.outbox.claim(now=now, limit=3, lease=_LEASE))
+            assert list(uow.outbox.claim(now=now, limit=3, lease=_LEASE)) == []
+            uow.commit()
+        assert [m.id for m in second] == ["msg-b"]
+        with uow_factory() as uow:
+            assert _canonical(uow.outbox.get(MessageId("msg-d"))) == _canonical(
+                by_id[MessageId("msg-d")]
+            )
+
+    def test_claim_skips_messages_that_are_sent_failed_or_cancelled(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        done = [
+            _message(f"msg-{status}", status=status)
+            for status in MessageStatus
+            if status is not MessageStatus.PENDING
+        ]
+        self._store(uow_factory, *done)
+        with uow_factory() as uow:
+            assert list(uow.outbox.claim(now=_FAR, limit=10, lease=_LEASE)) == []
+            uow.commit()
+        with uow_factory() as uow:
+            by_id = sorted(done, key=lambda m: m.id)  # created together: ordered by id
+            _assert_same_records(list(uow.outbox.list()), by_id, "list")
+
+    def test_a_claimed_message_is_claimed_again_only_once_its_lease_is_over(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        message = _message("msg-1", next_attempt_at=_SENT)
+        self._store(uow_factory, message)
+        with uow_factory() as uow:
+            (first,) = uow.outbox.claim(now=_SENT, limit=10, lease=_LEASE)
+            uow.commit()
+        assert (first.claimed_until, first.attempts, first.version) == (_SENT + _LEASE, 1, 1)
+        just_before = _SENT + _LEASE - timedelta(microseconds=1)
+        with uow_factory() as uow:
+            assert list(uow.outbox.claim(now=just_before, limit=10, lease=_LEASE)) == []
+            uow.commit()
+        with uow_factory() as uow:
+            (second,) = uow.outbox.claim(now=_SENT + _LEASE, limit=10, lease=2 * _LEASE)
+            uow.commit()
+        assert (second.claimed_until, second.attempts, second.version) == (
+            _SENT + 3 * _LEASE,
+            2,
+            2,
+        )
+        with uow_factory() as uow:
+            _assert_same_records(uow.outbox.get(message.id), second, "get")
+
+    def test_a_stored_claim_is_respected_until_it_is_over(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        held = _message("msg-held", claimed_until=_SENT + timedelta(minutes=1), attempts=3)
+        over = _message("msg-over", claimed_until=_SENT, attempts=3)
+        self._store(uow_factory, held, over)
+        with uow_factory() as uow:
+            claimed = list(uow.outbox.claim(now=_SENT, limit=10, lease=_LEASE))
+            uow.commit()
+        _assert_same_records(
+            claimed,
+            [attrs.evolve(over, claimed_until=_SENT + _LEASE, attempts=4, version=1)],
+            "claim",
+        )
+
+    def test_claim_with_a_limit_below_one_takes_nothing(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        message = _message("msg-1")
+        self._store(uow_factory, message)
+        with uow_factory() as uow:
+            assert list(uow.outbox.claim(now=_FAR, limit=0, lease=_LEASE)) == []
+            assert list(uow.outbox.claim(now=_FAR, limit=-1, lease=_LEASE)) == []
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.outbox.get(message.id) == message
+
+    def test_messages_list_filters_by_status_and_user_ordered_by_creation_then_id(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        anna, bert = self._named(uow_factory, "anna", "bert")
+        early = _SENT - timedelta(hours=1)
+        messages = [
+            _message("msg-c", user_id=anna.id, created_at=early),
+            _message("msg-a", user_id=bert.id, created_at=_SENT, status=MessageStatus.SENT),
+            _message("msg-b", user_id=anna.id, created_at=_SENT.astimezone(_KATHMANDU)),
+            _message("msg-d", user_id=None, created_at=early, status=MessageStatus.FAILED),
+            _message("msg-e", user_id=anna.id, created_at=_SENT, status=MessageStatus.SENT),
+        ]
+        self._store(uow_factory, *messages)
+
+        def ids(listed: Sequence[Message]) -> list[str]:
+            return [m.id for m in listed]
+
+        with uow_factory() as uow:
+            _assert_same_records(
+                list(uow.outbox.list()),
+                sorted(messages, key=lambda m: (m.created_at, m.id)),
+                "list",
+            )
+            assert ids(uow.outbox.list()) == ["msg-c", "msg-d", "msg-a", "msg-b", "msg-e"]
+            assert ids(uow.outbox.list(status=MessageStatus.PENDING)) == ["msg-c", "msg-b"]
+            assert ids(uow.outbox.list(user_id=anna.id)) == ["msg-c", "msg-b", "msg-e"]
+            sent_to_anna = uow.outbox.list(status=MessageStatus.SENT, user_id=anna.id)
+            assert ids(sent_to_anna) == ["msg-e"]
+            assert ids(uow.outbox.list(status=MessageStatus.CANCELLED)) == []
+            assert ids(uow.outbox.list(user_id=UserId("nobody"))) == []
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def test_leaving_without_commit_discards_onboardings_terms_and_messages(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        with uow_factory() as uow:
+            uow.onboardings.add(_invited(user.id, token_digests=(_digest("a"),)))
+            uow.terms.publish(TermsOfUse(_SENT, "2026-03"))
+            uow.outbox.add(_message("msg-1", user_id=user.id))
+        self._assert_empty(uow_factory, user.id)
+
+    def test_an_exception_inside_the_block_rolls_back_onboarding_changes(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        class Boom(Exception):
+            pass
+
+        (user,) = self._people(uow_factory, 1)
+        with pytest.raises(Boom), uow_factory() as uow:
+            uow.onboardings.add(_invited(user.id, token_digests=(_digest("a"),)))
+            uow.terms.publish(TermsOfUse(_SENT, "2026-03"))
+            uow.outbox.add(_message("msg-1", user_id=user.id))
+            raise Boom
+        self._assert_empty(uow_factory, user.id)
+
+    def _assert_empty(self, factory: OnboardingUnitOfWorkFactory, user_id: UserId) -> None:
+        with factory() as uow:
+            assert uow.onboardings.find(user_id) is None
+            assert uow.onboardings.find_by_token(_digest("a")) is None
+            assert list(uow.onboardings.claim_due(now=_FAR, limit=10)) == []
+            assert uow.terms.current() is None
+            assert list(uow.terms.list()) == []
+            assert list(uow.outbox.list()) == []
+            assert list(uow.outbox.claim(now=_FAR, limit=10, lease=_LEASE)) == []
+            with pytest.raises(MessageNotFound):
+                uow.outbox.get(MessageId("msg-1"))
+
+    def test_rollback_discards_onboarding_changes_made_since_the_last_commit(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        record = _invited(first.id, token_digests=(_digest("a"),))
+        terms = TermsOfUse(_SENT, "2026-03")
+        message = _message("msg-1", user_id=first.id)
+        with uow_factory() as uow:
+            uow.onboardings.add(record)
+            uow.terms.publish(terms)
+            uow.outbox.add(message)
+            uow.commit()
+            uow.onboardings.update(attrs.evolve(record, token_digests=(_digest("b"),)))
+            uow.onboardings.add(_invited(second.id))
+            uow.terms.publish(TermsOfUse(_FAR, "2026-04"))
+            uow.outbox.claim(now=_FAR, limit=10, lease=_LEASE)
+            uow.outbox.add(_message("msg-2"))
+            uow.rollback()
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.onboardings.get(first.id) == record
+            assert uow.onboardings.find_by_token(_digest("a")) == record
+            assert uow.onboardings.find_by_token(_digest("b")) is None
+            assert uow.onboardings.find(second.id) is None
+            assert list(uow.terms.list()) == [terms]
+            assert list(uow.outbox.list()) == [message]
+
+    def test_refused_writes_leave_the_unit_of_work_usable(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        record = _invited(first.id, token_digests=(_digest("a"),))
+        terms = TermsOfUse(_SENT, "2026-03")
+        message = _message("msg-1", user_id=first.id)
+        self._store(uow_factory, record, terms, message)
+        with uow_factory() as uow:
+            refusals: list[tuple[type[PracticeIdError], Callable[[], object]]] = [
+                (DuplicateRecord, lambda: uow.onboardings.add(_invited(first.id))),
+                (OnboardingNotFound, lambda: uow.onboardings.update(_invited(second.id))),
+                (StaleRecord, lambda: uow.onboardings.update(attrs.evolve(record, version=3))),
+                (DuplicateRecord, lambda: uow.terms.publish(TermsOfUse(_FAR, "2026-03"))),
+                (
+                    DuplicateRecord,
+                    lambda: uow.outbox.add(
+                        _message("msg-2", idempotency_key=message.idempotency_key)
+                    ),
+                ),
+                (MessageNotFound, lambda: uow.outbox.update(_message("msg-3"))),
+                (StaleRecord, lambda: uow.outbox.update(attrs.evolve(message, version=2))),
+            ]
+            for refused, call in refusals:
+                with pytest.raises(refused):
+                    call()
+            added = _invited(second.id, token_digests=(_digest("b"),))
+            uow.onboardings.add(added)
+            updated = uow.onboardings.update(attrs.evolve(record, reminders_sent=1))
+            later = TermsOfUse(_SENT + timedelta(days=1), "2026-04")
+            uow.terms.publish(later)
+            fresh = _message("msg-2", user_id=second.id, next_attempt_at=_FAR)
+            uow.outbox.add(fresh)
+            (claimed,) = uow.outbox.claim(now=_SENT, limit=10, lease=_LEASE)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.onboardings.get(first.id) == updated
+            assert uow.onboardings.get(second.id) == added
+            assert uow.onboardings.find_by_token(_digest("b")) == added
+            assert list(uow.terms.list()) == [terms, later]
+            assert list(uow.outbox.list()) == [claimed, fresh]
+
+    def test_onboarding_repositories_outside_their_unit_of_work_raise(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        uow = uow_factory()
+        calls: list[Callable[[], object]] = [
+            lambda: uow.onboardings.find(user.id),
+            lambda: uow.onboardings.get(user.id),
+            lambda: uow.onboardings.find_by_token(_digest("a")),
+            lambda: uow.onboardings.claim_due(now=_FAR, limit=10),
+            lambda: uow.onboardings.add(_invited(user.id)),
+            lambda: uow.onboardings.update(_invited(user.id)),
+            uow.terms.current,
+            uow.terms.list,
+            lambda: uow.terms.publish(TermsOfUse(_SENT, "2026-03")),
+            lambda: uow.outbox.add(_message("msg-1")),
+            lambda: uow.outbox.get(MessageId("msg-1")),
+            lambda: uow.outbox.update(_message("msg-1")),
+            uow.outbox.list,
+            lambda: uow.outbox.claim(now=_FAR, limit=10, lease=_LEASE),
+        ]
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow:
+            pass
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow_factory() as fresh:
+            assert fresh.onboardings.find(user.id) is None
+            assert fresh.terms.current() is None
+            assert list(fresh.outbox.list()) == []
+
+    # -- against the in-memory store -------------------------------------------------------
+
+    def test_agrees_with_the_in_memory_store_under_random_operations(self) -> None:
+        _run_against_memory(_OnboardingAgreesWithMemory, self.make_unit_of_work_factory)
+
+    # -- concurrency (D2: concurrent services, sweeps and dispatchers) ---------------------
+
+    def test_sixteen_concurrent_adds_of_one_idempotency_key_store_exactly_one_message(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        key = f"onboarding:{user.id}:v0:invitation"
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            message = _message(f"msg-{i:02d}", idempotency_key=key, user_id=user.id)
+            barrier.wait()
+            with uow_factory() as uow:
+                uow.outbox.add(message)
+                uow.commit()
+            return message
+
+        results = self._race(attempt)
+        winners, refusals = _one_winner(results, Message, DuplicateRecord)
+        assert {type(r) for r in refusals} == {DuplicateRecord}
+        assert all(dict(r.params) == {"entity": "message", "id": key} for r in refusals)
+        with uow_factory() as uow:
+            assert list(uow.outbox.list()) == winners
+
+    def test_sixteen_concurrent_first_onboardings_of_one_user_have_exactly_one_winner(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            record = _invited(user.id, token_digests=(_digest(f"link-{i}"),))
+            barrier.wait()
+            with uow_factory() as uow:
+                uow.onboardings.add(record)
+                uow.commit()
+            return record
+
+        results = self._race(attempt)
+        winners, refusals = _one_winner(results, Onboarding, DuplicateRecord)
+        assert {type(r) for r in refusals} == {DuplicateRecord}
+        with uow_factory() as uow:
+            assert uow.onboardings.get(user.id) == winners[0]
+            found = [uow.onboardings.find_by_token(_digest(f"link-{i}")) for i in range(_THREADS)]
+        assert [f for f in found if f is not None] == winners
+
+    def test_sixteen_concurrent_publications_of_one_version_have_exactly_one_winner(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            terms = TermsOfUse(_SENT + timedelta(seconds=i), "2026-03")
+            barrier.wait()
+            with uow_factory() as uow:
+                uow.terms.publish(terms)
+                uow.commit()
+            return terms
+
+        results = self._race(attempt)
+        winners, _refusals = _one_winner(results, TermsOfUse, DuplicateRecord)
+        with uow_factory() as uow:
+            assert list(uow.terms.list()) == winners
+
+    def test_sixteen_concurrent_updates_of_one_onboarding_have_exactly_one_winner(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        self._store(uow_factory, _invited(user.id))
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            # Read and write in two units of work: see the access contract's race.
+            with uow_factory() as uow:
+                read = uow.onboardings.get(user.id)
+            barrier.wait()
+            minted = attrs.evolve(read, token_digests=(_digest(f"link-{i}"),))
+            with uow_factory() as uow:
+                stored = uow.onboardings.update(minted)
+                uow.commit()
+            return stored
+
+        results = self._race(attempt)
+        winners, _refusals = _one_winner(results, Onboarding, StaleRecord)
+        assert winners[0].version == 1
+        with uow_factory() as uow:
+            assert uow.onboardings.get(user.id) == winners[0]
+            found = [uow.onboardings.find_by_token(_digest(f"link-{i}")) for i in range(_THREADS)]
+        assert [f for f in found if f is not None] == winners
+
+    def test_sixteen_concurrent_updates_of_one_message_have_exactly_one_winner(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        self._store(uow_factory, _message("msg-1"))
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            with uow_factory() as uow:
+                read = uow.outbox.get(MessageId("msg-1"))
+            barrier.wait()
+            with uow_factory() as uow:
+                stored = uow.outbox.update(attrs.evolve(read, last_error=f"attempt {i}"))
+                uow.commit()
+            return stored
+
+        results = self._race(attempt)
+        winners, _refusals = _one_winner(results, Message, StaleRecord)
+        with uow_factory() as uow:
+            assert uow.outbox.get(MessageId("msg-1")) == winners[0]
+
+    def test_eight_concurrent_dispatchers_claim_each_of_two_hundred_messages_exactly_once(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        messages = [
+            _message(
+                f"msg-{n:03d}",
+                user_id=user.id,
+                next_attempt_at=_SENT - timedelta(seconds=n % 7),
+            )
+            for n in range(_BACKLOG)
+        ]
+        self._store(uow_factory, *messages)
+        now = _SENT + timedelta(minutes=1)
+
+        def dispatch(_i: int, barrier: threading.Barrier) -> object:
+            claimed: list[MessageId] = []
+            barrier.wait()
+            for _ in range(_BACKLOG):  # more would claim some message twice
+                with uow_factory() as uow:
+                    batch = uow.outbox.claim(now=now, limit=7, lease=_LEASE)
+                    uow.commit()
+                if not batch:
+                    break
+                claimed += [m.id for m in batch]
+            return claimed
+
+        results = self._race(dispatch, _DISPATCHERS)
+        assert not [r for r in results if not isinstance(r, list)], results
+        claims = Counter(i for ids in cast("list[list[MessageId]]", results) for i in ids)
+        assert sorted(claims) == sorted(m.id for m in messages)
+        twice = sorted(i for i, n in claims.items() if n > 1)
+        assert twice == [], f"claimed more than once: {twice}"
+        with uow_factory() as uow:
+            stored = list(uow.outbox.list())
+        assert {(m.attempts, m.version, m.claimed_until) for m in stored} == {(1, 1, now + _LEASE)}
+
+    def test_eight_concurrent_sweeps_process_each_of_two_hundred_due_records_exactly_once(
+        self, uow_factory: OnboardingUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, _BACKLOG)
+        records = [
+            _invited(u.id, due_at=_SENT - timedelta(seconds=n % 7)) for n, u in enumerate(users)
+        ]
+        self._store(uow_factory, *records)
+
+        def sweep(_i: int, barrier: threading.Barrier) -> object:
+            processed: list[UserId] = []
+            barrier.wait()
+            for _ in range(_BACKLOG):  # more would process some record twice
+                with uow_factory() as uow:
+                    due = uow.onboardings.claim_due(now=_SENT, limit=7)
+                    for record in due:  # the sweep's pattern: nothing due after it
+                        uow.onboardings.update(attrs.evolve(record, due_at=None))
+                    uow.commit()
+                if not due:
+                    break
+                processed += [r.user_id for r in due]
+            return processed
+
+        results = self._race(sweep, _DISPATCHERS)
+        assert not [r for r in results if not isinstance(r, list)], results
+        sweeps = Counter(i for ids in cast("list[list[UserId]]", results) for i in ids)
+        assert sorted(sweeps) == sorted(u.id for u in users)
+        twice = sorted(i for i, n in sweeps.items() if n > 1)
+        assert twice == [], f"processed more than once: {twice}"
+        with uow_factory() as uow:
+            assert list(uow.onboardings.claim_due(now=_FAR, limit=10)) == []
+            stored = [uow.onboardings.get(u.id) for u in users]
+        assert {(r.version, r.due_at) for r in stored} == {(1, None)}
+
+
+# The pools of the differential machine: few values, so that collisions and ties are common.
+_MACHINE_TIMES = tuple(_SENT + timedelta(hours=h) for h in range(4))
+_MACHINE_DUE = st.sampled_from((None, *_MACHINE_TIMES[:3]))
+_MACHINE_NOW = st.sampled_from((_SENT - timedelta(hours=1), *_MACHINE_TIMES))
+_MACHINE_LIMITS = st.sampled_from((0, 1, 2, 3, 10))
+_MACHINE_LEASES = st.sampled_from((timedelta(hours=1), timedelta(hours=2)))
+_MACHINE_CREATED = (_SENT - timedelta(hours=1), _SENT, _SENT.astimezone(_KATHMANDU))
+_MESSAGE_IDS = tuple(MessageId(f"msg-{name}") for name in ("a", "b", "c", "d", "e"))
+_MESSAGE_KEYS = tuple(f"onboarding:key-{n}" for n in range(1, 6))
+_MESSAGE_PARAMS: tuple[dict[str, str], ...] = (
+    {},
+    {"establishment": "Cabinet des Tilleuls"},
+    {"expires_at": _SENT.isoformat(), "établissement": "Hôpital Ωμέγα 🩺"},
+)
+_TERMS_VERSIONS = ("2025-12", "2026-01", "2026-03", "v10", "v9")
+_TERMS_TIMES = (_SENT - timedelta(days=1), _SENT, _SENT.astimezone(_NEWFOUNDLAND))
+_LINK_INDEXES = st.lists(st.integers(0, 2), unique=True, max_size=3)
+_ERRORS = ("", "TimeoutError", "round_over")
+
+
+def _machine_digest(user_id: UserId, index: int) -> bytes:
+    """One of the three link digests a user's record may hold in the machine."""
+    return _digest(f"{user_id}:{index}")
+
+
+# What find_by_token is asked: a digest of the pool, or something else.
+_TOKEN_QUERIES: SearchStrategy[object] = st.one_of(
+    st.builds(_machine_digest, st.sampled_from(_USER_IDS), st.integers(0, 2)),
+    st.sampled_from((b"", bytes(32), _machine_digest(_USER_IDS[0], 0).hex(), "", None, 42)),
+)
+
+
+class _OnboardingAgreesWithMemory(_AgreesWithMemory[OnboardingUnitOfWork]):
+    """Users, onboarding records, terms and the outbox against the in-memory store's.
+
+    Records point at stored users; each user's record holds some of three link digests of
+    its own (digests never collide). Sweeps clear ``due_at`` of what ``claim_due`` returned,
+    in the same unit of work. Ids, keys, versions and times come from small pools, so that
+    duplicates, stale versions and ties in the orders are frequent.
+    """
+
+    def _both(self, operation: str, call: Callable[[OnboardingUnitOfWork], object]) -> None:
+        super()._both(operation, lambda uow: _canonical(call(uow)))
+
+    def _add(self, record: _OnboardingRecord) -> None:
+        self._both(f"add({record!r})", lambda uow: _add_onboarding_record(uow, record))
+
+    def _onboarded(self) -> list[UserId]:
+        reference = self._pair()[1]
+        return [u for u in self._user_ids() if reference.onboardings.find(u) is not None]
+
+    def _message_ids(self) -> list[MessageId]:
+        return [m.id for m in self._pair()[1].outbox.list()]
+
+    @rule(operation=st.deferred(lambda: _operations(_OnboardingAgreesWithMemory)))
+    def step(self, operation: tuple[str, dict[str, Any]]) -> None:
+        self._run(operation)
+
+    @initialize(seeded=st.sampled_from((False, True, True, True)))
+    def seed(self, *, seeded: bool) -> None:
+        """An establishment; sometimes users with records, terms and messages too."""
+        organisation = Organisation(
+            id=_ORGANISATION_IDS[0], name="Groupe des Tilleuls", owners=(), created_at=_OPENED
+        )
+        self._add(organisation)
+        self._add(_establishment(_EST, organisation_id=organisation.id))
+        if seeded:
+            anna, bert, chloe, _dirk = _USER_IDS
+            for user_id in _USER_IDS:
+                self._add(sample_user(id=user_id))
+            digests = (_machine_digest(anna, 1), _machine_digest(anna, 0))
+            self._add(_invited(anna, due_at=_MACHINE_TIMES[0], token_digests=digests))
+            self._add(
+                _invited(
+                    bert,
+                    due_at=_MACHINE_TIMES[1],
+                    token_digests=(_machine_digest(bert, 2),),
+                    invited_by=anna,
+                )
+            )
+            self._add(attrs.evolve(_invited(chloe, due_at=None), status=OnboardingStatus.ACCEPTED))
+            self._add(TermsOfUse(_TERMS_TIMES[1], _TERMS_VERSIONS[1]))
+            self._add(_message(_MESSAGE_IDS[0], idempotency_key=_MESSAGE_KEYS[0], user_id=anna))
+            self._add(
+                _message(
+                    _MESSAGE_IDS[1],
+                    idempotency_key=_MESSAGE_KEYS[1],
+                    next_attempt_at=_MACHINE_TIMES[1],
+                    kind=MessageKind.INVITATION_EXPIRED,
+                    link_round=None,
+                )
+            )
+        self.finish(how="commit and leave")
+
+    # -- onboarding records -----------------------------------------------------------------
+
+    @_operation(
+        weight=2,
+        user_id=st.sampled_from(_USER_IDS),
+        status=st.sampled_from(OnboardingStatus),
+        mode=st.sampled_from(OnboardingMode),
+        due=_MACHINE_DUE,
+        links=_LINK_INDEXES,
+        invited_by=st.none() | st.sampled_from(_USER_IDS),
+        legacy=st.booleans(),
+        any_record=_ANY_RECORD,
+    )
+    def add_onboarding(
+        self,
+        *,
+        user_id: UserId,
+        status: OnboardingStatus,
+        mode: OnboardingMode,
+        due: datetime | None,
+        links: list[int],
+        invited_by: UserId | None,
+        legacy: bool,
+        any_record: bool,
+    ) -> None:
+        users = self._user_ids()
+        chosen = _pick(user_id, users, taken=self._onboarded(), any_record=any_record)
+        if chosen is None:
+            return
+        record = _invited(
+            chosen,
+            establishment_id=EstablishmentId("") if legacy else _EST,
+            status=status,
+            mode=mode,
+            due_at=due,
+            token_digests=tuple(_machine_digest(chosen, i) for i in links),
+            invited_by=invited_by if invited_by in users else None,
+        )
+        self._add(record)
+
+    @_operation(
+        weight=2,
+        user_id=st.sampled_from(_USER_IDS),
+        status=st.none() | st.sampled_from(OnboardingStatus),
+        due=_MACHINE_DUE,
+        links=st.none() | _LINK_INDEXES,
+        terms=st.none() | st.sampled_from(_TERMS_VERSIONS),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_onboarding(
+        self,
+        *,
+        user_id: UserId,
+        status: OnboardingStatus | None,
+        due: datetime | None,
+        links: list[int] | None,
+        terms: str | None,
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        user_id = _target(user_id, self._onboarded(), any_record=any_record)
+        current = self._stored(lambda uow: uow.onboardings.get(user_id)) or _invited(user_id)
+        changed = attrs.evolve(
+            current,
+            status=current.status if status is None else status,
+            resume=current.status if status is OnboardingStatus.DEACTIVATED else None,
+            due_at=due,
+            reminders_sent=current.reminders_sent + 1,
+            token_digests=(
+                current.token_digests
+                if links is None
+                else tuple(_machine_digest(user_id, i) for i in links)
+            ),
+            terms_version=current.terms_version if terms is None else terms,
+            terms_accepted_at=current.terms_accepted_at if terms is None else _SENT,
+            version=_shifted(current.version, shift),
+        )
+        self._update_onboarding(changed)
+
+    def _update_onboarding(self, changed: Onboarding) -> None:
+        links = [d.hex()[:8] for d in changed.token_digests]
+        self._both(
+            f"onboardings.update({changed!r}, links {links})",
+            lambda uow: uow.onboardings.update(changed),
+        )
+
+    @_operation(now=_MACHINE_NOW, limit=_MACHINE_LIMITS)
+    def sweep(self, *, now: datetime, limit: int) -> None:
+        """Claim the due records, then clear their ``due_at`` in the same unit of work."""
+        self._both(
+            f"onboardings.claim_due(now={now}, limit={limit})",
+            lambda uow: list(uow.onboardings.claim_due(now=now, limit=limit)),
+        )
+        for record in self._pair()[1].onboardings.claim_due(now=now, limit=limit):
+            self._update_onboarding(attrs.evolve(record, due_at=None))
+
+    @_operation(
+        user_id=st.sampled_from(_USER_IDS),
+        token=_TOKEN_QUERIES,
+        now=_MACHINE_NOW,
+        limit=_MACHINE_LIMITS,
+    )
+    def read_onboardings(
+        self, *, user_id: UserId, token: object, now: datetime, limit: int
+    ) -> None:
+        self._both(f"onboardings.get({user_id})", lambda uow: uow.onboardings.get(user_id))
+        self._both(f"onboardings.find({user_id})", lambda uow: uow.onboardings.find(user_id))
+        self._both(
+            f"onboardings.find_by_token({token!r})",
+            lambda uow: uow.onboardings.find_by_token(cast("bytes", token)),
+        )
+        self._both(
+            f"onboardings.claim_due(now={now}, limit={limit})",
+            lambda uow: list(uow.onboardings.claim_due(now=now, limit=limit)),
+        )
+
+    # -- terms of use -----------------------------------------------------------------------
+
+    @_operation(version=st.sampled_from(_TERMS_VERSIONS), when=st.sampled_from(_TERMS_TIMES))
+    def publish_terms(self, *, version: str, when: datetime) -> None:
+        self._add(TermsOfUse(when, version))
+
+    @_operation()
+    def read_terms(self) -> None:
+        self._both("terms.current()", lambda uow: uow.terms.current())
+        self._both("terms.list()", lambda uow: list(uow.terms.list()))
+
+    # -- the outbox -------------------------------------------------------------------------
+
+    @_operation(
+        weight=2,
+        message_id=st.sampled_from(_MESSAGE_IDS),
+        key=st.sampled_from(_MESSAGE_KEYS),
+        user_id=st.none() | st.sampled_from(_USER_IDS),
+        kind=st.sampled_from(MessageKind),
+        status=st.sampled_from(MessageStatus),
+        created=st.sampled_from(_MACHINE_CREATED),
+        next_attempt=st.sampled_from(_MACHINE_TIMES[:3]),
+        claimed_until=st.none() | st.sampled_from(_MACHINE_TIMES),
+        params=st.sampled_from(_MESSAGE_PARAMS),
+        any_record=_ANY_RECORD,
+    )
+    def add_message(
+        self,
+        *,
+        message_id: MessageId,
+        key: str,
+        user_id: UserId | None,
+        kind: MessageKind,
+        status: MessageStatus,
+        created: datetime,
+        next_attempt: datetime,
+        claimed_until: datetime | None,
+        params: dict[str, str],
+        any_record: bool,
+    ) -> None:
+        stored = self._pair()[1].outbox.list()
+        message = _message(
+            _free(message_id, [m.id for m in stored], _MESSAGE_IDS, any_record=any_record),
+            idempotency_key=_free(
+                key, [m.idempotency_key for m in stored], _MESSAGE_KEYS, any_record=any_record
+            ),
+            user_id=user_id if user_id in self._user_ids() else None,
+            kind=kind,
+            status=status,
+            created_at=created,
+            next_attempt_at=next_attempt,
+            claimed_until=claimed_until,
+            params=params,
+            link_round=1 if kind.carries_link else None,
+        )
+        self._add(message)
+
+    @_operation(
+        message_id=st.sampled_from(_MESSAGE_IDS),
+        status=st.none() | st.sampled_from(MessageStatus),
+        next_attempt=st.none() | st.sampled_from(_MACHINE_TIMES),
+        release=st.booleans(),
+        error=st.sampled_from(_ERRORS),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_message(
+        self,
+        *,
+        message_id: MessageId,
+        status: MessageStatus | None,
+        next_attempt: datetime | None,
+        release: bool,
+        error: str,
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        message_id = _target(message_id, self._message_ids(), any_record=any_record)
+        current = self._stored(lambda uow: uow.outbox.get(message_id)) or _message(message_id)
+        changed = attrs.evolve(
+            current,
+            status=current.status if status is None else status,
+            next_attempt_at=current.next_attempt_at if next_attempt is None else next_attempt,
+            claimed_until=None if release else current.claimed_until,
+            sent_at=_SENT if status is MessageStatus.SENT else current.sent_at,
+            last_error=error,
+            version=_shifted(current.version, shift),
+        )
+        self._both(f"outbox.update({changed!r})", lambda uow: uow.outbox.update(changed))
+
+    @_operation(weight=2, now=_MACHINE_NOW, limit=_MACHINE_LIMITS, lease=_MACHINE_LEASES)
+    def claim_messages(self, *, now: datetime, limit: int, lease: timedelta) -> None:
+        self._both(
+            f"outbox.claim(now={now}, limit={limit}, lease={lease})",
+            lambda uow: list(uow.outbox.claim(now=now, limit=limit, lease=lease)),
+        )
+
+    @_operation(
+        message_id=st.sampled_from(_MESSAGE_IDS),
+        status=st.none() | st.sampled_from(MessageStatus),
+        user_id=st.none() | st.sampled_from(_USER_IDS),
+    )
+    def read_messages(
+        self, *, message_id: MessageId, status: MessageStatus | None, user_id: UserId | None
+    ) -> None:
+        self._both(f"outbox.get({message_id})", lambda uow: uow.outbox.get(message_id))
+        self._both(
+            f"outbox.list(status={status}, user_id={user_id})",
+            lambda uow: list(uow.outbox.list(status=status, user_id=user_id)),
+        )
+
+    # -- what both stores hold --------------------------------------------------------------
+
+    def _contents(self, uow: OnboardingUnitOfWork) -> dict[str, object]:
+        found = super()._contents(uow)
+        for user_id in _USER_IDS:
+            found[f"onboardings.find({user_id})"] = uow.onboardings.find(user_id)
+            for index in range(3):
+                found[f"onboardings.find_by_token({user_id}, link {index})"] = (
+                    uow.onboardings.find_by_token(_machine_digest(user_id, index))
+                )
+        found["onboardings.claim_due(every record)"] = list(
+            uow.onboardings.claim_due(now=_FAR, limit=100)
+        )
+        found["terms.current()"] = uow.terms.current()
+        found["terms.list()"] = list(uow.terms.list())
+        found["outbox.list()"] = list(uow.outbox.list())
+        return {read: _canonical(outcome) for read, outcome in found.items()}
 
 
 class PasswordHasherContract:

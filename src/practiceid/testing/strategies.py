@@ -35,17 +35,25 @@ Profiles (A7, B1-B6, C7), for Belgium, France, Luxembourg and the Netherlands:
 * :func:`practitioner_forms`: the ``profession``, ``country``, ``identifiers`` and
   ``addresses`` that :meth:`~practiceid.ProfileService.save_practitioner` accepts in an
   establishment of a given product.
+
+Onboarding (D1, D2):
+
+* :func:`onboardings`: :class:`~practiceid.Onboarding` records in any status and mode, as
+  the invitation workflow leaves them, with 32-byte link digests;
+* :func:`terms_of_use`: published versions of the terms of use;
+* :func:`messages`: outbox :class:`~practiceid.outbox.Message` values in any status.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import itertools
 import re
 import string
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
-from typing import Final
+from datetime import UTC, date, datetime, timedelta
+from typing import Final, TypeVar
 
 import phonenumbers
 from hypothesis import assume
@@ -62,7 +70,15 @@ from practiceid.establishments import (
     Role,
     RoleId,
 )
+from practiceid.invitations import (
+    MessageKind,
+    Onboarding,
+    OnboardingMode,
+    OnboardingStatus,
+    TermsOfUse,
+)
 from practiceid.memberships import Delegation, Membership, MembershipStatus
+from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.permissions import Feature, Permission
 from practiceid.policies.contact import AddressKind
 from practiceid.policies.email import EmailAddress, EmailPolicy
@@ -92,8 +108,10 @@ __all__ = [
     "logins",
     "logos",
     "memberships",
+    "messages",
     "near_misses",
     "niss_numbers",
+    "onboardings",
     "passwords",
     "permission_sets",
     "phone_numbers",
@@ -102,6 +120,7 @@ __all__ = [
     "roles",
     "rpps_numbers",
     "strong_passwords",
+    "terms_of_use",
     "typos",
     "users",
     "valid_identifiers",
@@ -1107,3 +1126,295 @@ def practitioner_forms(
             )
         offered = [wanted]
     return _practitioner_forms(kind, chosen, offered)
+
+
+# --- Onboarding: records, terms of use, outbox messages (D1, D2) -------------------------
+
+# Locales of the products' messages: what the onboarding service accepts, [a-z]{2,3}(-[A-Z]{2})?.
+_LOCALES = ("fr-BE", "nl-BE", "de-BE", "en", "fr-FR", "fr-LU", "lb-LU", "nl-NL", "en-GB")
+_MOMENTS = st.datetimes(
+    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - bounds are naive by API
+    max_value=datetime(2090, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+_DIGEST_BYTES = 32  # SHA-256
+_MAX_LIVE_LINKS = 8  # InvitationSettings.live_links by default
+_MAX_REMINDERS = 5
+_LINK_DIGESTS = st.lists(
+    st.binary(min_size=_DIGEST_BYTES, max_size=_DIGEST_BYTES), max_size=_MAX_LIVE_LINKS, unique=True
+)
+_LINKED_STATUSES = frozenset({OnboardingStatus.INVITED, OnboardingStatus.EXPIRED})
+_USER_IDS = _HEX.map(lambda h: UserId(f"user-{h}"))
+# Addresses of staff, normalized: cheaper to draw than emails(), which tries every spelling.
+_ADDRESSES = st.builds(
+    "{}.{}@{}".format,
+    st.sampled_from(("dr.dupont", "Élodie.Lefèvre", "j.peeters", "secretariat")),
+    _HEX,
+    st.sampled_from(("cabinet-exemple.be", "Hôpital-Exemple.be", "clinique-exemple.fr")),
+).map(EmailPolicy().parse)
+
+
+@functools.cache
+def _within(low: timedelta, high: timedelta) -> st.SearchStrategy[timedelta]:
+    """Durations from ``low`` to ``high``, in whole seconds (shrinking to ``low``)."""
+    return st.integers(int(low.total_seconds()), int(high.total_seconds())).map(
+        lambda s: timedelta(seconds=s)
+    )
+
+
+_UP_TO_A_DAY = _within(timedelta(0), timedelta(days=1))
+_EXPIRIES = _within(timedelta(hours=1), timedelta(days=90))
+
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _enum_choices(kind: type[_E], value: object, option: str) -> tuple[_E, ...]:
+    """Every member of ``kind``, or the one ``value`` names; refuse anything else."""
+    if value is None:
+        return tuple(kind)
+    try:
+        return (kind(value),)
+    except ValueError:
+        raise InvalidConfiguration(f"unknown {option} {value!r}", option=option) from None
+
+
+def _fixed_user(user_id: object) -> st.SearchStrategy[UserId]:
+    if user_id is None:
+        return _USER_IDS
+    if not isinstance(user_id, str):
+        raise InvalidConfiguration("user_id must be a text id", option="user_id")
+    return st.just(UserId(user_id))
+
+
+def onboardings(
+    *,
+    user_id: UserId | None = None,
+    status: OnboardingStatus | str | None = None,
+    mode: OnboardingMode | str | None = None,
+) -> st.SearchStrategy[Onboarding]:
+    """Onboarding records (D1, D2) as the invitation workflow leaves them.
+
+    ``status`` and ``mode`` are drawn unless given; an ``administrator`` record (its password
+    set by an administrator) is never ``invited`` or ``expired``. Times are aware UTC
+    datetimes, in the order things happen (created, sent, accepted, signed in, activated);
+    a link mode's record has a round, its deadline and the invitations of the last 24 hours
+    (``sends``); an ``invited`` record may be due before its deadline and holds up to 8
+    distinct 32-byte link digests, other records none; a ``deactivated`` one says which
+    status it resumes. Locales look like ``fr-BE``; ``user_id`` is made up unless given.
+
+    Raises:
+        InvalidConfiguration: an unknown ``status`` or ``mode``, ``administrator`` with
+            ``invited`` or ``expired``, or a ``user_id`` that is not text.
+    """
+    users = _fixed_user(user_id)
+    modes = _enum_choices(OnboardingMode, mode, "mode")
+    statuses = _enum_choices(OnboardingStatus, status, "status")
+    pairs = [(m, s) for m in modes for s in statuses if m.uses_link or s not in _LINKED_STATUSES]
+    if not pairs:
+        raise InvalidConfiguration(
+            f"no record in {modes[0].value} mode is {statuses[0].value}", option="status"
+        )
+    return _onboardings(users, tuple(pairs))
+
+
+_TERMS_VERSION_START = string.digits + string.ascii_letters
+_TERMS_VERSION_REST = _TERMS_VERSION_START + "._:-"
+_TERMS_VERSIONS = st.one_of(
+    st.builds("{}-{:02d}".format, st.integers(2000, 2089), st.integers(1, 12)),
+    st.builds(
+        str.__add__,
+        st.sampled_from(_TERMS_VERSION_START),
+        st.text(_TERMS_VERSION_REST, max_size=63),
+    ),
+)
+
+
+_RESUMABLE = (
+    OnboardingStatus.INVITED,
+    OnboardingStatus.ACCEPTED,
+    OnboardingStatus.ACTIVE,
+    OnboardingStatus.EXPIRED,
+)
+# What an administrator-mode record resumes instead: it was never sent a link.
+_WITHOUT_LINK = {OnboardingStatus.INVITED: OnboardingStatus.ACCEPTED}
+_WITHOUT_LINK[OnboardingStatus.EXPIRED] = OnboardingStatus.ACTIVE
+_UP_TO_90_DAYS = _within(timedelta(0), timedelta(days=90))
+# Invitations of the last 24 hours before a round's: a day old is out of the window.
+_RESUMES = st.sampled_from(_RESUMABLE)
+_INVITERS = st.none() | _USER_IDS
+_LOCALE_CHOICES = st.sampled_from(_LOCALES)
+_VERSIONS = st.integers(0, 20)
+_ROUNDS = st.integers(1, 20)
+_REMINDER_COUNTS = st.integers(0, _MAX_REMINDERS)
+_MAYBE_UP_TO_90_DAYS = st.none() | _UP_TO_90_DAYS
+_MAYBE_TERMS_VERSIONS = st.none() | _TERMS_VERSIONS
+_EARLIER_SENDS = st.lists(
+    _within(timedelta(seconds=1), timedelta(days=1, seconds=-1)), max_size=4, unique=True
+)
+
+
+@st.composite
+def _onboardings(
+    draw: st.DrawFn,
+    users: st.SearchStrategy[UserId],
+    pairs: tuple[tuple[OnboardingMode, OnboardingStatus], ...],
+) -> Onboarding:
+    # Every value is drawn whatever the mode and status, in one order, so that a record
+    # shrinks to a simpler status field by field (the first pair: invitation, invited).
+    mode, status = draw(st.sampled_from(pairs))
+    resume = draw(_RESUMES)
+    created = draw(_MOMENTS)
+    values: dict[str, object] = {
+        "user_id": draw(users),
+        "establishment_id": EstablishmentId(f"est-{draw(_HEX)}"),
+        "mode": mode,
+        "status": status,
+        "created_at": created,
+        "invited_by": draw(_INVITERS),
+        "locale": draw(_LOCALE_CHOICES),
+        "email_key": draw(_ADDRESSES).key,
+        "version": draw(_VERSIONS),
+    }
+    round_ = draw(_ROUNDS)
+    resent_after = draw(_UP_TO_90_DAYS)
+    expiry = draw(_EXPIRIES)
+    earlier = draw(_EARLIER_SENDS)[: round_ - 1]
+    reminders = draw(_REMINDER_COUNTS)
+    due_after = draw(_MAYBE_UP_TO_90_DAYS)
+    digests = draw(_LINK_DIGESTS)
+    accepted_after = draw(_UP_TO_90_DAYS)
+    later = [draw(_UP_TO_A_DAY) for _ in range(3)]  # signed in, activated, terms accepted
+    signed_in_early = draw(st.booleans())
+    terms = draw(_MAYBE_TERMS_VERSIONS)
+    temporary = draw(st.booleans())
+
+    reached = status  # the status whose fields the record holds
+    if status is OnboardingStatus.DEACTIVATED:
+        if not mode.uses_link:
+            resume = _WITHOUT_LINK.get(resume, resume)
+        values["resume"] = reached = resume
+    accepted = created
+    if mode.uses_link:
+        # Re-sent at least a day after the account was made: earlier sends are after it.
+        sent = created + timedelta(days=1) + resent_after if round_ > 1 else created
+        expires = sent + expiry
+        values.update(
+            round=round_,
+            sent_at=sent,
+            expires_at=expires,
+            reminders_sent=reminders,
+            sends=(*sorted(sent - d for d in earlier), sent),
+        )
+        if status is OnboardingStatus.INVITED:
+            values["due_at"] = None if due_after is None else sent + min(due_after, expiry)
+            values["token_digests"] = digests
+        accepted = sent + min(accepted_after, expiry)
+    if reached in {OnboardingStatus.ACCEPTED, OnboardingStatus.ACTIVE}:
+        active = reached is OnboardingStatus.ACTIVE
+        values["accepted_at"] = accepted
+        signed_in = accepted + later[0] if active or signed_in_early else None
+        values["signed_in_at"] = signed_in
+        if active and signed_in is not None:
+            values["activated_at"] = signed_in + later[1]
+        if terms is not None and signed_in is not None:
+            values.update(terms_version=terms, terms_accepted_at=signed_in + later[2])
+        values["password_change_required"] = (
+            temporary and mode is OnboardingMode.WELCOME and not active
+        )
+    return Onboarding(**values)  # type: ignore[arg-type]
+
+
+def terms_of_use() -> st.SearchStrategy[TermsOfUse]:
+    """Published versions of the terms of use (D2), with an aware UTC publication time.
+
+    Versions are what :meth:`~practiceid.OnboardingService.publish_terms` accepts: 1 to 64
+    letters, digits, ``.``, ``_``, ``:`` and ``-``, starting with a letter or a digit; most
+    look like ``2026-03``.
+    """
+    return st.builds(TermsOfUse, published_at=_MOMENTS, version=_TERMS_VERSIONS)
+
+
+_ERRORS = ("TimeoutError", "ConnectionError", "SMTPRecipientsRefused")
+_MAX_ATTEMPTS = 12  # Backoff.attempts by default
+_ATTEMPTS = st.integers(0, _MAX_ATTEMPTS)
+_FAILURES = st.sampled_from(_ERRORS)
+
+
+def messages(
+    *,
+    user_id: UserId | None = None,
+    status: MessageStatus | str | None = None,
+    kind: MessageKind | str | None = None,
+) -> st.SearchStrategy[Message]:
+    """Outbox messages (D2) as the onboarding service writes them and the dispatcher leaves them.
+
+    A random id; ``kind`` and ``status`` drawn unless given; a normalized made-up recipient
+    address; a locale like ``fr-BE``; the idempotency key the service derives
+    (``onboarding:<user>:v<version>:<kind>``); the establishment's name in ``params``, and the
+    deadline (ISO 8601) and the invitation round for a kind that carries a link. Pending
+    messages may be claimed (``claimed_until``) and may have failed before; sent ones have
+    ``sent_at``; failed ones their last error; cancelled ones ``round_over``. Times are aware
+    UTC datetimes. ``user_id``, the account the message is about, is made up unless given.
+
+    Raises:
+        InvalidConfiguration: an unknown ``status`` or ``kind``, or a ``user_id`` that is not
+            text.
+    """
+    users = _fixed_user(user_id)
+    kinds = _enum_choices(MessageKind, kind, "kind")
+    statuses = _enum_choices(MessageStatus, status, "status")
+    return _messages(users, kinds, statuses)
+
+
+@st.composite
+def _messages(
+    draw: st.DrawFn,
+    users: st.SearchStrategy[UserId],
+    kinds: tuple[MessageKind, ...],
+    statuses: tuple[MessageStatus, ...],
+) -> Message:
+    # Every value is drawn whatever the kind and status, in one order: see _onboardings.
+    kind = draw(st.sampled_from(kinds))
+    status = draw(st.sampled_from(statuses))
+    about = draw(users)
+    created = draw(_MOMENTS)
+    establishment = draw(_ESTABLISHMENT_NAME)
+    expiry = draw(_EXPIRIES)
+    link_round = draw(_ROUNDS)
+    attempts = draw(_ATTEMPTS)
+    next_attempt = created + draw(_within(timedelta(0), timedelta(hours=6)))
+    claimed = draw(st.booleans())
+    lease = draw(_within(timedelta(minutes=1), timedelta(hours=1)))
+    failure = draw(_FAILURES)
+    sent_after = draw(_UP_TO_A_DAY)
+
+    pending = status is MessageStatus.PENDING
+    attempts = attempts if pending else max(attempts, 1)
+    claimed = claimed and pending and attempts > 0
+    params = {"establishment": establishment}
+    if kind.carries_link:
+        params["expires_at"] = (created + expiry).isoformat()
+    error = ""
+    if status is MessageStatus.CANCELLED:
+        error = "round_over"
+    elif status is MessageStatus.FAILED or (pending and attempts and not claimed):
+        error = failure
+    return Message(
+        id=MessageId(str(draw(st.uuids()))),
+        kind=kind,
+        recipient=draw(_ADDRESSES).address,
+        locale=draw(_LOCALE_CHOICES),
+        idempotency_key=f"onboarding:{about}:v{draw(st.integers(0, 50))}:{kind}",
+        created_at=created,
+        next_attempt_at=next_attempt,
+        params=params,
+        user_id=about,
+        link_round=link_round if kind.carries_link else None,
+        status=status,
+        attempts=attempts,
+        claimed_until=next_attempt + lease if claimed else None,
+        sent_at=next_attempt + sent_after if status is MessageStatus.SENT else None,
+        last_error=error,
+        version=draw(_VERSIONS),
+    )

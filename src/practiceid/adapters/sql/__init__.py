@@ -39,7 +39,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import sqlalchemy as sa
 from alembic import command
@@ -55,13 +55,19 @@ from practiceid.adapters.sql._store import (
     SqlEstablishmentProfileRepository,
     SqlEstablishmentRepository,
     SqlMembershipRepository,
+    SqlOnboardingRepository,
     SqlOrganisationRepository,
+    SqlOutboxRepository,
     SqlPractitionerRepository,
+    SqlTermsRepository,
     SqlUnitOfWork,
     SqlUserRepository,
     translate,
 )
 from practiceid.errors import InvalidConfiguration, SchemaMismatch
+
+if TYPE_CHECKING:
+    from practiceid.ports import OnboardingUnitOfWorkFactory
 
 __all__ = [
     "SCHEMA_REVISION",
@@ -69,9 +75,12 @@ __all__ = [
     "SqlEstablishmentProfileRepository",
     "SqlEstablishmentRepository",
     "SqlMembershipRepository",
+    "SqlOnboardingRepository",
     "SqlOrganisationRepository",
+    "SqlOutboxRepository",
     "SqlPractitionerRepository",
     "SqlStore",
+    "SqlTermsRepository",
     "SqlUnitOfWork",
     "SqlUserRepository",
     "create_engine",
@@ -248,7 +257,7 @@ class SqlStore:
         return cls(create_engine(url, schema=schema, **options))
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        """Return a new unit of work (an :data:`~practiceid.ports.AccessUnitOfWorkFactory`)."""
+        """Return a new unit of work (an :data:`~practiceid.ports.OnboardingUnitOfWorkFactory`)."""
         return SqlUnitOfWork(self)
 
     def close(self) -> None:
@@ -365,3 +374,10 @@ class SqlStore:
                 connection.commit()
             except sa_exc.SQLAlchemyError as error:
                 raise translate(error) from None
+
+
+if TYPE_CHECKING:
+
+    def _takes_every_service(store: SqlStore) -> OnboardingUnitOfWorkFactory:
+        """``store.unit_of_work`` is what every service takes (checked by mypy, never run)."""
+        return store.unit_of_work

@@ -4,7 +4,8 @@ Values in, values out: rows never leave the adapter. Professional numbers are st
 their compact ``number`` and parsed again on the way out (their policies' ``parse``), so
 what comes back carries everything its type derives (an INAMI number's profession, an
 IBAN's BIC). Logins and e-mail addresses are stored as typed, beside their keys, and
-rebuilt with ``Login(display)`` and ``EmailAddress(address)``.
+rebuilt with ``Login(display)`` and ``EmailAddress(address)``. Instants inside JSON documents
+are ISO 8601 text with their offset, read back equal.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from practiceid.establishments import (
     Role,
     RoleId,
 )
+from practiceid.invitations import (
+    MessageKind,
+    Onboarding,
+    OnboardingMode,
+    OnboardingStatus,
+    TermsOfUse,
+)
 from practiceid.memberships import Delegation, Membership, MembershipStatus
+from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.permissions import Permission
 from practiceid.policies import initials as initials_policy
 from practiceid.policies.contact import Address, AddressKind
@@ -441,5 +450,123 @@ def profile_from(row: Row) -> EstablishmentProfile:
         trainee_account=(
             None if row["trainee_account"] is None else iban.parse(row["trainee_account"])
         ),
+        version=row["version"],
+    )
+
+
+# -- onboarding (D1, D2) --------------------------------------------------------------------
+
+
+def onboarding_values(onboarding: Onboarding, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_onboardings``; the link digests go to their own table."""
+    return {
+        "user_id": onboarding.user_id,
+        "establishment_id": onboarding.establishment_id,
+        "mode": onboarding.mode.value,
+        "status": onboarding.status.value,
+        "created_at": onboarding.created_at,
+        "sent_at": onboarding.sent_at,
+        "expires_at": onboarding.expires_at,
+        "due_at": onboarding.due_at,
+        "invited_by": onboarding.invited_by,
+        "locale": onboarding.locale,
+        "round": onboarding.round,
+        "reminders_sent": onboarding.reminders_sent,
+        "email_key": onboarding.email_key,
+        "sends": [_instant(sent) for sent in onboarding.sends],
+        "resume": None if onboarding.resume is None else onboarding.resume.value,
+        "accepted_at": onboarding.accepted_at,
+        "signed_in_at": onboarding.signed_in_at,
+        "activated_at": onboarding.activated_at,
+        "terms_version": onboarding.terms_version,
+        "terms_accepted_at": onboarding.terms_accepted_at,
+        "password_change_required": onboarding.password_change_required,
+        "version": version,
+    }
+
+
+def onboarding_from(row: Row, digests: Iterable[bytes]) -> Onboarding:
+    """The record a row and its live links' digests (in their order) hold."""
+    sends: Sequence[str] = row["sends"]
+    invited_by = row["invited_by"]
+    resume = row["resume"]
+    return Onboarding(
+        user_id=UserId(row["user_id"]),
+        establishment_id=EstablishmentId(row["establishment_id"]),
+        mode=OnboardingMode(row["mode"]),
+        status=OnboardingStatus(row["status"]),
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+        expires_at=row["expires_at"],
+        due_at=row["due_at"],
+        invited_by=None if invited_by is None else UserId(invited_by),
+        locale=row["locale"],
+        round=row["round"],
+        reminders_sent=row["reminders_sent"],
+        token_digests=(bytes(digest) for digest in digests),
+        email_key=row["email_key"],
+        sends=(datetime.fromisoformat(sent) for sent in sends),
+        resume=None if resume is None else OnboardingStatus(resume),
+        accepted_at=row["accepted_at"],
+        signed_in_at=row["signed_in_at"],
+        activated_at=row["activated_at"],
+        terms_version=row["terms_version"],
+        terms_accepted_at=row["terms_accepted_at"],
+        password_change_required=row["password_change_required"],
+        version=row["version"],
+    )
+
+
+def terms_values(terms: TermsOfUse) -> dict[str, object]:
+    """The columns of ``practiceid_terms``."""
+    return {"version": terms.version, "published_at": terms.published_at}
+
+
+def terms_from(row: Row) -> TermsOfUse:
+    """The version of the terms of use a row holds."""
+    return TermsOfUse(published_at=row["published_at"], version=row["version"])
+
+
+def message_values(message: Message, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_outbox``: the template's parameters as JSON."""
+    return {
+        "id": message.id,
+        "idempotency_key": message.idempotency_key,
+        "kind": message.kind.value,
+        "recipient": message.recipient,
+        "locale": message.locale,
+        "params": dict(message.params),
+        "user_id": message.user_id,
+        "link_round": message.link_round,
+        "status": message.status.value,
+        "attempts": message.attempts,
+        "next_attempt_at": message.next_attempt_at,
+        "claimed_until": message.claimed_until,
+        "sent_at": message.sent_at,
+        "last_error": message.last_error,
+        "created_at": message.created_at,
+        "version": version,
+    }
+
+
+def message_from(row: Row) -> Message:
+    """The message a row holds."""
+    user_id = row["user_id"]
+    return Message(
+        id=MessageId(row["id"]),
+        kind=MessageKind(row["kind"]),
+        recipient=row["recipient"],
+        locale=row["locale"],
+        idempotency_key=row["idempotency_key"],
+        created_at=row["created_at"],
+        next_attempt_at=row["next_attempt_at"],
+        params=row["params"],
+        user_id=None if user_id is None else UserId(user_id),
+        link_round=row["link_round"],
+        status=MessageStatus(row["status"]),
+        attempts=row["attempts"],
+        claimed_until=row["claimed_until"],
+        sent_at=row["sent_at"],
+        last_error=row["last_error"],
         version=row["version"],
     )

@@ -12,7 +12,17 @@ reports a violation:
 * ``practiceid_memberships``: the initials key per establishment (A7); empty initials are
   stored as ``NULL`` keys, and ``NULL`` is never equal to ``NULL`` in a unique index;
 * ``practiceid_identity_keys``: one row per practitioner number (B2, B3), primary key
-  ``(kind, key)``.
+  ``(kind, key)``;
+* ``practiceid_onboarding_links``: one row per live invitation link, primary key its
+  SHA-256 digest, so a link names at most one record (D2);
+* ``practiceid_terms``: one row per published version, primary key the version;
+* ``practiceid_outbox``: the idempotency key of each message.
+
+Two partial indexes hold only the rows a worker looks for, so that its query costs what it
+returns: ``practiceid_onboardings`` by ``(due_at, user_id)`` where ``due_at`` is set (the
+sweep), and ``practiceid_outbox`` by ``(next_attempt_at, id)`` where the message is
+``pending`` (the dispatcher's claim). Both dialects have partial indexes; their ``WHERE`` is
+written once, in :data:`DUE_ONBOARDINGS` and :data:`PENDING_MESSAGES`.
 
 The migrations in ``migrations/versions`` build exactly these tables; a test compares them.
 """
@@ -20,7 +30,7 @@ The migrations in ``migrations/versions`` build exactly these tables; a test com
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -224,3 +234,92 @@ establishment_profiles: Final = sa.Table(
 LOGIN_INDEX: Final = "ix_practiceid_users_login_key"
 EMAIL_INDEX: Final = "ix_practiceid_users_email_key"
 INITIALS_INDEX: Final = "ix_practiceid_memberships_establishment_id_initials_key"
+
+# -- onboarding (D1, D2) --------------------------------------------------------------------
+
+DUE_ONBOARDINGS: Final = "due_at IS NOT NULL"
+"""The rows of ``practiceid_onboardings`` the sweep's index holds."""
+PENDING_MESSAGES: Final = "status = 'pending'"
+"""The rows of ``practiceid_outbox`` the dispatcher's index holds; its claim says it literally
+(SQLite uses a partial index only for a query that repeats its ``WHERE``, not a parameter)."""
+
+
+def _partial(where: str) -> dict[str, Any]:
+    """The keyword arguments of an index holding the rows ``where`` on both dialects."""
+    return {"postgresql_where": sa.text(where), "sqlite_where": sa.text(where)}
+
+
+onboardings: Final = sa.Table(
+    f"{PREFIX}onboardings",
+    METADATA,
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), primary_key=True),
+    # Not a foreign key: a record made for an account that predates onboarding names none.
+    sa.Column("establishment_id", sa.String, nullable=False),
+    sa.Column("mode", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("due_at", UtcDateTime, nullable=True),
+    sa.Column("invited_by", sa.String, nullable=True),
+    sa.Column("locale", sa.String, nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("reminders_sent", sa.Integer, nullable=False),
+    sa.Column("email_key", sa.String, nullable=False),
+    sa.Column("sends", JSON_DOCUMENT, nullable=False),
+    sa.Column("resume", sa.String, nullable=True),
+    sa.Column("accepted_at", UtcDateTime, nullable=True),
+    sa.Column("signed_in_at", UtcDateTime, nullable=True),
+    sa.Column("activated_at", UtcDateTime, nullable=True),
+    sa.Column("terms_version", sa.String, nullable=True),
+    sa.Column("terms_accepted_at", UtcDateTime, nullable=True),
+    sa.Column("password_change_required", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "due_at", "user_id", **_partial(DUE_ONBOARDINGS)),
+)
+
+onboarding_links: Final = sa.Table(
+    f"{PREFIX}onboarding_links",
+    METADATA,
+    sa.Column("digest", sa.LargeBinary(32), primary_key=True),
+    sa.Column("user_id", sa.String, sa.ForeignKey(onboardings.c.user_id), nullable=False),
+    # Orders a record's digests as ``Onboarding.token_digests`` (oldest link first): it grows
+    # along the tuple, so that appending a link moves no other row.
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Index(None, "user_id"),
+)
+
+terms: Final = sa.Table(
+    f"{PREFIX}terms",
+    METADATA,
+    sa.Column("version", sa.String, primary_key=True),
+    sa.Column("published_at", UtcDateTime, nullable=False),
+)
+
+outbox: Final = sa.Table(
+    f"{PREFIX}outbox",
+    METADATA,
+    _id("id", primary_key=True),
+    sa.Column("idempotency_key", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("recipient", sa.String, nullable=False),
+    sa.Column("locale", sa.String, nullable=False),
+    sa.Column("params", JSON_DOCUMENT, nullable=False),
+    # Not a foreign key: the outbox is a log of what was sent, kept whatever the account.
+    sa.Column("user_id", sa.String, nullable=True),
+    sa.Column("link_round", sa.Integer, nullable=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("claimed_until", UtcDateTime, nullable=True),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "idempotency_key", unique=True),
+    sa.Index(None, "next_attempt_at", "id", **_partial(PENDING_MESSAGES)),
+    sa.Index(None, "user_id"),
+)
+
+DUE_INDEX: Final = "ix_practiceid_onboardings_due_at_user_id"
+PENDING_INDEX: Final = "ix_practiceid_outbox_next_attempt_at_id"

@@ -6,12 +6,19 @@ ports require (PostgreSQL aborts the whole transaction on a failed statement oth
 Uniqueness is checked by the database's unique indexes, atomically with the write; when one
 is violated, the adapter looks the keys up again, in the order the error contract gives, to
 raise the right coded error. Driver exceptions never leave this module.
+
+The two worker queries, the onboarding sweep (``claim_due``) and the outbox's ``claim``, read
+a partial index in order and lock what they take with ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so that concurrent workers share the work instead of waiting for each other. Where
+the ports order by an id, PostgreSQL compares ids with the ``"C"`` collation: code point order,
+as Python's and SQLite's, whatever the database's default collation.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, TypeVar
 
@@ -31,7 +38,9 @@ from practiceid.errors import (
     DuplicateUserId,
     EstablishmentNotFound,
     MembershipNotFound,
+    MessageNotFound,
     NotFound,
+    OnboardingNotFound,
     OrganisationNotFound,
     PracticeIdError,
     PractitionerNotFound,
@@ -51,7 +60,9 @@ from practiceid.establishments import (
     Organisation,
     OrganisationId,
 )
+from practiceid.invitations import Onboarding, TermsOfUse
 from practiceid.memberships import Membership, MembershipStatus
+from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
 from practiceid.practitioners import Practitioner
@@ -64,8 +75,11 @@ __all__ = [
     "SqlEstablishmentProfileRepository",
     "SqlEstablishmentRepository",
     "SqlMembershipRepository",
+    "SqlOnboardingRepository",
     "SqlOrganisationRepository",
+    "SqlOutboxRepository",
     "SqlPractitionerRepository",
+    "SqlTermsRepository",
     "SqlUnitOfWork",
     "SqlUserRepository",
 ]
@@ -124,8 +138,9 @@ def _text_id(value: object) -> bool:
 class SqlUnitOfWork:
     """A transaction over an :class:`~practiceid.adapters.sql.SqlStore`.
 
-    Implements :class:`~practiceid.ports.AccessUnitOfWork`. ``commit`` keeps the unit of
-    work open: later changes go into a new transaction.
+    Implements :class:`~practiceid.ports.OnboardingUnitOfWork` (and so
+    :class:`~practiceid.ports.AccessUnitOfWork`). ``commit`` keeps the unit of work open:
+    later changes go into a new transaction.
     """
 
     def __init__(self, store: SqlStore) -> None:
@@ -138,6 +153,9 @@ class SqlUnitOfWork:
         self.memberships = SqlMembershipRepository(self)
         self.practitioners = SqlPractitionerRepository(self)
         self.establishment_profiles = SqlEstablishmentProfileRepository(self)
+        self.onboardings = SqlOnboardingRepository(self)
+        self.terms = SqlTermsRepository(self)
+        self.outbox = SqlOutboxRepository(self)
 
     def __enter__(self) -> Self:
         if self._connection is not None:
@@ -904,3 +922,416 @@ class SqlEstablishmentProfileRepository:
             ),
         )
         return attrs.evolve(profile, version=profile.version + 1)
+
+
+# -- onboarding (D1, D2) ------------------------------------------------------------------------
+
+
+def _postgres(connection: sa.Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def _in_code_point_order(
+    connection: sa.Connection, column: sa.ColumnElement[str]
+) -> sa.ColumnElement[str]:
+    """``column`` for ``ORDER BY`` in Python's order: SQLite's is already; PostgreSQL's "C"."""
+    return column.collate("C") if _postgres(connection) else column
+
+
+_LINK: Final = "link_digest"
+_onboardings: Final = schema.onboardings
+_links: Final = schema.onboarding_links
+_held: Final = _links.alias("held")
+
+# A record and its live links in one statement: one row per link (one row without links),
+# the links in their order. Built once, like the users' look-ups.
+_ONBOARDING_BY_USER: Final = (
+    sa.select(_onboardings, _links.c.digest.label(_LINK))
+    .select_from(_onboardings.outerjoin(_links, _links.c.user_id == _onboardings.c.user_id))
+    .where(_onboardings.c.user_id == sa.bindparam("value"))
+    .order_by(_links.c.position)
+)
+# The link's primary key, its record's, then the record's links (the index on user_id).
+_ONBOARDING_BY_LINK: Final = (
+    sa.select(_onboardings, _links.c.digest.label(_LINK))
+    .select_from(
+        _held.join(_onboardings, _onboardings.c.user_id == _held.c.user_id).join(
+            _links, _links.c.user_id == _onboardings.c.user_id
+        )
+    )
+    .where(_held.c.digest == sa.bindparam("value"))
+    .order_by(_links.c.position)
+)
+
+
+def _onboardings_from(rows: Iterable[sa.RowMapping]) -> list[Onboarding]:
+    """The records of rows holding a record each (with ``link_digest`` if it has links)."""
+    grouped: dict[str, tuple[sa.RowMapping, list[bytes]]] = {}
+    for row in rows:
+        _, digests = grouped.setdefault(row["user_id"], (row, []))
+        if row[_LINK] is not None:
+            digests.append(row[_LINK])
+    return [codec.onboarding_from(row, digests) for row, digests in grouped.values()]
+
+
+class SqlOnboardingRepository:
+    """The :class:`~practiceid.ports.OnboardingRepository` of a :class:`SqlUnitOfWork`.
+
+    A record's live links are rows of ``practiceid_onboarding_links``, primary key the
+    digest, with their place in ``token_digests``: ``find_by_token`` is a primary-key
+    look-up, and a digest can't be held by two records. Writing a record with a digest that
+    another record holds (or holding one digest twice) raises
+    :class:`~practiceid.errors.DuplicateRecord` with ``entity="onboarding_link"``; the port
+    says it never happens (256-bit tokens do not collide).
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def _conflict(self, onboarding: Onboarding, *, new: bool) -> PracticeIdError:
+        this = _onboardings.c.user_id == onboarding.user_id
+        if new and self._uow.read(lambda c: _exists(c, _onboardings, this)):
+            return DuplicateRecord(entity="onboarding", id=onboarding.user_id)
+        digests = list(onboarding.token_digests)
+        clash = sa.and_(_links.c.digest.in_(digests), _links.c.user_id != onboarding.user_id)
+        if len(digests) > len(set(digests)) or self._uow.read(lambda c: _exists(c, _links, clash)):
+            return _duplicate_link(onboarding)
+        return _unknown_reference("onboarding", onboarding.user_id)
+
+    @staticmethod
+    def _write_links(connection: sa.Connection, onboarding: Onboarding, *, new: bool) -> None:
+        """Make the stored links those of ``onboarding``: drop and add the difference.
+
+        Positions only need to grow along ``token_digests``. Minting keeps the newest links
+        in order and appends one, so the kept rows stay as they are and the new ones go after
+        them; any other order is written out again.
+        """
+        digests = onboarding.token_digests
+        if len(set(digests)) < len(digests):
+            raise _duplicate_link(onboarding)  # rolls the savepoint back
+        mine = _links.c.user_id == onboarding.user_id
+        held: dict[bytes, int] = {}
+        if not new:
+            if not digests:
+                connection.execute(_links.delete().where(mine))
+                return
+            held = {
+                bytes(digest): position
+                for digest, position in connection.execute(
+                    sa.select(_links.c.digest, _links.c.position).where(mine)
+                )
+            }
+        gone = [digest for digest in held if digest not in digests]
+        if gone:
+            connection.execute(_links.delete().where(mine, _links.c.digest.in_(gone)))
+        kept = [digest for digest in digests if digest in held]
+        start = max((held[digest] for digest in kept), default=-1) + 1
+        places = [held[digest] for digest in kept]
+        if digests[: len(kept)] != tuple(kept) or places != sorted(places):
+            start = 0  # not kept links then new ones, in order: number them all again
+            for position, digest in enumerate(digests):
+                if digest in held and held[digest] != position:
+                    connection.execute(
+                        _links.update().where(_links.c.digest == digest).values(position=position)
+                    )
+        added = [
+            {"digest": digest, "user_id": onboarding.user_id, "position": start + n}
+            for n, digest in enumerate(digests)
+            if digest not in held
+        ]
+        if added:
+            connection.execute(_links.insert(), added)
+
+    def add(self, onboarding: Onboarding) -> None:
+        """Store a user's first record; raise DuplicateRecord."""
+        values = codec.onboarding_values(onboarding, version=onboarding.version)
+
+        def run(connection: sa.Connection) -> None:
+            connection.execute(_onboardings.insert(), values)
+            self._write_links(connection, onboarding, new=True)
+
+        self._uow.write(
+            run,
+            conflict=lambda: self._conflict(onboarding, new=True),
+            entity="onboarding",
+            record_id=onboarding.user_id,
+        )
+
+    def _one(self, query: sa.Select[tuple[object, ...]], value: object) -> Onboarding | None:
+        rows = self._uow.read(lambda c: c.execute(query, {"value": value}).mappings().all())
+        found = _onboardings_from(rows)
+        return found[0] if found else None
+
+    def get(self, user_id: UserId) -> Onboarding:
+        """Return the user's record; raise OnboardingNotFound."""
+        found = self.find(user_id)
+        if found is None:
+            raise OnboardingNotFound(user_id=user_id)
+        return found
+
+    def find(self, user_id: UserId) -> Onboarding | None:
+        """Return the user's record, if any."""
+        return self._one(_ONBOARDING_BY_USER, user_id) if _text_id(user_id) else None
+
+    def find_by_token(self, digest: bytes) -> Onboarding | None:
+        """Return the record holding this link digest, if any: a primary-key look-up."""
+        return self._one(_ONBOARDING_BY_LINK, digest) if _digest(digest) else None
+
+    def update(self, onboarding: Onboarding) -> Onboarding:
+        """Replace the stored record if its version matches; return it, version + 1."""
+        _update_versioned(
+            self._uow,
+            _onboardings,
+            _onboardings.c.user_id == onboarding.user_id,
+            codec.onboarding_values(onboarding, version=onboarding.version + 1),
+            expected=onboarding.version,
+            entity="onboarding",
+            record_id=onboarding.user_id,
+            conflict=lambda: self._conflict(onboarding, new=False),
+            not_found=OnboardingNotFound(user_id=onboarding.user_id),
+            stale=_stale_record(
+                "onboarding", onboarding.user_id, onboarding.version, user_id=onboarding.user_id
+            ),
+            then=lambda c: self._write_links(c, onboarding, new=False),
+        )
+        return attrs.evolve(onboarding, version=onboarding.version + 1)
+
+    def claim_due(self, *, now: datetime, limit: int) -> Sequence[Onboarding]:
+        """Return and hold up to ``limit`` records due at ``now``, earliest ``due_at`` first.
+
+        A range of the partial index on ``(due_at, user_id)``; on PostgreSQL the rows are
+        locked, and rows another unit of work holds are skipped.
+        """
+        if limit <= 0:
+            return []
+
+        def run(connection: sa.Connection) -> list[Onboarding]:
+            query = (
+                sa.select(_onboardings)
+                .where(_onboardings.c.due_at <= now)
+                .order_by(
+                    _onboardings.c.due_at,
+                    _in_code_point_order(connection, _onboardings.c.user_id),
+                )
+                .limit(limit)
+            )
+            if _postgres(connection):
+                query = query.with_for_update(skip_locked=True)
+            rows = connection.execute(query).mappings().all()
+            if not rows:
+                return []
+            digests: dict[str, list[bytes]] = {row["user_id"]: [] for row in rows}
+            for user_id, digest in connection.execute(
+                sa.select(_links.c.user_id, _links.c.digest)
+                .where(_links.c.user_id.in_(list(digests)))
+                .order_by(_links.c.user_id, _links.c.position)
+            ):
+                digests[user_id].append(digest)
+            return [codec.onboarding_from(row, digests[row["user_id"]]) for row in rows]
+
+        return self._uow.read(run)
+
+
+def _digest(value: object) -> bool:
+    """Whether ``value`` can be a stored link digest: bytes, as the in-memory index keys."""
+    return isinstance(value, bytes)
+
+
+def _duplicate_link(onboarding: Onboarding) -> DuplicateRecord:
+    return DuplicateRecord(entity="onboarding_link", id=onboarding.user_id)
+
+
+class SqlTermsRepository:
+    """The :class:`~practiceid.ports.TermsRepository` of a :class:`SqlUnitOfWork`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def publish(self, terms: TermsOfUse) -> None:
+        """Store a new version; raise DuplicateRecord when it was published before."""
+        table = schema.terms
+
+        def conflict() -> PracticeIdError:
+            if self._uow.read(lambda c: _exists(c, table, table.c.version == terms.version)):
+                return DuplicateRecord(entity="terms", id=terms.version)
+            return _unknown_reference("terms", terms.version)  # pragma: no cover - no key else
+
+        self._uow.write(
+            lambda c: c.execute(table.insert(), codec.terms_values(terms)),
+            conflict=conflict,
+            entity="terms",
+            record_id=terms.version,
+        )
+
+    def current(self) -> TermsOfUse | None:
+        """Return the version published last (ties: the greatest version), if any."""
+        table = schema.terms
+
+        def run(connection: sa.Connection) -> sa.RowMapping | None:
+            version = _in_code_point_order(connection, table.c.version)
+            query = sa.select(table).order_by(table.c.published_at.desc(), version.desc()).limit(1)
+            return connection.execute(query).mappings().first()
+
+        row = self._uow.read(run)
+        return None if row is None else codec.terms_from(row)
+
+    def list(self) -> Sequence[TermsOfUse]:
+        """Return every version, oldest first."""
+        rows = self._uow.read(lambda c: c.execute(sa.select(schema.terms)).mappings().all())
+        return sorted(codec.terms_from(row) for row in rows)
+
+
+class SqlOutboxRepository:
+    """The :class:`~practiceid.ports.OutboxRepository` of a :class:`SqlUnitOfWork`.
+
+    The idempotency key is a unique index: of two units of work writing the same change at
+    once, one waits for the other and then gets :class:`~practiceid.errors.DuplicateRecord`.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, message: Message) -> None:
+        """Store a new message; raise DuplicateRecord when its idempotency key is taken."""
+        table = schema.outbox
+        values = codec.message_values(message, version=message.version)
+
+        def conflict() -> PracticeIdError:
+            key = table.c.idempotency_key == message.idempotency_key
+            if self._uow.read(lambda c: _exists(c, table, key)):
+                return DuplicateRecord(entity="message", id=message.idempotency_key)
+            if self._uow.read(lambda c: _exists(c, table, table.c.id == message.id)):
+                return DuplicateRecord(entity="message", id=message.id)
+            return _unknown_reference("message", message.id)  # pragma: no cover - no key else
+
+        self._uow.write(
+            lambda c: c.execute(table.insert(), values),
+            conflict=conflict,
+            entity="message",
+            record_id=message.id,
+        )
+
+    def get(self, message_id: MessageId) -> Message:
+        """Return the message; raise MessageNotFound."""
+        table = schema.outbox
+        row = (
+            self._uow.read(
+                lambda c: (
+                    c.execute(sa.select(table).where(table.c.id == message_id)).mappings().first()
+                )
+            )
+            if _text_id(message_id)
+            else None
+        )
+        if row is None:
+            raise MessageNotFound(message_id=message_id)
+        return codec.message_from(row)
+
+    def update(self, message: Message) -> Message:
+        """Replace the stored message if its version matches; return it, version + 1.
+
+        The idempotency key never changes: a message carrying another one than the stored
+        message's is refused with DuplicateRecord, after a missing message and before a
+        stale one, as in the in-memory store.
+        """
+        table = schema.outbox
+        this = table.c.id == message.id
+        values = codec.message_values(message, version=message.version + 1)
+
+        def run(connection: sa.Connection) -> int:
+            matched = table.update().where(
+                this,
+                table.c.version == message.version,
+                table.c.idempotency_key == message.idempotency_key,
+            )
+            return int(connection.execute(matched.values(values)).rowcount)
+
+        if self._uow.write(
+            run,
+            conflict=lambda: _unknown_reference("message", message.id),
+            entity="message",
+            record_id=message.id,
+        ):
+            return attrs.evolve(message, version=message.version + 1)
+        stored = self._uow.read(
+            lambda c: c.execute(
+                sa.select(table.c.version, table.c.idempotency_key).where(this)
+            ).first()
+        )
+        if stored is None:
+            raise MessageNotFound(message_id=message.id)
+        version, key = stored
+        if key != message.idempotency_key:
+            raise DuplicateRecord(entity="message", id=message.idempotency_key)
+        raise StaleRecord(
+            entity="message",
+            id=message.id,
+            message_id=message.id,
+            expected=message.version,
+            stored=int(version),
+        )
+
+    def claim(self, *, now: datetime, limit: int, lease: timedelta) -> Sequence[Message]:
+        """Claim up to ``limit`` due, unclaimed pending messages for ``lease``.
+
+        One ``UPDATE … WHERE id IN (SELECT … LIMIT) RETURNING …``: the inner query is a range
+        of the partial index on pending messages' ``(next_attempt_at, id)``, and on
+        PostgreSQL it locks what it takes and skips what another unit of work is claiming.
+        """
+        if limit <= 0:
+            return []
+        table = schema.outbox
+
+        def run(connection: sa.Connection) -> list[Message]:
+            due = (
+                sa.select(table.c.id)
+                .where(
+                    # Literally the partial index's WHERE: SQLite matches it by its text.
+                    sa.text(schema.PENDING_MESSAGES),
+                    table.c.next_attempt_at <= now,
+                    sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now),
+                )
+                .order_by(table.c.next_attempt_at, _in_code_point_order(connection, table.c.id))
+                .limit(limit)
+            )
+            if _postgres(connection):
+                due = due.with_for_update(skip_locked=True)
+            claim = table.update().values(
+                claimed_until=now + lease,
+                attempts=table.c.attempts + 1,
+                version=table.c.version + 1,
+            )
+            if connection.dialect.update_returning:
+                rows = connection.execute(
+                    claim.where(table.c.id.in_(due.scalar_subquery())).returning(*table.c)
+                ).mappings()
+            else:  # SQLite before 3.35: take, write, read back (units of work take turns)
+                ids = list(connection.execute(due).scalars())
+                if not ids:
+                    return []
+                connection.execute(claim.where(table.c.id.in_(ids)))
+                rows = connection.execute(sa.select(table).where(table.c.id.in_(ids))).mappings()
+            return [codec.message_from(row) for row in rows]
+
+        messages = self._uow.write(
+            run,
+            conflict=lambda: _unknown_reference("message", None),
+            entity="message",
+            record_id=None,
+        )
+        return sorted(messages, key=lambda m: (m.next_attempt_at, m.id))
+
+    def list(
+        self, *, status: MessageStatus | None = None, user_id: UserId | None = None
+    ) -> Sequence[Message]:
+        """Return the messages (with this status, about this user), by creation then id."""
+        table = schema.outbox
+        query = sa.select(table)
+        if status is not None:
+            query = query.where(table.c.status == MessageStatus(status).value)
+        if user_id is not None:
+            if not _text_id(user_id):
+                return []
+            query = query.where(table.c.user_id == user_id)
+        rows = self._uow.read(lambda c: c.execute(query).mappings().all())
+        return sorted((codec.message_from(row) for row in rows), key=lambda m: (m.created_at, m.id))
