@@ -24,7 +24,16 @@ All measurements run in one process on the same inputs, so that their ratios mea
     query plans, against Django's ``get(username=...)``. PostgreSQL is skipped, with the
     reason, unless ``PRACTICEID_BENCH_POSTGRES_URL`` or ``PRACTICEID_TEST_POSTGRES_URL`` is
     set; ``PRACTICEID_BENCH_SQL_SIZES`` and ``PRACTICEID_BENCH_SQL_REGISTRATIONS`` make a
-    quick run (see ``benchmarks/_sql.py``).
+    quick run (see ``benchmarks/_sql.py``);
+11. onboarding (``_onboarding``, in a process of its own): the sweep
+    (``OnboardingService.run_due``) over 1 000 000 invitations of which 1 % are due, and a
+    sweep with nothing due as the table grows from 10 000 to 1 000 000, against the same
+    claim done as a full scan, with the query plans; the dispatcher delivering the sweep's
+    10 000 messages; and opening valid, unknown, used, expired and revoked invitation links
+    against Django's ``PasswordResetTokenGenerator.check_token``, on a SQLite file and on
+    PostgreSQL (skipped as in 10). ``PRACTICEID_BENCH_ONBOARDING_SIZES``,
+    ``PRACTICEID_BENCH_ONBOARDING_DUE`` and ``PRACTICEID_BENCH_ONBOARDING_LINKS`` make a quick
+    run (see ``benchmarks/_onboarding.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ from benchmarks import (
     _django,
     _identifiers,
     _inputs,
+    _onboarding,
     _profiles,
     _report,
     _sql,
@@ -389,6 +399,7 @@ def main() -> None:
     access_ratios = _access.bench_access()
     profiles = _profiles.bench_profiles(overhead_ns)
     sql_ratios = _sql.bench_sql()
+    onboarding_ratios = _onboarding.bench_onboarding()
     _django.assert_no_database()
     print_summary(failing_vs_django, passing, worst)
     _report.table(
@@ -429,6 +440,13 @@ def main() -> None:
     )
     _report.note("rows / Django above 1: practiceid takes longer than Django; 1M / 10k rows:")
     _report.note("how a look-up's time grows with the number of users (a scan: ~100x).")
+    print()
+    _report.table(
+        ["onboarding ratio (medians, same run)", "value"],
+        [[name, _report.ratio(value, 1)] for name, value in onboarding_ratios.items()],
+    )
+    _report.note("1M / 10k: how a sweep's time grows with the number of records (flat: ~1x);")
+    _report.note("full scan / run_due: what the index saves; refused links should cost alike.")
     print("Django opened no database connection (dummy backend; checked after the run).")
     print(f"Total time: {time.perf_counter() - started:.1f} s")
 

@@ -106,6 +106,7 @@ DEFAULT_LOCALES: Mapping[ProductKind, str] = MappingProxyType(
 _LOCALE = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")
 _TERMS_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _T = TypeVar("_T")
+_NO_USER = UserId("")  # an id no account has: looked up for a link that names none
 
 
 @attrs.frozen
@@ -561,12 +562,14 @@ class OnboardingService:
     def _check_link(self, uow: OnboardingUnitOfWork, token: object) -> tuple[Onboarding, User]:
         """Return the record and account a link opens, or raise InvitationInvalid.
 
-        Every path hashes the token, makes one indexed look-up and evaluates every condition,
-        so unknown, used, expired and revoked links fail alike.
+        Every path hashes the token, makes the same two indexed look-ups (the link, then an
+        account: the link's, or an id no account has) and evaluates every condition, so
+        unknown, used, expired and revoked links fail alike. A used or revoked link's digest
+        is gone from storage, so it is found no more than an unknown one.
         """
         digest = token_digest(token)
         onboarding = uow.onboardings.find_by_token(digest)
-        user = None if onboarding is None else _find_user(uow, onboarding.user_id)
+        user = _find_user(uow, onboarding.user_id if onboarding is not None else _NO_USER)
         email_key = user.email.key if user is not None and user.is_active else ""
         invitation.accept(onboarding, self.clock.now(), digest=digest, email_key=email_key)
         assert onboarding is not None  # noqa: S101 - accept raised otherwise
