@@ -63,14 +63,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
-import json
 import math
 import os
 import random
 import re
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -84,7 +82,7 @@ from typing import TYPE_CHECKING, Any, Final
 import sqlalchemy as sa
 
 import practiceid
-from benchmarks import _report, _timing
+from benchmarks import _report, _section, _timing
 from benchmarks._sql import DOMAINS, FIRST_NAMES, LAST_NAMES, POSTGRES_ENVS, Person, person
 from practiceid.adapters import StaticAuthorizer
 from practiceid.adapters.sql import SqlStore
@@ -1706,21 +1704,12 @@ def run_section() -> dict[str, float]:
 
 def bench_onboarding() -> dict[str, float]:
     """Run the section in a process of its own (Django is configured once per process)."""
-    sys.stdout.flush()
-    with tempfile.TemporaryDirectory() as directory:
-        summary = Path(directory) / "summary.json"
-        subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "benchmarks._onboarding", "--summary", str(summary)], check=True
-        )
-        return json.loads(summary.read_text(encoding="utf-8"))
+    return _section.run_apart("benchmarks._onboarding")
 
 
 def main(argv: Sequence[str]) -> None:
     """``python -m benchmarks._onboarding [--summary PATH]``: run section 11."""
-    ratios = run_section()
-    if len(argv) == 2 and argv[0] == "--summary":
-        Path(argv[1]).write_text(json.dumps(ratios), encoding="utf-8")
-    sys.stdout.flush()
+    _section.main(run_section, argv)
 
 
 if __name__ == "__main__":

@@ -50,13 +50,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib.metadata
-import json
 import math
 import os
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -71,7 +69,7 @@ from typing import TYPE_CHECKING, Any, Final
 import sqlalchemy as sa
 
 import practiceid
-from benchmarks import _report, _timing
+from benchmarks import _report, _section, _timing
 from practiceid.adapters import InMemoryStore, StaticAuthorizer, SystemClock
 from practiceid.adapters.sql import SqlStore
 from practiceid.adapters.sql._codec import user_values
@@ -1440,21 +1438,12 @@ def run_section() -> dict[str, float]:
 
 def bench_sql() -> dict[str, float]:
     """Run the section in a process of its own (Django is configured once per process)."""
-    sys.stdout.flush()
-    with tempfile.TemporaryDirectory() as directory:
-        summary = Path(directory) / "summary.json"
-        subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "benchmarks._sql", "--summary", str(summary)], check=True
-        )
-        return json.loads(summary.read_text(encoding="utf-8"))
+    return _section.run_apart("benchmarks._sql")
 
 
 def main(argv: Sequence[str]) -> None:
     """``python -m benchmarks._sql [--summary PATH]``: run section 10."""
-    ratios = run_section()
-    if len(argv) == 2 and argv[0] == "--summary":
-        Path(argv[1]).write_text(json.dumps(ratios), encoding="utf-8")
-    sys.stdout.flush()
+    _section.main(run_section, argv)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,13 @@ fails the test with the workers' stacks (faulthandler on SIGUSR1) and stderr.
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,14 +56,21 @@ from practiceid.policies import invitation
 from practiceid.policies.invitation import InvitationSettings
 from practiceid.testing import ManualClock, fast_hasher, sample_onboarding, sample_user
 
-from .conftest import POSTGRES_SKIP, POSTGRES_URL
+from ._workers import (
+    DATABASES,
+    Database,
+    Worker,
+    WorkerPool,
+    new_database,
+    new_postgres_schema,
+    wait_for_backends_exit,
+    worker_script,
+)
 
 READY_TIMEOUT = 60.0
 """Seconds the workers get to start (import, connect) before the test fails."""
 RUN_TIMEOUT = 60.0
 """Seconds the workers get to finish once started: a hang fails the test."""
-BACKEND_EXIT_TIMEOUT = 10.0
-"""Seconds PostgreSQL gets to notice that a killed worker's connection is gone."""
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -261,10 +263,8 @@ def _worker_main(config_path: str) -> None:
 _WORKER_PRELUDE = """\
 from __future__ import annotations
 
-import faulthandler
 import json
 import os
-import signal
 import sys
 import time
 from datetime import datetime, timedelta
@@ -276,108 +276,54 @@ from practiceid.adapters import StaticAuthorizer
 from practiceid.adapters.sql import SqlStore
 from practiceid.outbox import Delivery
 from practiceid.testing import ManualClock, fast_hasher
-
-faulthandler.register(signal.SIGUSR1, all_threads=True)  # the parent asks on a hang
 """
 
-WORKER_SCRIPT = "\n\n".join(
-    [
-        _WORKER_PRELUDE,
-        *(
-            inspect.getsource(function)
-            for function in (
-                SinkNotifier,
-                _worker_store,
-                _services,
-                _barrier,
-                _dispatch_in_worker,
-                _invite_in_worker,
-                _sweep_in_worker,
-                _worker_main,
-            )
-        ),
-        "_worker_main(sys.argv[1])\n",
-    ]
+WORKER_SCRIPT = worker_script(
+    _WORKER_PRELUDE,
+    SinkNotifier,
+    _worker_store,
+    _services,
+    _barrier,
+    _dispatch_in_worker,
+    _invite_in_worker,
+    _sweep_in_worker,
+    _worker_main,
 )
 
 
 # -- the parent's side ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Database:
-    """Where the workers and the test meet: a URL and, on PostgreSQL, the test's schema."""
-
-    url: str
-    schema: str | None = None
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.url.startswith("postgresql")
-
-    def store(self) -> SqlStore:
-        return SqlStore.from_url(self.url, schema=self.schema)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 def database(request, tmp_path) -> Iterator[Database]:
     """A new SQLite file, or a schema of the test's own on PostgreSQL, dropped at the end."""
-    if request.param == "sqlite":
-        found = Database(f"sqlite:///{tmp_path / 'outbox.db'}")
-        with found.store() as store:
-            store.create_schema()
-        yield found
-        return
-    yield from _postgres_database()
+    yield from new_database(Database, request.param, tmp_path / "outbox.db")
 
 
 @pytest.fixture
 def postgres_database() -> Iterator[Database]:
     """A schema of the test's own on PostgreSQL (the races that need row locks)."""
-    yield from _postgres_database()
-
-
-def _postgres_database() -> Iterator[Database]:
-    if not POSTGRES_URL:
-        pytest.skip(POSTGRES_SKIP)
-    found = Database(POSTGRES_URL, f"practiceid_test_{uuid.uuid4().hex[:12]}")
-    with found.store() as store:
-        store.create_schema()
-        try:
-            yield found
-        finally:
-            with store.engine.begin() as connection:
-                # Bounded: a backend still holding locks fails the teardown, not CI.
-                connection.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
-                connection.exec_driver_sql(f'DROP SCHEMA "{found.schema}" CASCADE')
+    yield from new_postgres_schema(Database)
 
 
 @dataclass
-class Worker:
-    name: str
-    process: subprocess.Popen[bytes]
-    out: Path
-    err: Path
+class SinkWorker(Worker):
+    """A worker whose notifier writes to ``sink``; its connections carry ``application_name``."""
+
     sink: Path
     application_name: str
 
-    def report(self) -> str:
-        stderr = self.err.read_text(encoding="utf-8", errors="replace")[-6000:]
-        return f"--- worker {self.name}: exit code {self.process.poll()}\n{stderr}"
-
-    def result(self) -> dict[str, Any]:
-        return json.loads(self.out.read_text(encoding="utf-8"))
-
 
 @dataclass
-class Workers:
-    """The test's worker processes; those still running at the end are killed (by pid)."""
+class Workers(WorkerPool):
+    """Workers running this module's ``WORKER_SCRIPT`` on ``database``, each with a sink."""
 
-    directory: Path
     database: Database | None = None
-    started: list[Worker] = field(default_factory=list)
 
-    def start(self, name: str, config: dict[str, Any]) -> Worker:
+    script = WORKER_SCRIPT
+    poll = 0.002
+
+    def start(self, name: str, config: dict[str, Any], *, barrier: bool = False) -> SinkWorker:
         assert self.database is not None
         sink = self.directory / f"{name}.sink"
         application_name = f"{self.database.schema or 'sqlite'}:{name}"[:63]
@@ -390,89 +336,31 @@ class Workers:
             "lease": LEASE.total_seconds(),
             **config,
         }
-        config_path = self.directory / f"{name}.json"
-        config_path.write_text(json.dumps(config), encoding="utf-8")
-        out, err = self.directory / f"{name}.out", self.directory / f"{name}.err"
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            process = subprocess.Popen(
-                [sys.executable, "-c", WORKER_SCRIPT, str(config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-            )
-        worker = Worker(name, process, out, err, sink, application_name)
+        process, out, err = self.launch(name, config, barrier=barrier)
+        worker = SinkWorker(name, process, out, err, sink, application_name)
         self.started.append(worker)
         return worker
 
-    def reports(self) -> str:
-        return "\n".join(worker.report() for worker in self.started)
-
-    def fail(self, message: str) -> None:
-        """Fail the test, with each worker's stack (if still running) and stderr."""
-        running = [w for w in self.started if w.process.poll() is None]
-        for worker in running:
-            worker.process.send_signal(signal.SIGUSR1)  # faulthandler dumps its stacks
-        time.sleep(0.5 if running else 0)
-        self.kill()
-        pytest.fail(f"{message}\n{self.reports()}", pytrace=False)
-
-    def wait_until(self, ready: Callable[[], bool], *, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not ready():
-            if any(w.process.poll() is not None for w in self.started):
-                self.fail(f"a worker exited before {what}")
-            if time.monotonic() > deadline:
-                self.fail(f"no {what} after {timeout} s")
-            time.sleep(0.002)
-
-    def finish(self, *, timeout: float) -> None:
-        """Wait for every worker to exit (successfully) within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        for worker in self.started:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        if any(worker.process.poll() is None for worker in self.started):
-            self.fail(f"workers still running after {timeout} s: a hang")
-        if any(worker.process.returncode != 0 for worker in self.started):
-            self.fail("a worker failed")
-
-    def sigkill(self, worker: Worker) -> None:
-        """Kill the worker with SIGKILL; on PostgreSQL, wait for its connections to end."""
-        worker.process.send_signal(signal.SIGKILL)
-        assert worker.process.wait(timeout=30) == -signal.SIGKILL
+    def killed(self, worker: Worker) -> None:
+        """On PostgreSQL, wait for the killed worker's connections to end."""
+        assert isinstance(worker, SinkWorker)
         if self.database is not None and self.database.is_postgres:
             _wait_for_backends_exit(self.database, worker.application_name)
         # SQLite: the OS released the dead process's file locks; nothing to wait for.
 
-    def kill(self) -> None:
-        for worker in self.started:
-            if worker.process.poll() is None:
-                worker.process.kill()
-            worker.process.wait(timeout=30)
-
 
 @pytest.fixture
 def workers(tmp_path) -> Iterator[Workers]:
-    started = Workers(tmp_path)
-    try:
-        yield started
-    finally:
-        started.kill()
+    yield from Workers.running(tmp_path)
 
 
 def _wait_for_backends_exit(database: Database, application_name: str) -> None:
-    # A killed worker's server processes notice the closed socket on their own time, then
-    # roll back (releasing row locks a fresh dispatcher would otherwise skip) and exit.
+    # A killed worker's server processes roll back (releasing row locks a fresh dispatcher
+    # would otherwise skip) and exit on their own time.
     query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
-    deadline = time.monotonic() + BACKEND_EXIT_TIMEOUT
+    failure = f"PostgreSQL backends of {application_name} outlived their client"
     with database.store() as store:
-        while True:
-            with store.engine.connect() as connection:
-                if not connection.execute(query, {"name": application_name}).scalar():
-                    return
-            if time.monotonic() > deadline:
-                pytest.fail(f"PostgreSQL backends of {application_name} outlived their client")
-            time.sleep(0.02)
+        wait_for_backends_exit(store.engine, query, {"name": application_name}, failure=failure)
 
 
 def _lines(path: Path) -> list[str]:
@@ -655,7 +543,7 @@ def test_invitations_committed_by_a_killed_process_are_sent_once_by_a_later_disp
 # -- dispatchers racing on PostgreSQL --------------------------------------------------------
 
 
-def _race(workers: Workers, tmp_path: Path, count: int, task: dict[str, Any]) -> list[Worker]:
+def _race(workers: Workers, tmp_path: Path, count: int, task: dict[str, Any]) -> list[SinkWorker]:
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     started = [

@@ -16,20 +16,14 @@ workers' tracebacks (faulthandler on SIGUSR1), instead of running into a CI time
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import json
 import random
-import signal
-import subprocess
 import sys
 import time
 import traceback
 import unicodedata
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,14 +53,19 @@ from practiceid.adapters import InMemoryStore, StaticAuthorizer
 from practiceid.adapters.sql import SqlStore
 from practiceid.testing import ManualClock, fast_hasher
 
-from .conftest import POSTGRES_SKIP, POSTGRES_URL
+from . import _workers
+from ._workers import (
+    DATABASES,
+    WorkerPool,
+    new_database,
+    wait_for_backends_exit,
+    worker_script,
+)
 
 READY_TIMEOUT = 60.0
 """Seconds the workers get to start (import, connect) before the test fails."""
 RUN_TIMEOUT = 120.0
 """Seconds the workers get to finish once started: a hang fails the test."""
-BACKEND_EXIT_TIMEOUT = 10.0
-"""Seconds PostgreSQL gets to notice that a killed worker's connection is gone."""
 LOCK_WAIT = 2.0
 """Seconds a unit of work may wait for a lock after a kill: "at once", with slack for CI."""
 
@@ -238,9 +237,7 @@ def _worker_main(config_path: str) -> None:
 _WORKER_PRELUDE = """\
 from __future__ import annotations
 
-import faulthandler
 import json
-import signal
 import sys
 import time
 import traceback
@@ -266,44 +263,26 @@ from practiceid import (
 from practiceid.adapters import StaticAuthorizer
 from practiceid.adapters.sql import SqlStore
 from practiceid.testing import ManualClock, fast_hasher
-
-faulthandler.register(signal.SIGUSR1, all_threads=True)  # the parent asks on a hang
 """
 
-WORKER_SCRIPT = "\n\n".join(
-    [
-        _WORKER_PRELUDE,
-        *(
-            inspect.getsource(function)
-            for function in (
-                _user_fields,
-                _practice,
-                _write_practice,
-                _write_tagged,
-                _write_doomed,
-                _register_in_worker,
-                _die_in_unit_of_work,
-                _worker_main,
-            )
-        ),
-        "_worker_main(sys.argv[1])\n",
-    ]
+WORKER_SCRIPT = worker_script(
+    _WORKER_PRELUDE,
+    _user_fields,
+    _practice,
+    _write_practice,
+    _write_tagged,
+    _write_doomed,
+    _register_in_worker,
+    _die_in_unit_of_work,
+    _worker_main,
 )
 
 
 # -- the parent's side ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Database:
-    """Where the workers and the test meet: a URL and, on PostgreSQL, the test's schema."""
-
-    url: str
-    schema: str | None = None
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.schema is not None
+class Database(_workers.Database):
+    """A :class:`_workers.Database` whose stores may be impatient for locks."""
 
     def store(self, *, lock_wait: float | None = None) -> SqlStore:
         """A store whose units of work wait at most ``lock_wait`` seconds for a lock."""
@@ -315,111 +294,21 @@ class Database:
         return SqlStore.from_url(self.url, schema=self.schema, **options)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 def database(request, tmp_path) -> Iterator[Database]:
     """A new SQLite file, or a schema of the test's own on PostgreSQL, dropped at the end."""
-    if request.param == "sqlite":
-        found = Database(f"sqlite:///{tmp_path / 'practice.db'}")
-        with found.store() as store:
-            store.create_schema()
-        yield found
-        return
-    if not POSTGRES_URL:
-        pytest.skip(POSTGRES_SKIP)
-    found = Database(POSTGRES_URL, f"practiceid_test_{uuid.uuid4().hex[:12]}")
-    with found.store() as store:
-        store.create_schema()
-        try:
-            yield found
-        finally:
-            with store.engine.begin() as connection:
-                # Bounded: a backend still holding locks fails the teardown, not CI.
-                connection.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
-                connection.exec_driver_sql(f'DROP SCHEMA "{found.schema}" CASCADE')
+    yield from new_database(Database, request.param, tmp_path / "practice.db")
 
 
-@dataclass
-class Worker:
-    name: str
-    process: subprocess.Popen[bytes]
-    out: Path
-    err: Path
+class Workers(WorkerPool):
+    """Workers running this module's ``WORKER_SCRIPT``."""
 
-    def report(self) -> str:
-        stderr = self.err.read_text(encoding="utf-8", errors="replace")[-6000:]
-        return f"--- worker {self.name}: exit code {self.process.poll()}\n{stderr}"
-
-
-@dataclass
-class Workers:
-    """The test's worker processes; those still running at the end are killed (by pid)."""
-
-    directory: Path
-    started: list[Worker] = field(default_factory=list)
-
-    def start(self, name: str, config: dict[str, object], *, barrier: bool = False) -> Worker:
-        config_path = self.directory / f"{name}.json"
-        config_path.write_text(json.dumps(config), encoding="utf-8")
-        out, err = self.directory / f"{name}.out", self.directory / f"{name}.err"
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            process = subprocess.Popen(
-                [sys.executable, "-c", WORKER_SCRIPT, str(config_path)],
-                stdin=subprocess.PIPE if barrier else subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-            )
-        worker = Worker(name, process, out, err)
-        self.started.append(worker)
-        return worker
-
-    def reports(self) -> str:
-        return "\n".join(worker.report() for worker in self.started)
-
-    def fail(self, message: str) -> None:
-        """Fail the test, with each worker's stack (if still running) and stderr."""
-        running = [w for w in self.started if w.process.poll() is None]
-        for worker in running:
-            worker.process.send_signal(signal.SIGUSR1)  # faulthandler dumps its stacks
-        time.sleep(0.5 if running else 0)
-        self.kill()
-        pytest.fail(f"{message}\n{self.reports()}", pytrace=False)
-
-    def wait_until(self, ready: Callable[[], bool], *, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not ready():
-            if any(w.process.poll() is not None for w in self.started):
-                self.fail(f"a worker exited before {what}")
-            if time.monotonic() > deadline:
-                self.fail(f"no {what} after {timeout} s")
-            time.sleep(0.01)
-
-    def finish(self, *, timeout: float) -> None:
-        """Wait for every worker to exit (successfully) within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        for worker in self.started:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        if any(worker.process.poll() is None for worker in self.started):
-            self.fail(f"workers still running after {timeout} s: a hang")
-        if any(worker.process.returncode != 0 for worker in self.started):
-            self.fail("a worker failed")
-
-    def kill(self) -> None:
-        for worker in self.started:
-            if worker.process.poll() is None:
-                worker.process.kill()
-            worker.process.wait(timeout=30)
-            if worker.process.stdin is not None:
-                worker.process.stdin.close()
+    script = WORKER_SCRIPT
 
 
 @pytest.fixture
 def workers(tmp_path) -> Iterator[Workers]:
-    started = Workers(tmp_path)
-    try:
-        yield started
-    finally:
-        started.kill()
+    yield from Workers.running(tmp_path)
 
 
 # -- many processes register overlapping users at once -------------------------------------
@@ -486,9 +375,7 @@ def test_processes_registering_overlapping_users_at_once_store_one_user_per_key(
     workers.wait_until(
         lambda: all(path.exists() for path in ready), timeout=READY_TIMEOUT, what="ready workers"
     )
-    for worker in workers.started:
-        assert worker.process.stdin is not None
-        worker.process.stdin.close()  # go
+    workers.release_barrier()
     workers.finish(timeout=RUN_TIMEOUT)
     outcomes = [json.loads(w.out.read_text(encoding="utf-8")) for w in workers.started]
     assert [len(o) for o in outcomes] == [ATTEMPTS] * WORKERS
@@ -576,19 +463,9 @@ def _write_and_commit(unit_of_work: Callable[[], Any], write: Callable[[Any], No
 
 
 def _wait_for_backend_exit(store: SqlStore, backend: int) -> None:
-    # The worker's connection dies with it: the kernel closes the socket, and its server
-    # process, idle waiting for the client, reads end-of-file, aborts the open transaction
-    # (releasing its row locks) and exits. That happens on the server's own time, usually
-    # within milliseconds: wait for it, a bounded wait, before asking for the locks.
-    deadline = time.monotonic() + BACKEND_EXIT_TIMEOUT
     query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-    while True:
-        with store.engine.connect() as connection:
-            if not connection.execute(query, {"pid": backend}).scalar():
-                return
-        if time.monotonic() > deadline:
-            pytest.fail(f"PostgreSQL backend {backend} outlived its killed client")
-        time.sleep(0.02)
+    failure = f"PostgreSQL backend {backend} outlived its killed client"
+    wait_for_backends_exit(store.engine, query, {"pid": backend}, failure=failure)
 
 
 @pytest.mark.parametrize("moment", ["inside", "after_commit"])
@@ -626,8 +503,7 @@ def test_a_process_killed_in_a_unit_of_work_leaves_the_database_consistent(
             with database.store(lock_wait=0.2) as impatient, pytest.raises(StorageUnavailable):
                 _write_and_commit(impatient.unit_of_work, _write_afterwards)
 
-        worker.process.send_signal(signal.SIGKILL)
-        assert worker.process.wait(timeout=30) == -signal.SIGKILL
+        workers.sigkill(worker)
         if database.is_postgres:
             _wait_for_backend_exit(store, backend)
         # SQLite: the OS released the dead process's file locks; nothing to wait for.
