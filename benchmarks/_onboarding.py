@@ -208,10 +208,6 @@ def _short(size: int) -> str:
     return f"{size:,}"
 
 
-def _load() -> str:
-    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
-
-
 # -- the practice, through the services -------------------------------------------------------
 
 
@@ -309,17 +305,6 @@ def _sqlite_driver(store: SqlStore) -> Any:  # noqa: ANN401 - a DB-API connectio
     return sqlite3.connect(database, isolation_level=None)
 
 
-def _postgres_driver(url: str) -> Callable[[SqlStore], Any]:
-    import psycopg  # noqa: PLC0415 - only with a PostgreSQL server
-
-    conninfo = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-    def connect(store: SqlStore) -> Any:  # noqa: ANN401 - a DB-API connection
-        return psycopg.connect(conninfo, autocommit=True, options=f"-c search_path={store.schema}")
-
-    return connect
-
-
 _FROM_ONBOARDINGS: Final = re.compile(rf"\bFROM {onboardings.name}\b")
 
 
@@ -355,7 +340,7 @@ def setup(config: Config) -> Setup:
             sqlite.practices[size] = open_practice(size, store)
         if config.postgres_url is not None:
             postgres = Backend(
-                POSTGRES, "EXPLAIN", _postgres_driver(config.postgres_url), _postgres_scan
+                POSTGRES, "EXPLAIN", _section.postgres_driver(config.postgres_url), _postgres_scan
             )
             made.backends.append(postgres)
             for size in config.sizes:
@@ -1608,7 +1593,7 @@ def print_environment(made: Setup, overhead_ns: int) -> None:
     print("method      b), d): every call timed alone, gc off during a round, clock overhead")
     print(f"            ({overhead_ns} ns) subtracted, {ROUNDS} rounds round-robin; times in")
     print("            microseconds unless marked. a), c): one run each, whole.")
-    print(f"load        {_load()} (1, 5, 15 min) as the section starts")
+    print(f"load        {_section.load_average()} (1, 5, 15 min) as the section starts")
 
 
 def print_loads(made: Setup, loaded: Loaded) -> None:
@@ -1649,33 +1634,27 @@ def print_loads(made: Setup, loaded: Loaded) -> None:
         _report.note(line)
 
 
-def _timed(label: str, times: dict[str, float], run: Callable[[], Any]) -> Any:  # noqa: ANN401
-    began = time.perf_counter()
-    try:
-        return run()
-    finally:
-        times[label] = time.perf_counter() - began
-
-
 def run_section() -> dict[str, float]:
     """Load the tables, run a) to d) in this process and print them; return the ratios."""
     started = time.perf_counter()
     config = read_config()
     times: dict[str, float] = {}
-    made = _timed("set-up (schemas, practices, Django's migrate)", times, lambda: setup(config))
+    made = _section.timed(
+        "set-up (schemas, practices, Django's migrate)", times, lambda: setup(config)
+    )
     try:
         overhead_ns = _timing.clock_overhead_ns()
         print_environment(made, overhead_ns)
         password_hash = practiceid.Argon2idHasher().hash(PASSWORD)
-        loaded = _timed("load", times, lambda: load(made, password_hash))
+        loaded = _section.timed("load", times, lambda: load(made, password_hash))
         print_loads(made, loaded)
-        before = _timed(
+        before = _section.timed(
             "b) nothing due, before the sweep",
             times,
             lambda: bench_quiet(made, QUIET, "before", overhead_ns, scan=True),
         )
-        sweeps = _timed("a) the sweep", times, lambda: bench_sweeps(made))
-        after = _timed(
+        sweeps = _section.timed("a) the sweep", times, lambda: bench_sweeps(made))
+        after = _section.timed(
             "b) nothing due, after the sweep",
             times,
             lambda: bench_quiet(made, NOW, "after", overhead_ns, scan=False),
@@ -1691,14 +1670,19 @@ def run_section() -> dict[str, float]:
             after,
             "11b, continued. The same right after 11a, at its time (the next run of the job):",
         )
-        delivered, plans = _timed("c) the dispatcher", times, lambda: bench_dispatch(made))
+        delivered, plans = _section.timed("c) the dispatcher", times, lambda: bench_dispatch(made))
         print_dispatch(delivered, plans)
-        ratios |= _timed("d) invitation links", times, lambda: bench_links(made, overhead_ns))
+        ratios |= _section.timed(
+            "d) invitation links", times, lambda: bench_links(made, overhead_ns)
+        )
     finally:
-        _timed("tear-down", times, lambda: teardown(made))
+        _section.timed("tear-down", times, lambda: teardown(made))
     print()
     _report.table(["section 11 took", "s"], [[k, f"{v:.1f}"] for k, v in times.items()])
-    _report.note(f"section time: {time.perf_counter() - started:.1f} s; load {_load()} at the end")
+    _report.note(
+        f"section time: {time.perf_counter() - started:.1f} s; "
+        f"load {_section.load_average()} at the end"
+    )
     return ratios
 
 

@@ -1,4 +1,8 @@
-"""Sections that run in a process of their own (10, the SQL adapter; 11, onboarding).
+"""What the SQL sections share (10, the SQL adapter; 11, onboarding).
+
+They run in a process of their own, time their parts and print the machine's load, and
+reach PostgreSQL through the DB-API driver as well as through the adapter.
+
 
 Django is configured once per process, and each of those sections configures it with
 databases of its own: ``python -m benchmarks.<module> --summary PATH`` runs the section and
@@ -8,14 +12,20 @@ writes the ratios it returns to ``PATH`` as JSON, which :func:`run_apart` reads 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from practiceid.adapters.sql import SqlStore
 
 
 def run_apart(module: str) -> dict[str, float]:
@@ -35,3 +45,29 @@ def main(run_section: Callable[[], dict[str, float]], argv: Sequence[str]) -> No
     if len(argv) == 2 and argv[0] == "--summary":
         Path(argv[1]).write_text(json.dumps(ratios), encoding="utf-8")
     sys.stdout.flush()
+
+
+def timed(label: str, times: dict[str, float], run: Callable[[], Any]) -> Any:  # noqa: ANN401
+    """Run ``run``, record its wall time under ``label``, and return its result."""
+    began = time.perf_counter()
+    try:
+        return run()
+    finally:
+        times[label] = time.perf_counter() - began
+
+
+def load_average() -> str:
+    """The machine's load averages, for the notes under the tables."""
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def postgres_driver(url: str) -> Callable[[SqlStore], Any]:
+    """Open a psycopg connection on a store's schema: the database's own cost, no adapter."""
+    import psycopg  # noqa: PLC0415 - only with a PostgreSQL server
+
+    conninfo = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def connect(store: SqlStore) -> Any:  # noqa: ANN401 - a DB-API connection
+        return psycopg.connect(conninfo, autocommit=True, options=f"-c search_path={store.schema}")
+
+    return connect

@@ -307,17 +307,6 @@ def _sqlite_driver(store: SqlStore) -> Any:  # noqa: ANN401 - a DB-API connectio
     return sqlite3.connect(database, isolation_level=None)
 
 
-def _postgres_driver(url: str) -> Callable[[SqlStore], Any]:
-    import psycopg  # noqa: PLC0415 - only with a PostgreSQL server
-
-    conninfo = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-    def connect(store: SqlStore) -> Any:  # noqa: ANN401 - a DB-API connection
-        return psycopg.connect(conninfo, autocommit=True, options=f"-c search_path={store.schema}")
-
-    return connect
-
-
 def _sqlite_backend(made: Setup) -> Backend:
     directory = made.directory
     backend = Backend(
@@ -340,7 +329,7 @@ def _postgres_backend(made: Setup, url: str) -> Backend:
         registered=SqlStore.from_url(url, schema=made.schema),
         django="postgres",
         explain="EXPLAIN",
-        driver=_postgres_driver(url),
+        driver=_section.postgres_driver(url),
     )
     made.backends.append(backend)
     made.django_aliases[POSTGRES] = "postgres"
@@ -462,11 +451,7 @@ def print_environment(made: Setup, overhead_ns: int) -> None:
     print(f"            look-ups among {sizes} users ({SIZES_ENV})")
     print("method      every call timed alone, gc off during a chunk or round, clock overhead")
     print(f"            ({overhead_ns} ns) subtracted; times in microseconds unless marked.")
-    print(f"load        {_load()} (1, 5, 15 min) as the section starts")
-
-
-def _load() -> str:
-    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"load        {_section.load_average()} (1, 5, 15 min) as the section starts")
 
 
 # -- a) registration --------------------------------------------------------------------------
@@ -1390,27 +1375,19 @@ def _driver_transaction(
 # -- the section ------------------------------------------------------------------------------
 
 
-def _timed(label: str, times: dict[str, float], run: Callable[[], Any]) -> Any:  # noqa: ANN401
-    began = time.perf_counter()
-    try:
-        return run()
-    finally:
-        times[label] = time.perf_counter() - began
-
-
 def run_section() -> dict[str, float]:
     """Run a) to d) in this process and print them; return the ratios for the summary."""
     started = time.perf_counter()
     config = read_config()
     times: dict[str, float] = {}
-    made = _timed("set-up (schemas, Django's migrate)", times, lambda: setup(config))
+    made = _section.timed("set-up (schemas, Django's migrate)", times, lambda: setup(config))
     try:
         overhead_ns = _timing.clock_overhead_ns()
         print_environment(made, overhead_ns)
         _warm_up_policies()
-        hashing = _timed("hashers", times, lambda: bench_hashers(overhead_ns))
+        hashing = _section.timed("hashers", times, lambda: bench_hashers(overhead_ns))
         cases = registration_cases(made)
-        _timed(
+        _section.timed(
             "a) registrations",
             times,
             lambda: run_registrations(cases, config.registrations, overhead_ns),
@@ -1419,20 +1396,25 @@ def run_section() -> dict[str, float]:
         if set(counts.values()) != {config.registrations}:
             raise SystemExit(f"SQL benchmark: registered {counts}")
         ratios = print_registrations(cases, config.registrations, hashing)
-        ratios |= _timed(
+        ratios |= _section.timed(
             "b) look-ups against Django", times, lambda: bench_against_django(made, overhead_ns)
         )
-        ratios |= _timed(
+        ratios |= _section.timed(
             "c) a table per size: load, look-ups",
             times,
             lambda: bench_scaling(made, hashing, overhead_ns),
         )
-        ratios |= _timed("d) unit of work", times, lambda: bench_unit_of_work(made, overhead_ns))
+        ratios |= _section.timed(
+            "d) unit of work", times, lambda: bench_unit_of_work(made, overhead_ns)
+        )
     finally:
-        _timed("tear-down", times, lambda: teardown(made))
+        _section.timed("tear-down", times, lambda: teardown(made))
     print()
     _report.table(["section 10 took", "s"], [[k, f"{v:.1f}"] for k, v in times.items()])
-    _report.note(f"section time: {time.perf_counter() - started:.1f} s; load {_load()} at the end")
+    _report.note(
+        f"section time: {time.perf_counter() - started:.1f} s; "
+        f"load {_section.load_average()} at the end"
+    )
     return ratios
 
 

@@ -17,7 +17,7 @@ as Python's and SQLite's, whatever the database's default collation.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, TypeVar
@@ -355,7 +355,8 @@ class SqlUserRepository:
             entity="user",
             record_id=user.id,
             conflict=lambda: self._conflict(user, new=False),
-            not_found=UserNotFound(user_id=user.id),
+            not_found=UserNotFound,
+            id_params={"user_id": user.id},
             stale=lambda stored: StaleUser(user_id=user.id, expected=user.version, stored=stored),
         )
         return attrs.evolve(user, version=user.version + 1)
@@ -453,13 +454,8 @@ class SqlOrganisationRepository:
             entity="organisation",
             record_id=organisation.id,
             conflict=lambda: _unknown_reference("organisation", organisation.id),
-            not_found=OrganisationNotFound(organisation_id=organisation.id),
-            stale=_stale_record(
-                "organisation",
-                organisation.id,
-                organisation.version,
-                organisation_id=organisation.id,
-            ),
+            not_found=OrganisationNotFound,
+            id_params={"organisation_id": organisation.id},
             then=lambda c: self._write_owners(c, organisation),
         )
         return attrs.evolve(organisation, version=organisation.version + 1)
@@ -491,16 +487,18 @@ def _update_versioned(
     entity: str,
     record_id: str,
     conflict: Callable[[], PracticeIdError],
-    not_found: NotFound,
-    stale: Callable[[int], PracticeIdError],
+    not_found: type[NotFound],
+    id_params: Mapping[str, object],
+    stale: Callable[[int], PracticeIdError] | None = None,
     then: Callable[[sa.Connection], None] | None = None,
 ) -> None:
     """Write ``values`` over the row ``this`` if its version is still ``expected``.
 
     ``then`` writes what goes with the row (owners, identity keys) in the same savepoint.
-    An update that matches no row raises ``not_found`` when the row is missing and
-    ``stale(stored_version)`` otherwise: the missing and the stale are refused before any
-    duplicate key, whatever the value carries.
+    An update that matches no row raises ``not_found(**id_params)`` when the row is missing
+    and ``stale(stored_version)`` otherwise (a :class:`StaleRecord` with ``entity``, ``id``,
+    ``id_params``, ``expected`` and ``stored`` by default, as the in-memory store's): the
+    missing and the stale are refused before any duplicate key, whatever the value carries.
     """
 
     def run(connection: sa.Connection) -> int:
@@ -515,16 +513,10 @@ def _update_versioned(
         return
     stored = uow.read(lambda c: _stored_version(c, table, this))
     if stored is None:
-        raise not_found
-    raise stale(stored)
-
-
-def _stale_record(
-    entity: str, record_id: str, expected: int, **id_params: object
-) -> Callable[[int], StaleRecord]:
-    return lambda stored: StaleRecord(
-        entity=entity, id=record_id, **id_params, expected=expected, stored=stored
-    )
+        raise not_found(**id_params)
+    if stale is not None:
+        raise stale(stored)
+    raise StaleRecord(entity=entity, id=record_id, **id_params, expected=expected, stored=stored)
 
 
 # -- establishments -----------------------------------------------------------------------------
@@ -583,13 +575,8 @@ class SqlEstablishmentRepository:
             entity="establishment",
             record_id=establishment.id,
             conflict=lambda: _unknown_reference("establishment", establishment.id),
-            not_found=EstablishmentNotFound(establishment_id=establishment.id),
-            stale=_stale_record(
-                "establishment",
-                establishment.id,
-                establishment.version,
-                establishment_id=establishment.id,
-            ),
+            not_found=EstablishmentNotFound,
+            id_params={"establishment_id": establishment.id},
         )
         return attrs.evolve(establishment, version=establishment.version + 1)
 
@@ -693,10 +680,8 @@ class SqlMembershipRepository:
             entity="membership",
             record_id=_membership_id(membership),
             conflict=lambda: self._conflict(membership, new=False),
-            not_found=MembershipNotFound(**pair),
-            stale=_stale_record(
-                "membership", _membership_id(membership), membership.version, **pair
-            ),
+            not_found=MembershipNotFound,
+            id_params=pair,
         )
         return attrs.evolve(membership, version=membership.version + 1)
 
@@ -848,13 +833,8 @@ class SqlPractitionerRepository:
             entity="practitioner",
             record_id=practitioner.user_id,
             conflict=lambda: self._conflict(practitioner, new=False),
-            not_found=PractitionerNotFound(user_id=practitioner.user_id),
-            stale=_stale_record(
-                "practitioner",
-                practitioner.user_id,
-                practitioner.version,
-                user_id=practitioner.user_id,
-            ),
+            not_found=PractitionerNotFound,
+            id_params={"user_id": practitioner.user_id},
             then=rewrite_keys,
         )
         return attrs.evolve(practitioner, version=practitioner.version + 1)
@@ -913,13 +893,8 @@ class SqlEstablishmentProfileRepository:
             entity="establishment_profile",
             record_id=profile.establishment_id,
             conflict=lambda: _unknown_reference("establishment_profile", profile.establishment_id),
-            not_found=EstablishmentNotFound(establishment_id=profile.establishment_id),
-            stale=_stale_record(
-                "establishment_profile",
-                profile.establishment_id,
-                profile.version,
-                establishment_id=profile.establishment_id,
-            ),
+            not_found=EstablishmentNotFound,
+            id_params={"establishment_id": profile.establishment_id},
         )
         return attrs.evolve(profile, version=profile.version + 1)
 
@@ -1088,10 +1063,8 @@ class SqlOnboardingRepository:
             entity="onboarding",
             record_id=onboarding.user_id,
             conflict=lambda: self._conflict(onboarding, new=False),
-            not_found=OnboardingNotFound(user_id=onboarding.user_id),
-            stale=_stale_record(
-                "onboarding", onboarding.user_id, onboarding.version, user_id=onboarding.user_id
-            ),
+            not_found=OnboardingNotFound,
+            id_params={"user_id": onboarding.user_id},
             then=lambda c: self._write_links(c, onboarding, new=False),
         )
         return attrs.evolve(onboarding, version=onboarding.version + 1)
