@@ -18,6 +18,7 @@ from practiceid.authorization import (
     compute_access,
     compute_organisation_access,
     decide,
+    restrict_to_license,
 )
 from practiceid.errors import (
     AccessRejected,
@@ -37,6 +38,7 @@ from practiceid.errors import (
     EscalationDenied,
     EstablishmentNotFound,
     EstablishmentProfileRejected,
+    IllegalLicenseTransition,
     IllegalTransition,
     InvalidChecksum,
     InvalidComponent,
@@ -48,6 +50,10 @@ from practiceid.errors import (
     InvitationInvalid,
     LastAdministrator,
     LastOwner,
+    LicenseNotFound,
+    LicenseRejected,
+    LicenseRequestIncomplete,
+    LicenseRequired,
     LoginRejected,
     MembershipNotFound,
     MessageNotFound,
@@ -112,6 +118,19 @@ from practiceid.invitations import (
     OnboardingStatus,
     TermsOfUse,
 )
+from practiceid.licenses import (
+    LICENSE_KINDS,
+    InvoiceLine,
+    InvoiceRequest,
+    License,
+    LicenseKind,
+    LicenseRequest,
+    LicenseStatus,
+    Price,
+    PricePer,
+    PriceTable,
+)
+from practiceid.licensing import LicenseService, LicenseSweepReport, LicenseView
 from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.onboarding import (
     DEFAULT_LOCALES,
@@ -153,6 +172,7 @@ from practiceid.policies import (
 )
 from practiceid.policies.contact import Address, AddressKind
 from practiceid.policies.invitation import InvitationSettings
+from practiceid.policies.license import LICENSED_PERMISSIONS, LicenseSettings
 from practiceid.policies.logo import Logo
 from practiceid.policies.professions import (
     PROFESSION_RULES,
@@ -180,6 +200,8 @@ __all__ = [
     "ADMINISTRATOR_PERMISSIONS",
     "DEFAULT_LOCALES",
     "ESTABLISHMENT_PERMISSIONS",
+    "LICENSED_PERMISSIONS",
+    "LICENSE_KINDS",
     "ONBOARDING_MODES",
     "OWASP_MINIMUM",
     "OWNER_PERMISSIONS",
@@ -232,6 +254,7 @@ __all__ = [
     "EstablishmentProfileRejected",
     "Feature",
     "HubRegion",
+    "IllegalLicenseTransition",
     "IllegalTransition",
     "InvalidChecksum",
     "InvalidComponent",
@@ -244,8 +267,22 @@ __all__ = [
     "InvitationSettings",
     "InvitationView",
     "Invited",
+    "InvoiceLine",
+    "InvoiceRequest",
     "LastAdministrator",
     "LastOwner",
+    "License",
+    "LicenseKind",
+    "LicenseNotFound",
+    "LicenseRejected",
+    "LicenseRequest",
+    "LicenseRequestIncomplete",
+    "LicenseRequired",
+    "LicenseService",
+    "LicenseSettings",
+    "LicenseStatus",
+    "LicenseSweepReport",
+    "LicenseView",
     "Login",
     "LoginPolicy",
     "LoginRejected",
@@ -286,6 +323,9 @@ __all__ = [
     "PractitionerNotFound",
     "PractitionerRejected",
     "PractitionerSettings",
+    "Price",
+    "PricePer",
+    "PriceTable",
     "ProductKind",
     "Profession",
     "ProfessionRule",
@@ -331,4 +371,5 @@ __all__ = [
     "member_status",
     "new_user_id",
     "resolve_billing",
+    "restrict_to_license",
 ]

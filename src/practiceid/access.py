@@ -350,6 +350,16 @@ class AccessService:
         with self.unit_of_work() as uow:
             return self._access(uow, user_id, uow.establishments.get(establishment_id))
 
+    def access_in(
+        self, uow: AccessUnitOfWork, user_id: UserId, establishment: Establishment
+    ) -> Access:
+        """Return :meth:`access` computed inside the caller's unit of work.
+
+        For services built on this one (:class:`~practiceid.LicenseService` adds the
+        license to it).
+        """
+        return self._access(uow, user_id, establishment)
+
     def organisation_access(self, user_id: UserId, organisation_id: OrganisationId) -> Access:
         """Return what ``user_id`` may do to the organisation itself (owners, staff).
 

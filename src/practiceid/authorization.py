@@ -56,7 +56,13 @@ from collections.abc import Iterable
 
 import attrs
 
-from practiceid.errors import EscalationDenied, LastAdministrator, LastOwner, PermissionDenied
+from practiceid.errors import (
+    EscalationDenied,
+    LastAdministrator,
+    LastOwner,
+    LicenseRequired,
+    PermissionDenied,
+)
 from practiceid.establishments import (
     OWNER_PERMISSIONS,
     Establishment,
@@ -76,6 +82,7 @@ __all__ = [
     "compute_access",
     "compute_organisation_access",
     "decide",
+    "restrict_to_license",
 ]
 
 
@@ -103,6 +110,9 @@ class Reason(enum.StrEnum):
     """The change would leave the organisation without an owner (C2)."""
     NOT_DELEGATED = "not_delegated"
     """The actor may not act on behalf of this physician (C6)."""
+    LICENSE_REQUIRED = "license_required"
+    """The roles give the permission, but the member's license does not allow it now
+    (expired, unlicensed, …): ``license_status`` says why (E1-E4)."""
     ACCOUNT_NOT_MANAGED = "account_not_managed"
     """No establishment created this account (self-registered, or only attached since): only
     the user and support staff act on the account itself (A5)."""
@@ -167,7 +177,9 @@ class Access:
 
     A value computed by :func:`compute_access`; keep it for a request or a session and
     compute it again when memberships change. ``denial`` is set, and ``permissions`` empty,
-    when the user may do nothing there (deactivated, not a member).
+    when the user may do nothing there (deactivated, not a member). ``unlicensed`` are the
+    permissions the roles give but the license withholds (:func:`restrict_to_license`), and
+    ``license_status`` the license's status when one was applied.
     """
 
     user_id: UserId
@@ -180,6 +192,8 @@ class Access:
     owner: bool = False
     staff: bool = False
     denial: Reason | None = None
+    unlicensed: frozenset[Permission] = frozenset()
+    license_status: str | None = None
     # Denials without a target depend only on the permission: built once, then reused, so a
     # request path that asks the same question again pays a dictionary look-up.
     _denials: dict[Permission, Decision] = attrs.field(
@@ -210,6 +224,7 @@ class Decision:
     permission: Permission | None = attrs.field(default=None, repr=False)
     actor: UserId | None = attrs.field(default=None, repr=False)
     missing: frozenset[Permission] = attrs.field(default=frozenset(), repr=False)
+    license_status: str | None = attrs.field(default=None, repr=False)
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -223,6 +238,15 @@ class Decision:
         message = _MESSAGES.get(self.reason, error_class.default_message)
         if self.missing:
             message = f"{message}: {', '.join(sorted(self.missing))}"
+        if self.reason is Reason.LICENSE_REQUIRED:
+            return LicenseRequired(
+                message,
+                permission=None if self.permission is None else str(self.permission),
+                actor=self.actor,
+                reason=str(self.reason),
+                missing=(),
+                license_status=self.license_status,
+            )
         return error_class(
             message,
             permission=None if self.permission is None else str(self.permission),
@@ -246,6 +270,7 @@ _MESSAGES: dict[Reason, str] = {
     Reason.OTHER_ORGANISATION: "this access is not valid for this organisation",
     Reason.MISSING_PERMISSION: "missing permission",
     Reason.NOT_DELEGATED: "not delegated to act on behalf of this physician",
+    Reason.LICENSE_REQUIRED: "the member's license does not allow this now",
 }
 
 _ALLOWED = Decision(allowed=True, reason=Reason.ALLOWED)
@@ -266,12 +291,24 @@ def _deny(
     )
 
 
+def _unlicensed(access: Access, permission: Permission) -> Decision:
+    return Decision(
+        allowed=False,
+        reason=Reason.LICENSE_REQUIRED,
+        permission=permission,
+        actor=access.user_id,
+        license_status=access.license_status,
+    )
+
+
 def _denial_here(access: Access, permission: Permission) -> Decision:
     """The denial of ``permission`` where ``access`` is valid, built once per access."""
     denied = access._denials.get(permission)  # noqa: SLF001 - the cache is decide's own
     if denied is None:
         if access.denial is not None:
             denied = _deny(access, permission, access.denial)
+        elif permission in access.unlicensed:
+            denied = _unlicensed(access, permission)
         else:
             denied = _deny(access, permission, Reason.MISSING_PERMISSION, {permission})
         access._denials[permission] = denied  # noqa: SLF001
@@ -313,7 +350,7 @@ def decide(  # noqa: C901, PLR0911, PLR0912 - the rules read in order, one retur
         return _deny(access, permission, Reason.OTHER_ORGANISATION)
     held = access.permissions
     if permission not in held:
-        return _deny(access, permission, Reason.MISSING_PERMISSION, {permission})
+        return _denial_here(access, permission)
     if target.administrator and Permission.ROLES_ASSIGN_ADMINISTRATOR not in held:
         return _deny(
             access,
@@ -334,6 +371,28 @@ def decide(  # noqa: C901, PLR0911, PLR0912 - the rules read in order, one retur
     ):
         return _deny(access, permission, Reason.NOT_DELEGATED)
     return _ALLOWED
+
+
+def restrict_to_license(
+    access: Access, *, status: str, allowed: bool, licensed: Iterable[Permission]
+) -> Access:
+    """Return ``access`` with the ``licensed`` permissions withheld unless ``allowed`` (E1-E4).
+
+    ``status`` is the license's status, carried by the denials (``license_required``).
+    :meth:`~practiceid.LicenseService.access` calls it with the member's license; a host
+    holding a license value calls it with
+    :func:`~practiceid.policies.license.entitled`. Permissions the roles do not give stay
+    ``missing_permission``: a license never adds one.
+    """
+    if allowed or access.denial is not None:
+        return attrs.evolve(access, license_status=status)
+    withheld = access.permissions & frozenset(licensed)
+    return attrs.evolve(
+        access,
+        permissions=access.permissions - withheld,
+        unlicensed=withheld,
+        license_status=status,
+    )
 
 
 def _void(

@@ -13,6 +13,7 @@ class name: codes are part of the public API and only ever added, never renamed.
     │       ├── AccessRejected              access.rejected
     │       ├── PractitionerRejected        practitioner.rejected
     │       ├── EstablishmentProfileRejected establishment.profile_rejected
+    │       ├── LicenseRejected             license.rejected
     │       └── InvalidIdentifier           identifier.invalid  .kind
     │           ├── InvalidFormat           identifier.invalid_format
     │           │   ├── InvalidLength       identifier.invalid_length
@@ -35,7 +36,9 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── BillingIncomplete               billing.incomplete
     │   ├── IllegalTransition               onboarding.illegal_transition  .status
     │   ├── ResendThrottled                 invitation.resend_throttled  .retry_after
-    │   └── TermsNotCurrent                 terms.not_current  .current
+    │   ├── TermsNotCurrent                 terms.not_current  .current
+    │   ├── IllegalLicenseTransition        license.illegal_transition  .status
+    │   └── LicenseRequestIncomplete        license.request_incomplete  .missing
     ├── NotFound (LookupError)              not_found
     │   ├── UserNotFound                    user.not_found
     │   ├── OrganisationNotFound            organisation.not_found
@@ -45,6 +48,7 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── DepartmentNotFound              department.not_found
     │   ├── PractitionerNotFound            practitioner.not_found
     │   ├── OnboardingNotFound              onboarding.not_found
+    │   ├── LicenseNotFound                 license.not_found
     │   └── MessageNotFound                 outbox.message_not_found
     ├── AuthenticationFailed                auth.failed
     │   ├── AccountDeactivated              auth.account_deactivated
@@ -54,7 +58,8 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── EscalationDenied                access.escalation
     │   ├── LastAdministrator               access.last_administrator
     │   ├── LastOwner                       access.last_owner
-    │   └── OnboardingIncomplete            onboarding.incomplete  .missing
+    │   ├── OnboardingIncomplete            onboarding.incomplete  .missing
+    │   └── LicenseRequired                 license.required   .license_status
     ├── UnsupportedPasswordHash             password.unsupported_hash
     ├── WeakHashParameters (ValueError)     password.weak_hash_parameters
     ├── StorageError                        storage.error      .driver_error
@@ -102,6 +107,7 @@ __all__ = [
     "EscalationDenied",
     "EstablishmentNotFound",
     "EstablishmentProfileRejected",
+    "IllegalLicenseTransition",
     "IllegalTransition",
     "InvalidChecksum",
     "InvalidComponent",
@@ -113,6 +119,10 @@ __all__ = [
     "InvitationInvalid",
     "LastAdministrator",
     "LastOwner",
+    "LicenseNotFound",
+    "LicenseRejected",
+    "LicenseRequestIncomplete",
+    "LicenseRequired",
     "LoginRejected",
     "MembershipNotFound",
     "MessageNotFound",
@@ -316,6 +326,16 @@ class PractitionerRejected(Rejected):
     """
 
     code = "practitioner.rejected"
+
+
+class LicenseRejected(Rejected):
+    """License input is invalid: an invoice number, a payment date, a kind (E2, E4).
+
+    .. versionadded:: 0.3.0
+    """
+
+    code = "license.rejected"
+    default_message = "the license input is invalid"
 
 
 class EstablishmentProfileRejected(Rejected):
@@ -612,6 +632,34 @@ class TermsNotCurrent(Conflict):
     default_message = "these are not the current terms of use"
 
 
+class IllegalLicenseTransition(Conflict):
+    """The license command does not apply in the license's current status (E1-E4).
+
+    ``params``: ``status`` (the status at the time of the command, after any expiry the
+    clock implies), ``command`` (``"request"``, ``"activate"``, …), ``establishment_id``,
+    ``user_id``, and ``kind`` when the license kind is the reason (a free license is never
+    requested). The table of legal moves is in ``docs/licenses.md``.
+
+    .. versionadded:: 0.3.0
+    """
+
+    code = "license.illegal_transition"
+    default_message = "this step does not apply to the license's status"
+
+
+class LicenseRequestIncomplete(Conflict):
+    """An activation cannot be requested yet: data it names is missing (E2).
+
+    ``params``: ``user_id``, ``establishment_id`` and ``missing``, a tuple of
+    ``"practitioner"``, ``"name"``, ``"inami"`` (Belgium) or ``"rpps"`` (France).
+
+    .. versionadded:: 0.3.0
+    """
+
+    code = "license.request_incomplete"
+    default_message = "the activation request needs the practitioner's name and number"
+
+
 class NotFound(PracticeIdError, LookupError):
     """Nothing is stored under the given key."""
 
@@ -694,6 +742,16 @@ class OnboardingNotFound(NotFound):
 
     code = "onboarding.not_found"
     default_message = "no onboarding record for this user"
+
+
+class LicenseNotFound(NotFound):
+    """The member has no license in this establishment (``establishment_id``, ``user_id``).
+
+    .. versionadded:: 0.3.0
+    """
+
+    code = "license.not_found"
+    default_message = "no license for this member"
 
 
 class MessageNotFound(NotFound):
@@ -798,6 +856,20 @@ class OnboardingIncomplete(PermissionDenied):
 
     code = "onboarding.incomplete"
     default_message = "finish onboarding first: accept the terms of use or change the password"
+
+
+class LicenseRequired(PermissionDenied):
+    """The act needs a valid license, and the member's license does not allow it now.
+
+    ``params``: as :class:`PermissionDenied` with ``reason="license_required"``, plus
+    ``license_status`` (``expired``, ``unlicensed``, ``requested``, …). What each status
+    allows is in ``docs/licenses.md``.
+
+    .. versionadded:: 0.3.0
+    """
+
+    code = "license.required"
+    default_message = "a valid license is needed for this"
 
 
 class UnsupportedPasswordHash(PracticeIdError):

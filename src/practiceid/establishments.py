@@ -544,6 +544,7 @@ _SUPPORT = _set(
     _P.ROLES_VIEW,
     _P.AUDIT_VIEW,
     _P.LICENSES_VIEW,
+    _P.LICENSES_ADMINISTER,
 )
 
 

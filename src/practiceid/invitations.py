@@ -111,6 +111,18 @@ class MessageKind(enum.StrEnum):
     """Your account was reactivated (A6)."""
     MEMBER_ADDED = "member_added"
     """An existing account was added to another establishment (C1): no new account."""
+    LICENSE_REQUESTED = "license_requested"
+    """To the vendor's license desk: activation requested with name, INAMI number and
+    practice (E2). Sent when :class:`~practiceid.LicenseSettings` names a desk address."""
+    LICENSE_ACTIVATED = "license_activated"
+    """Your license is active until ``last_day`` (E2)."""
+    LICENSE_EXPIRING = "license_expiring"
+    """Your license (provisional or paid) ends after ``last_day`` (notices, E1, E2)."""
+    LICENSE_EXPIRED = "license_expired"
+    """Your license ended: records stay readable, signing and billing stop."""
+    LICENSE_ACTIVATION_LATE = "license_activation_late"
+    """To whoever requested it, and the desk: the activation is later than payment + one
+    month (E2)."""
 
     @property
     def carries_link(self) -> bool:

@@ -226,6 +226,11 @@ class Permission(enum.StrEnum):
         "Choose members' license types: physician, locum, employee.",
         ("E4",),
     )
+    LICENSES_ADMINISTER = (
+        "licenses.administer",
+        "Invoice, record payments and activate licenses: the vendor's license desk only.",
+        ("E2",),
+    )
     # -- devices -------------------------------------------------------------------------
     DEVICES_MANAGE = "devices.manage", "Create the clinic login and manage shared devices.", ("F1",)
     DEVICES_GRANT_REMOTE_ACCESS = (
@@ -246,9 +251,9 @@ class Permission(enum.StrEnum):
 
 
 PLATFORM_PERMISSIONS: Final[frozenset[Permission]] = frozenset(
-    {Permission.CHANGE_EMAIL, Permission.USERS_MANAGE_IP_FACTORS}
+    {Permission.CHANGE_EMAIL, Permission.USERS_MANAGE_IP_FACTORS, Permission.LICENSES_ADMINISTER}
 )
-"""Permissions the sources reserve for the vendor's support team (A5, F5).
+"""Permissions the sources reserve for the vendor (A5, F5, E2).
 
 Built-in role templates give them only to the Support role; an establishment's own
 administrators do not receive them unless the host says so.

@@ -19,7 +19,7 @@ undone on rollback, so a refused ``add`` or ``update`` leaves everything as it w
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType, TracebackType
 from typing import Protocol, Self, TypeVar
@@ -35,6 +35,7 @@ from practiceid.errors import (
     DuplicateRecord,
     DuplicateUserId,
     EstablishmentNotFound,
+    LicenseNotFound,
     MembershipNotFound,
     MessageNotFound,
     NotFound,
@@ -55,6 +56,7 @@ from practiceid.establishments import (
     OrganisationId,
 )
 from practiceid.invitations import Onboarding, TermsOfUse
+from practiceid.licenses import License, LicenseStatus
 from practiceid.memberships import Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.policies import initials as initials_policy
@@ -67,6 +69,7 @@ from practiceid.users import User, UserId, UserStatus
 __all__ = [
     "InMemoryEstablishmentProfileRepository",
     "InMemoryEstablishmentRepository",
+    "InMemoryLicenseRepository",
     "InMemoryMembershipRepository",
     "InMemoryOnboardingRepository",
     "InMemoryOrganisationRepository",
@@ -101,6 +104,7 @@ class InMemoryStore:
         self._terms: dict[str, TermsOfUse] = {}
         self._messages: dict[MessageId, Message] = {}
         self._message_keys: dict[str, MessageId] = {}
+        self._licenses: dict[tuple[EstablishmentId, UserId], License] = {}
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         """Return a new unit of work over this store (a :data:`UnitOfWorkFactory`)."""
@@ -764,6 +768,87 @@ class InMemoryOutboxRepository:
         return sorted(chosen, key=lambda m: (m.created_at, m.id))
 
 
+class InMemoryLicenseRepository:
+    """The :class:`~practiceid.ports.LicenseRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[tuple[EstablishmentId, UserId], License]:
+        return self._uow._active_store()._licenses  # noqa: SLF001
+
+    def add(self, seat: License) -> None:
+        """Store a member's first license; raise DuplicateRecord."""
+        table = self._table()
+        if seat.key in table:
+            raise DuplicateRecord(
+                entity="license",
+                id=f"{seat.establishment_id}/{seat.user_id}",
+                establishment_id=seat.establishment_id,
+                user_id=seat.user_id,
+            )
+        _insert(self._uow, table, seat.key, seat)
+
+    def get(self, establishment_id: EstablishmentId, user_id: UserId) -> License:
+        """Return the member's license; raise LicenseNotFound."""
+        found = self.find(establishment_id, user_id)
+        if found is None:
+            raise LicenseNotFound(establishment_id=establishment_id, user_id=user_id)
+        return found
+
+    def find(self, establishment_id: EstablishmentId, user_id: UserId) -> License | None:
+        """Return the member's license, if any."""
+        try:
+            return self._table().get((establishment_id, user_id))
+        except TypeError:  # an unhashable id names nobody
+            return None
+
+    def update(self, seat: License) -> License:
+        """Replace the stored license if its version matches; return it, version + 1."""
+        return _replace(
+            self._uow,
+            self._table(),
+            seat.key,
+            seat,
+            entity="license",
+            not_found=LicenseNotFound,
+            id_params={"establishment_id": seat.establishment_id, "user_id": seat.user_id},
+        )
+
+    def _sorted(self, chosen: Iterable[License]) -> Sequence[License]:
+        return sorted(chosen, key=lambda seat: seat.key)
+
+    def list_for_establishment(self, establishment_id: EstablishmentId) -> Sequence[License]:
+        """Return the establishment's licenses."""
+        return self._sorted(
+            lic for lic in self._table().values() if lic.establishment_id == establishment_id
+        )
+
+    def list_for_user(self, user_id: UserId) -> Sequence[License]:
+        """Return the user's licenses."""
+        return self._sorted(lic for lic in self._table().values() if lic.user_id == user_id)
+
+    def with_invoice(self, invoice_number: str) -> Sequence[License]:
+        """Return the licenses whose pending activation is on this invoice."""
+        return self._sorted(
+            lic
+            for lic in self._table().values()
+            if lic.pending is not None and lic.pending.invoice_number == invoice_number
+        )
+
+    def with_status(self, status: LicenseStatus) -> Sequence[License]:
+        """Return the licenses stored with this status."""
+        return self._sorted(lic for lic in self._table().values() if lic.status is status)
+
+    def claim_due(self, *, now: datetime, limit: int) -> Sequence[License]:
+        """Return up to ``limit`` licenses due at ``now``, earliest first (a scan: for tests)."""
+        due = [
+            lic for lic in self._table().values() if lic.due_at is not None and lic.due_at <= now
+        ]
+        due.sort(key=lambda lic: (lic.due_at, lic.key))
+        return due[: max(limit, 0)]
+
+
 class InMemoryUnitOfWork:
     """A serialized transaction over an :class:`InMemoryStore`."""
 
@@ -780,6 +865,7 @@ class InMemoryUnitOfWork:
         self.onboardings = InMemoryOnboardingRepository(self)
         self.terms = InMemoryTermsRepository(self)
         self.outbox = InMemoryOutboxRepository(self)
+        self.licenses = InMemoryLicenseRepository(self)
 
     def __enter__(self) -> Self:
         if self._active:

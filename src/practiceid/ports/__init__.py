@@ -19,6 +19,11 @@ from practiceid.ports.establishments import (
     PractitionerRepository,
 )
 from practiceid.ports.hashing import PasswordHasher
+from practiceid.ports.licenses import (
+    LicenseRepository,
+    LicenseUnitOfWork,
+    LicenseUnitOfWorkFactory,
+)
 from practiceid.ports.notifier import Notifier
 from practiceid.ports.onboarding import (
     OnboardingRepository,
@@ -36,6 +41,9 @@ __all__ = [
     "Clock",
     "EstablishmentProfileRepository",
     "EstablishmentRepository",
+    "LicenseRepository",
+    "LicenseUnitOfWork",
+    "LicenseUnitOfWorkFactory",
     "MembershipRepository",
     "Notifier",
     "OnboardingRepository",

@@ -27,12 +27,17 @@ from practiceid.adapters.memory import InMemoryStore, StaticAuthorizer
 from practiceid.adapters.notifiers import RecordingNotifier
 from practiceid.establishments import Establishment, EstablishmentId, OrganisationId, ProductKind
 from practiceid.hashing import Argon2idHasher, Argon2idParameters
+from practiceid.licenses import LicenseKind, Price, PricePer, PriceTable
+from practiceid.licensing import LicenseService
 from practiceid.onboarding import OnboardingService
 from practiceid.outbox import Dispatcher
+from practiceid.permissions import Permission
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.invitation import InvitationSettings
+from practiceid.policies.license import LicenseSettings
 from practiceid.policies.login import Login
 from practiceid.ports.clock import Clock
+from practiceid.ports.licenses import LicenseUnitOfWorkFactory
 from practiceid.ports.onboarding import OnboardingUnitOfWorkFactory
 from practiceid.profiles import ProfileService
 from practiceid.testing.samples import (
@@ -46,13 +51,16 @@ from practiceid.users import User, UserId
 
 __all__ = [
     "FAST_ARGON2",
+    "SAMPLE_PRICES",
     "ManualClock",
+    "SampleLicensing",
     "SampleOnboarding",
     "SamplePractice",
     "fast_hasher",
     "sample_certificate",
     "sample_inami",
     "sample_jpeg",
+    "sample_licensing",
     "sample_onboarding",
     "sample_png",
     "sample_practice",
@@ -252,5 +260,135 @@ def sample_onboarding(
         ),
         notifier=notifier,
         owner=owner,
+        establishment=establishment,
+    )
+
+
+SAMPLE_PRICES = PriceTable(
+    {
+        **{(product, LicenseKind.PHYSICIAN): Price("480.00") for product in ProductKind},
+        (ProductKind.VETERINARY, LicenseKind.LOCUM): Price("35.00", per=PricePer.MONTH),
+    }
+)
+"""Made-up prices for examples: 480 EUR a year per physician, 35 EUR a month per locum."""
+
+
+@attrs.frozen
+class SampleLicensing:
+    """A practice wired for licenses: services, a manual clock, a recording notifier.
+
+    ``owner`` administers the practice; ``physician`` is a general practitioner member with
+    an INAMI number (or a veterinarian), ``secretary`` a member whose license is free, and
+    ``desk`` the vendor's license desk (support staff holding ``licenses.administer``).
+    """
+
+    unit_of_work: LicenseUnitOfWorkFactory
+    clock: ManualClock
+    access: AccessService
+    profiles: ProfileService
+    licenses: LicenseService
+    dispatcher: Dispatcher
+    notifier: RecordingNotifier
+    owner: User
+    physician: User
+    secretary: User
+    desk: User
+    establishment: Establishment
+
+    def deliver(self) -> RecordingNotifier:
+        """Run the dispatcher until the outbox is empty; return the notifier."""
+        self.dispatcher.run_until_idle()
+        return self.notifier
+
+
+def sample_licensing(
+    product: ProductKind = ProductKind.GENERAL_PRACTICE,
+    *,
+    unit_of_work: LicenseUnitOfWorkFactory | None = None,
+    clock: ManualClock | None = None,
+    settings: LicenseSettings | None = None,
+    prices: PriceTable = SAMPLE_PRICES,
+) -> SampleLicensing:
+    """Return a practice of ``product`` with license services (in memory by default).
+
+    >>> practice = sample_licensing()
+    >>> practice.establishment.product, practice.physician.first_name
+    (<ProductKind.GENERAL_PRACTICE: 'general_practice'>, 'Jeanne')
+    """
+    factory = unit_of_work if unit_of_work is not None else InMemoryStore().unit_of_work
+    clock = clock if clock is not None else ManualClock()
+    settings = settings if settings is not None else LicenseSettings()
+    notifier = RecordingNotifier()
+    owner = sample_user(first_name="Olivia", last_name="Proprio")
+    desk = sample_user(first_name="Denis", last_name="Guichet")
+    with factory() as uow:
+        uow.users.add(owner)
+        uow.users.add(desk)
+        uow.commit()
+    access = AccessService(
+        unit_of_work=factory,
+        clock=clock,
+        staff={desk.id: {Permission.LICENSES_ADMINISTER, Permission.LICENSES_VIEW}},
+    )
+    profiles = ProfileService(access=access)
+    organisation = access.found_organisation(owner=owner.id, name="Groupe de l'Exemple")
+    establishment = access.open_establishment(
+        actor=owner.id,
+        organisation_id=organisation.id,
+        name="Cabinet de l'Exemple",
+        product=product,
+    )
+    physician = access.add_member(
+        actor=owner.id,
+        establishment_id=establishment.id,
+        email="j.exemple@cabinet-exemple.be",
+        roles=["physician"],
+        first_name="Jeanne",
+        last_name="Exemple",
+    ).user
+    veterinary = product is ProductKind.VETERINARY
+    french = product in {ProductKind.HOSPITAL, ProductKind.DENTAL}
+    profession = {
+        ProductKind.VETERINARY: "veterinarian",
+        ProductKind.DENTAL: "dentist",
+    }.get(product, "general_practitioner")
+    identifiers: dict[str, object] = {}
+    if french:
+        identifiers["rpps"] = "10003456789" if product is ProductKind.HOSPITAL else "10004567892"
+    elif not veterinary:
+        identifiers["inami"] = sample_inami()
+    profiles.save_practitioner(
+        actor=owner.id,
+        establishment_id=establishment.id,
+        user_id=physician.id,
+        profession=profession,
+        country="FR" if french else "BE",
+        identifiers=identifiers,
+        addresses=[sample_workplace(country="FR", postal_code="75001", city="Paris")]
+        if french
+        else [sample_workplace()],
+    )
+    secretary = access.add_member(
+        actor=owner.id,
+        establishment_id=establishment.id,
+        email="s.accueil@cabinet-exemple.be",
+        roles=["secretary"],
+        first_name="Sam",
+        last_name="Accueil",
+    ).user
+    return SampleLicensing(
+        unit_of_work=factory,
+        clock=clock,
+        access=access,
+        profiles=profiles,
+        licenses=LicenseService(
+            unit_of_work=factory, access=access, clock=clock, settings=settings, prices=prices
+        ),
+        dispatcher=Dispatcher(unit_of_work=factory, notifier=notifier, clock=clock),
+        notifier=notifier,
+        owner=owner,
+        physician=physician,
+        secretary=secretary,
+        desk=desk,
         establishment=establishment,
     )
