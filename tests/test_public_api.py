@@ -10,6 +10,12 @@ from pathlib import Path
 import practiceid
 
 EXPECTED = {
+    # Licenses (issue 8).
+    "IllegalLicenseTransition", "InvoiceLine", "InvoiceRequest", "LICENSED_PERMISSIONS",
+    "LICENSE_KINDS", "License", "LicenseKind", "LicenseNotFound", "LicenseRejected",
+    "LicenseRequest", "LicenseRequestIncomplete", "LicenseRequired", "LicenseService",
+    "LicenseSettings", "LicenseStatus", "LicenseSweepReport", "LicenseView", "Price", "PricePer",
+    "PriceTable", "restrict_to_license",
     # Onboarding (issue 7).
     "Backoff", "DEFAULT_LOCALES", "Delivery", "DispatchReport", "Dispatcher",
     "IllegalTransition", "InvitationInvalid", "InvitationSettings", "InvitationView", "Invited",

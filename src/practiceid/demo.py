@@ -13,7 +13,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from practiceid import __version__
@@ -24,13 +24,17 @@ from practiceid.authorization import Target, decide
 from practiceid.errors import PracticeIdError, Rejected
 from practiceid.establishments import EstablishmentId, ProductKind
 from practiceid.hashing import Argon2idHasher
+from practiceid.licenses import LicenseKind, Price, PriceTable
+from practiceid.licensing import LicenseService, LicenseView
 from practiceid.onboarding import OnboardingService
 from practiceid.outbox import Delivery, Dispatcher
 from practiceid.permissions import PLATFORM_PERMISSIONS, Permission
+from practiceid.policies import license as license_policy
 from practiceid.policies.email import EmailPolicy
 from practiceid.policies.identifiers import adeli, bce, iban, inami, niss, rpps
+from practiceid.policies.license import LicenseSettings
 from practiceid.policies.login import LoginPolicy
-from practiceid.ports import OnboardingUnitOfWorkFactory
+from practiceid.ports import LicenseUnitOfWorkFactory
 from practiceid.profiles import ProfileService
 from practiceid.testing import ManualClock
 from practiceid.testing.samples import sample_png
@@ -79,7 +83,7 @@ def _show(user: User) -> None:
 
 
 @contextlib.contextmanager
-def _storage(database: str | None) -> Iterator[tuple[OnboardingUnitOfWorkFactory, str]]:
+def _storage(database: str | None) -> Iterator[tuple[LicenseUnitOfWorkFactory, str]]:
     """The units of work of the demo's database, and how to name it.
 
     At the end a second store opened on the same database reads back what the demo wrote.
@@ -107,12 +111,16 @@ def _storage(database: str | None) -> Iterator[tuple[OnboardingUnitOfWorkFactory
             ]
             practitioners = [p for u in users if (p := uow.practitioners.find(u.id))]
             onboardings = [o for u in users if (o := uow.onboardings.find(u.id))]
+            licenses = [
+                lic for e in establishments for lic in uow.licenses.list_for_establishment(e.id)
+            ]
             messages = uow.outbox.list()
         print(
             f" * a new store on {name} reads back {len(users)} users, "
             f"{len(establishments)} establishments, {len(memberships)} memberships, "
-            f"{len(practitioners)} practitioners, {len(onboardings)} onboarding records and "
-            f"{len(messages)} outbox messages ({sum(m.status == 'sent' for m in messages)} sent)"
+            f"{len(practitioners)} practitioners, {len(onboardings)} onboarding records, "
+            f"{len(licenses)} licenses and {len(messages)} outbox messages "
+            f"({sum(m.status == 'sent' for m in messages)} sent)"
         )
         print(
             "   logins and e-mail addresses are unique by key in the database itself: "
@@ -126,7 +134,7 @@ def run(database: str | None = None) -> int:
         return _run(unit_of_work, described)
 
 
-def _run(unit_of_work: OnboardingUnitOfWorkFactory, described: str) -> int:
+def _run(unit_of_work: LicenseUnitOfWorkFactory, described: str) -> int:
     hasher = Argon2idHasher()
     clock = SystemClock()
     # The vendor's support desk: staff holding the support-only permissions everywhere (A5).
@@ -233,6 +241,7 @@ def _run(unit_of_work: OnboardingUnitOfWorkFactory, described: str) -> int:
     _establishments(access, dupont.user, secretary.user)
     _profiles(access, dupont.user, secretary.user)
     _onboarding(unit_of_work, hasher, dupont.user, secretary.user)
+    _licenses(unit_of_work, dupont.user)
 
     _title("Changing an e-mail address is for support only (A5)")
     _attempt(
@@ -462,7 +471,7 @@ def _profiles(access: AccessService, dupont: User, secretary: User) -> None:
 
 
 def _onboarding(
-    unit_of_work: OnboardingUnitOfWorkFactory, hasher: Argon2idHasher, dupont: User, secretary: User
+    unit_of_work: LicenseUnitOfWorkFactory, hasher: Argon2idHasher, dupont: User, secretary: User
 ) -> None:
     _title("Invitations: reminders, expiry, re-sending, first sign-in, terms of use (D1, D2, C1)")
     # A fake clock, so that two weeks pass in a second; every message goes through the outbox.
@@ -562,6 +571,103 @@ def _onboarding(
         f"a {attached.message.kind} notice"
     )
     deliver()
+
+
+def _licenses(unit_of_work: LicenseUnitOfWorkFactory, dupont: User) -> None:
+    _title("Licenses: provisional, request, invoice, payment, activation, expiry (E1-E4, B4)")
+    clock = ManualClock(SystemClock().now().replace(microsecond=0))
+    access = AccessService(
+        unit_of_work=unit_of_work,
+        clock=clock,
+        staff={SUPPORT: PLATFORM_PERMISSIONS | {Permission.USERS_CREATE}},  # the license desk
+    )
+    licenses = LicenseService(
+        unit_of_work=unit_of_work,
+        access=access,
+        clock=clock,
+        settings=LicenseSettings(desk_address="licences@practiceid-demo.example"),
+        prices=PriceTable({(ProductKind.GENERAL_PRACTICE, LicenseKind.PHYSICIAN): Price("480.00")}),
+    )
+    dispatcher = Dispatcher(unit_of_work=unit_of_work, notifier=_DemoNotifier(), clock=clock)
+    main = EstablishmentId("tilleuls")
+    started = clock.now()
+
+    def day() -> str:
+        return f"day {(clock.now() - started).days:>3}"
+
+    for member in access.members(actor=dupont.id, establishment_id=main):
+        licenses.provision(actor=dupont.id, establishment_id=main, user_id=member.user_id)
+    for view in licenses.licenses(actor=dupont.id, establishment_id=main):
+        print(
+            f" * {view.user.full_name}: {view.license.kind if view.license else None} license, "
+            f"{view.status}, last day {view.last_day or 'none (free, E3)'}"
+        )
+    may_sign = decide(licenses.access_for(dupont.id, main), Permission.CONSULTATIONS_SIGN)
+    print(f"   Dr Dupont may sign on her provisional license (E1, locum work too): {may_sign}")
+    trainee = next(
+        v.user
+        for v in licenses.licenses(actor=dupont.id, establishment_id=main)
+        if v.user.first_name == "Thomas"
+    )
+    for user in (dupont, trainee):
+        asked = licenses.request_activation(
+            actor=dupont.id, establishment_id=main, user_id=user.id
+        ).pending
+        assert asked is not None  # noqa: S101 - a request was just stored
+        print(
+            f" * {day()}: activation requested for {asked.first_name} {asked.last_name}, "
+            f"{asked.identifier_kind.upper()} {asked.identifier}, {asked.practice!r} (E2)"
+        )
+    dispatcher.run_until_idle()
+    clock.advance(days=3)
+    bill = licenses.invoice(actor=SUPPORT, establishment_id=main, invoice_number="LIC-2026-0042")
+    print(
+        f" * {day()}: the desk invoices {bill.invoice_number}, total {bill.total} {bill.currency}"
+    )
+    for line in bill.lines:
+        payer = "through the supervisor (B4)" if line.via_supervisor else "own account"
+        print(
+            f"   line: {line.first_name} {line.last_name}, INAMI {line.identifier}, "
+            f"{line.kind}, {line.months} months, {line.amount} {line.currency}, {payer}"
+        )
+    clock.advance(days=11)
+    paid = licenses.record_payment(actor=SUPPORT, invoice_number="LIC-2026-0042")
+    due = licenses.license(actor=dupont.id, establishment_id=main, user_id=dupont.id)
+    print(
+        f" * {day()}: payment recorded for {len(paid)} license(s): {paid[0].status}, "
+        f"activation due by {due.activation_due} at the latest (E2)"
+    )
+    clock.advance(days=9)
+    active = licenses.activate(actor=SUPPORT, establishment_id=main, user_id=dupont.id)
+    late = active.activation.activated_late if active.activation else None
+    print(f" * {day()}: Dr Dupont's license is {active.status}, late: {late}")
+    clock.advance(days=23)
+    report = licenses.run_due()
+    print(f" * {day()}: the sweep reports {len(report.late)} late activation(s): Thomas's")
+    licenses.activate(actor=SUPPORT, establishment_id=main, user_id=trainee.id)
+    dispatcher.run_until_idle()
+    view = licenses.license(actor=dupont.id, establishment_id=main, user_id=dupont.id)
+    clock.set(_day_start(view, licenses, days_before=30))
+    report = licenses.run_due()
+    print(f" * {day()}: {len(report.notified)} expiry notice(s), 30 days before {view.last_day}")
+    dispatcher.run_until_idle()
+    clock.set(_day_start(view, licenses, days_before=-1))
+    report = licenses.run_due()
+    print(f" * {day()}: {len(report.expired)} license(s) expired")
+    dispatcher.run_until_idle()
+    member_access = licenses.access_for(dupont.id, main)
+    refused = decide(member_access, Permission.CONSULTATIONS_SIGN)
+    print(
+        f"   signing: {refused.reason}; reading records: "
+        f"{decide(member_access, Permission.PATIENTS_VIEW).reason}"
+    )
+
+
+def _day_start(view: LicenseView, licenses: LicenseService, *, days_before: int) -> datetime:
+    """The local midnight ``days_before`` days before the day after the license's last day."""
+    assert view.last_day is not None  # noqa: S101 - a paid term has one
+    day = view.last_day + timedelta(days=1 - days_before)
+    return license_policy.day_start(day, licenses.settings)
 
 
 class _DemoNotifier:

@@ -60,13 +60,13 @@ from practiceid.policies.license import LicenseSettings, Step
 from practiceid.policies.professions import PROFESSION_RULES, ProfessionRules
 from practiceid.ports.clock import Clock
 from practiceid.ports.licenses import LicenseUnitOfWork, LicenseUnitOfWorkFactory
+from practiceid.practitioners import Practitioner
 from practiceid.users import User, UserId
 
 __all__ = ["LicenseService", "LicenseSweepReport", "LicenseView"]
 
 _T = TypeVar("_T")
 _INVOICE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
-_IDENTIFIER_BY_COUNTRY: Mapping[str, str] = MappingProxyType({"BE": "inami", "FR": "rpps"})
 
 
 @attrs.frozen
@@ -92,7 +92,11 @@ class LicenseView:
 
 @attrs.frozen
 class LicenseSweepReport:
-    """What one :meth:`LicenseService.run_due` did, by (establishment, user)."""
+    """What one :meth:`LicenseService.run_due` did, by (establishment, user).
+
+    ``notified``: expiry notices sent; ``expired``: windows that ended (a deactivated member
+    is not told, but the license expires); ``late``: activations reported late.
+    """
 
     notified: tuple[tuple[EstablishmentId, UserId], ...] = ()
     expired: tuple[tuple[EstablishmentId, UserId], ...] = ()
@@ -172,7 +176,13 @@ class LicenseService:
     def _desk(self, actor: UserId) -> None:
         """Refuse anyone but the vendor's license desk (staff with ``licenses.administer``)."""
         wanted = Permission.LICENSES_ADMINISTER
-        if wanted not in self.access.staff.get(actor, frozenset()):
+        with self.unit_of_work() as uow:
+            user = _find_user(uow, actor)
+        if user is not None and not user.is_active and wanted in self.access.staff.get(actor, ()):
+            raise Decision(
+                allowed=False, reason=Reason.USER_DEACTIVATED, permission=wanted, actor=actor
+            ).error()
+        if user is None or wanted not in self.access.staff.get(actor, frozenset()):
             raise Decision(
                 allowed=False,
                 reason=Reason.MISSING_PERMISSION,
@@ -285,8 +295,8 @@ class LicenseService:
                 "practice": record.practice,
             }
             if kind is MessageKind.LICENSE_ACTIVATION_LATE and record.activation_due_at:
-                due = policy.local_day(record.activation_due_at, self.settings)
-                params["activation_due"] = due.isoformat()
+                due = policy.local_day(record.activation_due_at, self.settings) - _ONE_DAY
+                params["activation_due"] = due.isoformat()  # the last day, as last_day
         return Message(
             id=self.new_message_id(),
             kind=kind,
@@ -435,6 +445,7 @@ class LicenseService:
                 before = uow.licenses.get(establishment_id, user_id)
                 membership = uow.memberships.get(establishment_id, user_id)
                 now = self.clock.now()
+                policy.check(before, policy.Command.REQUEST, now, self.settings)
                 asked = self._asked(uow, actor, establishment, membership, before, now)
                 step = policy.request(before, now, self.settings, asked=asked)
                 stored, _ = self._write(uow, step, before=before)
@@ -462,10 +473,7 @@ class LicenseService:
         if practitioner is None:
             missing.insert(0, "practitioner")
         else:
-            identifier_kind = _IDENTIFIER_BY_COUNTRY.get(practitioner.country, "inami")
-            identifier = practitioner.identifiers.get(identifier_kind, "")
-            if not identifier:
-                missing.append(identifier_kind)
+            identifier_kind, identifier = self._identifier(establishment, practitioner, missing)
             if practitioner.requires_supervisor:
                 if membership.supervisor is None:
                     missing.append("supervisor")
@@ -490,13 +498,35 @@ class LicenseService:
             bill_to=bill_to,
         )
 
+    def _identifier(
+        self, establishment: Establishment, practitioner: Practitioner, missing: list[str]
+    ) -> tuple[str, str]:
+        """The number the request names: the one the profession requires (E2, B2, B3).
+
+        INAMI in Belgium, RPPS in France; a profession that requires none (a Belgian
+        veterinarian) names the first number it carries, or none.
+        """
+        rules = self.profession_rules.get(establishment.product, ProfessionRules(()))
+        required = rules.rule(practitioner.profession, practitioner.country).required
+        carried = practitioner.identifiers
+        for group in required:
+            found = next((kind for kind in group if kind in carried), None)
+            if found is None:
+                missing.append(group[0])
+                return group[0], ""
+            return found, carried[found]
+        for kind in ("inami", "rpps", "adeli"):
+            if kind in carried:
+                return kind, carried[kind]
+        return "", ""
+
     def withdraw(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
     ) -> License:
         """Withdraw a request before it is paid; the license returns to where it was.
 
-        A requested license needs ``licenses.request``; an invoiced one the desk
-        (``licenses.administer``), since the invoice must be voided.
+        A requested license needs ``licenses.request``; an invoiced one the desk's
+        ``licenses.administer`` instead, since the invoice must be voided.
 
         Raises:
             PermissionDenied, LicenseNotFound, IllegalLicenseTransition.
@@ -505,10 +535,11 @@ class LicenseService:
 
         def attempt() -> License:
             with self.unit_of_work() as uow:
-                self._authorize(uow, actor, establishment_id, Permission.LICENSES_REQUEST)
+                before = uow.licenses.find(establishment_id, user_id)
+                invoiced = before is not None and before.status is LicenseStatus.INVOICED
+                needed = Permission.LICENSES_ADMINISTER if invoiced else Permission.LICENSES_REQUEST
+                self._authorize(uow, actor, establishment_id, needed)
                 before = uow.licenses.get(establishment_id, user_id)
-                if before.status is LicenseStatus.INVOICED:
-                    self._authorize(uow, actor, establishment_id, Permission.LICENSES_ADMINISTER)
                 step = policy.withdraw(before, self.clock.now(), self.settings)
                 stored, _ = self._write(uow, step, before=before)
                 uow.commit()
@@ -534,7 +565,7 @@ class LicenseService:
             establishment = self._authorize(
                 uow, actor, establishment_id, Permission.LICENSES_ADMINISTER
             )
-            chosen = self._to_invoice(uow, establishment, user_ids)
+            chosen = self._to_invoice(uow, establishment, _user_ids(user_ids))
             return self._invoice_request(establishment, chosen, number=None, issued_at=None)
 
     def invoice(
@@ -568,7 +599,7 @@ class LicenseService:
                 "license.invalid_invoice_number",
                 "1 to 64 letters, digits, '.', '_', '/' or '-'",
             )
-        wanted = None if user_ids is None else tuple(user_ids)
+        wanted = _user_ids(user_ids)
 
         def attempt() -> InvoiceRequest:
             with self.unit_of_work() as uow:
@@ -619,7 +650,6 @@ class LicenseService:
         else:
             chosen = []
             for user_id in dict.fromkeys(user_ids):
-                _require_ids(user_id=user_id)
                 found = uow.licenses.get(establishment.id, user_id)
                 status = policy.status_at(found, now, self.settings)
                 if status is not LicenseStatus.REQUESTED:
@@ -705,6 +735,13 @@ class LicenseService:
                     raise _rejected(
                         "invoice_number", "license.unknown_invoice", "no license is on this invoice"
                     )
+                # Its licenses still waiting for payment; an activated one keeps the number.
+                waiting = [
+                    lic
+                    for lic in on_invoice
+                    if lic.pending is not None and lic.pending.invoice_number == number
+                ]
+                on_invoice = waiting or on_invoice  # none waiting: refused as already paid
                 now = self.clock.now()
                 when = now if paid_at is None else paid_at
                 stored = []
@@ -752,7 +789,9 @@ class LicenseService:
         try:
             wanted = LicenseStatus(status)
         except ValueError:
-            raise _rejected("status", "license.invalid_status", "unknown license status") from None
+            wanted = LicenseStatus.SUSPENDED  # refused below, as a status never stored
+        if wanted in {LicenseStatus.SUSPENDED, LicenseStatus.UNLICENSED}:
+            raise _rejected("status", "license.invalid_status", "not a stored license status")
         with self.unit_of_work() as uow:
             return uow.licenses.with_status(wanted)
 
@@ -819,6 +858,11 @@ class LicenseService:
         with self.unit_of_work() as uow:
             if actor == user_id:
                 establishment = uow.establishments.get(establishment_id)
+                own = self.access.access_in(uow, actor, establishment)
+                if own.denial is not None:  # deactivated, or not a member (A6)
+                    raise Decision(
+                        allowed=False, reason=own.denial, permission=None, actor=actor
+                    ).error()
             else:
                 establishment = self._authorize(
                     uow, actor, establishment_id, Permission.LICENSES_VIEW
@@ -869,8 +913,9 @@ class LicenseService:
         restricted.
 
         Raises:
-            EstablishmentNotFound.
+            EstablishmentNotFound, AccessRejected (ids that are not text).
         """
+        _require_ids(user_id=user_id, establishment_id=establishment_id)
         with self.unit_of_work() as uow:
             establishment = uow.establishments.get(establishment_id)
             base = self.access.access_in(uow, user_id, establishment)
@@ -899,7 +944,10 @@ class LicenseService:
         A deactivated member's license keeps its calendar (the window ends on its day) but
         sends them nothing; a late activation is reported to whoever requested it.
         """
-        at = self.clock.now() if now is None else now
+        moment: object = self.clock.now() if now is None else now
+        if not isinstance(moment, datetime) or moment.utcoffset() is None:
+            raise _rejected("now", "license.invalid_now", "an aware datetime")
+        at = moment
         notified: list[tuple[EstablishmentId, UserId]] = []
         expired: list[tuple[EstablishmentId, UserId]] = []
         late: list[tuple[EstablishmentId, UserId]] = []
@@ -925,7 +973,8 @@ class LicenseService:
                     )
                     self._write(uow, step, before=before, notify=active)
                     for kind in step.messages:
-                        buckets[kind].append(before.key)
+                        if active or kind is not MessageKind.LICENSE_EXPIRING:
+                            buckets[kind].append(before.key)
                 uow.commit()
             if len(due) < self.batch_size:
                 break
@@ -933,6 +982,18 @@ class LicenseService:
 
 
 _ONE_DAY = timedelta(days=1)
+
+
+def _user_ids(raw: object) -> tuple[UserId, ...] | None:
+    """``user_ids`` as given to the invoice use cases: None, or an iterable of ids."""
+    if raw is None:
+        return None
+    if isinstance(raw, str | bytes) or not isinstance(raw, Iterable):
+        raise _rejected("user_ids", "license.invalid_user_ids", "a list of user ids")
+    ids = tuple(raw)
+    for user_id in ids:
+        _require_ids(user_id=user_id)
+    return tuple(dict.fromkeys(UserId(i) for i in ids))
 
 
 def _find_user(uow: LicenseUnitOfWork, user_id: UserId) -> User | None:

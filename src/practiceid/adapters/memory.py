@@ -829,11 +829,12 @@ class InMemoryLicenseRepository:
         return self._sorted(lic for lic in self._table().values() if lic.user_id == user_id)
 
     def with_invoice(self, invoice_number: str) -> Sequence[License]:
-        """Return the licenses whose pending activation is on this invoice."""
+        """Return the licenses whose pending or last activation is on this invoice."""
         return self._sorted(
             lic
             for lic in self._table().values()
-            if lic.pending is not None and lic.pending.invoice_number == invoice_number
+            if invoice_number
+            in {r.invoice_number for r in (lic.pending, lic.activation) if r is not None}
         )
 
     def with_status(self, status: LicenseStatus) -> Sequence[License]:

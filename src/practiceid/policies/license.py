@@ -70,6 +70,7 @@ __all__ = [
     "activate",
     "activation_deadline",
     "change_kind",
+    "check",
     "day_start",
     "entitled",
     "invoice",
@@ -376,6 +377,19 @@ def _refuse(seat: License, command: Command, status: LicenseStatus, **extra: obj
         user_id=seat.user_id,
         **extra,
     )
+
+
+def check(
+    seat: License, command: Command, now: datetime, settings: LicenseSettings
+) -> LicenseStatus:
+    """Return the status at ``now`` if ``command`` applies to it; raise otherwise.
+
+    For a service that must refuse a move before it gathers what the move needs.
+
+    Raises:
+        IllegalLicenseTransition: not in :data:`TRANSITIONS`, or a free license.
+    """
+    return _expect(seat, command, now, settings)
 
 
 def _expect(

@@ -35,7 +35,8 @@ class LicenseRepository(Protocol):
       the stored ``version`` differs, and returns the stored value with ``version`` + 1.
 
     Lists are ordered by ``(establishment_id, user_id)``. ``with_invoice`` returns the
-    licenses whose pending activation went on this invoice number; ``with_status`` those
+    licenses whose pending activation (``pending``) or last activation (``activation``) went
+    on this invoice number; ``with_status`` those
     whose stored status is ``status`` (the vendor's desk: what to invoice, what is paid and
     not activated). Both cost in proportion to what they return (indexes).
 
@@ -70,7 +71,7 @@ class LicenseRepository(Protocol):
         ...
 
     def with_invoice(self, invoice_number: str) -> Sequence[License]:
-        """Return the licenses whose pending activation is on this invoice."""
+        """Return the licenses whose pending or last activation is on this invoice."""
         ...
 
     def with_status(self, status: LicenseStatus) -> Sequence[License]:

@@ -354,7 +354,7 @@ def sample_licensing(
     }.get(product, "general_practitioner")
     identifiers: dict[str, object] = {}
     if french:
-        identifiers["rpps"] = "10003456789" if product is ProductKind.HOSPITAL else "10004567892"
+        identifiers["rpps"] = "10001234565"  # made up, with a valid check digit
     elif not veterinary:
         identifiers["inami"] = sample_inami()
     profiles.save_practitioner(
@@ -364,7 +364,11 @@ def sample_licensing(
         profession=profession,
         country="FR" if french else "BE",
         identifiers=identifiers,
-        addresses=[sample_workplace(country="FR", postal_code="75001", city="Paris")]
+        addresses=[
+            sample_workplace(
+                country="FR", postal_code="75001", city="Paris", phone="01 99 00 12 34"
+            )
+        ]
         if french
         else [sample_workplace()],
     )

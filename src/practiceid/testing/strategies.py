@@ -42,6 +42,13 @@ Onboarding (D1, D2):
   the invitation workflow leaves them, with 32-byte link digests;
 * :func:`terms_of_use`: published versions of the terms of use;
 * :func:`messages`: outbox :class:`~practiceid.outbox.Message` values in any status.
+
+Licenses (E1-E4):
+
+* :func:`licenses`: :class:`~practiceid.License` values of every stored status and kind, as
+  the lifecycle of :mod:`practiceid.policies.license` leaves them;
+* :func:`license_requests`: :class:`~practiceid.LicenseRequest` values at every stage
+  (requested, invoiced, paid, activated).
 """
 
 from __future__ import annotations
@@ -51,10 +58,13 @@ import functools
 import itertools
 import re
 import string
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Final, TypeVar
 
+import attrs
 import phonenumbers
 from hypothesis import assume
 from hypothesis import strategies as st
@@ -77,9 +87,11 @@ from practiceid.invitations import (
     OnboardingStatus,
     TermsOfUse,
 )
+from practiceid.licenses import License, LicenseKind, LicenseRequest, LicenseStatus
 from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.permissions import Feature, Permission
+from practiceid.policies import license as license_policy
 from practiceid.policies.contact import AddressKind
 from practiceid.policies.email import EmailAddress, EmailPolicy
 from practiceid.policies.identifiers import MODULES, inami
@@ -104,6 +116,8 @@ __all__ = [
     "idnps_numbers",
     "inami_numbers",
     "initials",
+    "license_requests",
+    "licenses",
     "login_variants",
     "logins",
     "logos",
@@ -1418,3 +1432,326 @@ def _messages(
         last_error=error,
         version=draw(_VERSIONS),
     )
+
+
+# --- Licenses (E1-E4) ----------------------------------------------------------------------
+
+_LICENSE_SETTINGS: Final = license_policy.LicenseSettings()
+_S = LicenseStatus
+_PAYING_KINDS = (LicenseKind.PHYSICIAN, LicenseKind.LOCUM)
+# The statuses a license is stored with (suspended and unlicensed are only shown).
+_STORED_STATUSES = frozenset(
+    {_S.PROVISIONAL, _S.REQUESTED, _S.INVOICED, _S.PAID, _S.ACTIVE, _S.EXPIRING, _S.EXPIRED}
+)
+_PENDING_STATUSES = frozenset({_S.REQUESTED, _S.INVOICED, _S.PAID})
+# Where a request, or a switch to a free kind, starts from (E2, E4).
+_STARTING_POINTS = (_S.PROVISIONAL, _S.ACTIVE, _S.EXPIRING, _S.EXPIRED)
+# Names as practices type them; and any letters and marks, with spaces, hyphens, apostrophes.
+_NAME_POOL = (
+    "Élodie",
+    "Zoë",
+    "Jean-Baptiste",
+    "Łukasz",
+    "Søren",
+    "O'Neil",
+    "Nguyễn Thị",
+    "Ελένη",
+    "王秀英",
+    "محمد",
+    "Van den Broeck-Núñez",
+)
+_NAME_CHARACTERS = st.characters(categories=("L", "M")) | st.sampled_from(" -'")
+_LICENSE_NAMES = st.one_of(
+    st.sampled_from(_NAME_POOL),
+    st.text(_NAME_CHARACTERS, min_size=1, max_size=100)
+    .map(lambda name: unicodedata.normalize("NFC", name).strip()[:100])
+    .filter(bool),
+)
+_PRACTICE_NAMES = _ESTABLISHMENT_NAME | _LICENSE_NAMES
+_IDENTIFIERS = st.one_of(
+    st.tuples(st.just("inami"), inami_numbers(short=False)),
+    st.tuples(st.just("rpps"), rpps_numbers()),
+)
+# What LicenseService.invoice accepts: 1 to 64 letters, digits, ".", "_", "/" and "-".
+_INVOICE_NUMBERS = st.one_of(
+    st.builds("F-{}/{:05d}".format, st.integers(2000, 2089), st.integers(1, 99_999)),
+    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}", fullmatch=True),
+)
+_CENT = Decimal("0.01")
+_AMOUNTS = st.decimals(min_value=0, max_value=Decimal("99999.99"), places=2).map(
+    lambda amount: amount.quantize(_CENT)
+)
+_CURRENCIES = st.sampled_from(("EUR", "CHF", "GBP"))
+_TERM_MONTHS = st.sampled_from((12, 1, 6, 24, 36))
+_STEPS = _within(timedelta(0), timedelta(days=40))
+_STAGES = st.integers(0, 3)  # requested, invoiced, paid, activated
+# A point within a window, in thousandths of it: shrinks to its start.
+_PER_MILLE = st.integers(0, 999)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _fixed_establishment(establishment_id: object) -> st.SearchStrategy[EstablishmentId]:
+    if establishment_id is None:
+        return _HEX.map(lambda h: EstablishmentId(f"est-{h}"))
+    if not isinstance(establishment_id, str):
+        raise InvalidConfiguration("establishment_id must be a text id", option="establishment_id")
+    return st.just(EstablishmentId(establishment_id))
+
+
+def _within_window(start: datetime, end: datetime, per_mille: int) -> datetime:
+    """The instant ``per_mille`` thousandths of the way from ``start`` to ``end``."""
+    return start + (end - start) * per_mille / 1000
+
+
+@st.composite
+def _asked(
+    draw: st.DrawFn, kind: LicenseKind, requested_at: datetime, user_id: UserId
+) -> LicenseRequest:
+    """What a request asks, as :meth:`~practiceid.LicenseService.request` snapshots it."""
+    identifier_kind, identifier = draw(_IDENTIFIERS)
+    supervised = draw(st.booleans()) and draw(st.booleans())  # trainees are few
+    return LicenseRequest(
+        requested_at=requested_at,
+        requested_by=draw(st.just(user_id) | _USER_IDS),
+        kind=kind,
+        months=draw(_TERM_MONTHS),
+        first_name=draw(_LICENSE_NAMES),
+        last_name=draw(_LICENSE_NAMES),
+        identifier_kind=identifier_kind,
+        identifier=identifier,
+        practice=draw(_PRACTICE_NAMES),
+        bill_to=draw(_USER_IDS) if supervised else user_id,
+    )
+
+
+def license_requests(
+    *,
+    kind: LicenseKind | str | None = None,
+    user_id: UserId | None = None,
+) -> st.SearchStrategy[LicenseRequest]:
+    """License requests (E2, B4) at every stage: requested, invoiced, paid, activated.
+
+    What was asked: Unicode names of up to 100 characters, a valid INAMI or RPPS number,
+    the practice, 1 to 36 months, billed to the practitioner or now and then to a
+    supervisor. Then, stage by stage: the invoice (a number
+    :meth:`~practiceid.LicenseService.invoice` accepts, an amount in cents, a currency); the
+    payment and its deadline (:func:`~practiceid.policies.license.activation_deadline`),
+    perhaps reported late; the activation, reported late when it is. Times are aware UTC
+    datetimes, in the order things happen. ``kind`` is drawn among the paying kinds unless
+    given; ``user_id``, the practitioner, is made up unless given.
+
+    Raises:
+        InvalidConfiguration: an unknown or free (staff) ``kind``, or a ``user_id`` that is
+            not text.
+    """
+    kinds = _PAYING_KINDS if kind is None else _enum_choices(LicenseKind, kind, "kind")
+    if not all(k.paying for k in kinds):
+        raise InvalidConfiguration("staff licenses are never requested (E3)", option="kind")
+    return _license_requests(_fixed_user(user_id), kinds)
+
+
+@st.composite
+def _license_requests(
+    draw: st.DrawFn, users: st.SearchStrategy[UserId], kinds: tuple[LicenseKind, ...]
+) -> LicenseRequest:
+    # Every value is drawn whatever the stage, in one order: see _onboardings.
+    stage = draw(_STAGES)
+    kind = draw(st.sampled_from(kinds))
+    requested_at = draw(_MOMENTS)
+    asked = draw(_asked(kind, requested_at, draw(users)))
+    gaps = [draw(_STEPS) for _ in range(3)]
+    number, amount, currency = draw(_INVOICE_NUMBERS), draw(_AMOUNTS), draw(_CURRENCIES)
+    late = draw(st.booleans())
+    if stage == 0:
+        return asked
+    invoiced_at = requested_at + gaps[0]
+    invoiced = attrs.evolve(
+        asked, invoice_number=number, invoiced_at=invoiced_at, amount=amount, currency=currency
+    )
+    if stage == 1:
+        return invoiced
+    paid_at = invoiced_at + gaps[1]
+    due = license_policy.activation_deadline(paid_at, _LICENSE_SETTINGS)
+    paid = attrs.evolve(invoiced, paid_at=paid_at, activation_due_at=due)
+    if stage == 2:
+        return attrs.evolve(paid, late_reported_at=due + gaps[2]) if late else paid
+    if late:  # at or after the deadline: reported then, or by the sweep before
+        activated_at = due + gaps[2]
+        return attrs.evolve(paid, activated_at=activated_at, late_reported_at=activated_at)
+    return attrs.evolve(paid, activated_at=paid_at + min(gaps[2], due - paid_at - _MICROSECOND))
+
+
+def licenses(
+    *,
+    establishment_id: EstablishmentId | None = None,
+    user_id: UserId | None = None,
+    kind: LicenseKind | str | None = None,
+    status: LicenseStatus | str | None = None,
+) -> st.SearchStrategy[License]:
+    """Licenses (E1-E4) as the lifecycle of :mod:`practiceid.policies.license` leaves them.
+
+    Each is made by the policy's own moves (default :class:`LicenseSettings`) at drawn
+    times: provisioned, then perhaps requested, invoiced, paid and activated, renewed, swept
+    (notices, expiry, late activation reports) or made free, so that its fields agree:
+    ``pending`` is set exactly when the status is ``requested``, ``invoiced`` or ``paid``;
+    ``activation`` is the last activation; ``resume`` where a request or a free kind returns
+    to; ``due_at`` is :func:`~practiceid.policies.license.next_due`. A staff license is
+    active and free, from the start or after a paying kind. ``kind`` and ``status`` are drawn
+    unless given (stored statuses only, never ``suspended`` or ``unlicensed``); requests are
+    those of :func:`license_requests`; times are aware UTC datetimes; the ids are made up
+    unless given; ``version`` is 0 to 20.
+
+    Raises:
+        InvalidConfiguration: an unknown ``kind`` or ``status``, a status never stored, a
+            staff license in another status than ``active``, or an id that is not text.
+    """
+    establishments = _fixed_establishment(establishment_id)
+    users = _fixed_user(user_id)
+    kinds = _enum_choices(LicenseKind, kind, "kind")
+    statuses = _enum_choices(LicenseStatus, status, "status")
+    pairs = [
+        (k, s)
+        for s in statuses
+        for k in kinds
+        if s in _STORED_STATUSES and (k.paying or s is LicenseStatus.ACTIVE)
+    ]
+    if not pairs:
+        raise InvalidConfiguration(
+            f"no {kinds[0].value} license is stored {statuses[0].value}", option="status"
+        )
+    return _licenses(establishments, users, tuple(pairs))
+
+
+@attrs.frozen
+class _Draws:
+    """What one license's lifecycle was drawn: its requests, invoices, delays."""
+
+    asked: tuple[LicenseRequest, LicenseRequest]
+    invoices: tuple[tuple[str, Decimal, str], tuple[str, Decimal, str]]
+    steps: tuple[timedelta, ...]  # 10 delays: two cycles of 4, the sweep, the switch
+    point: int  # where in a window the sweep ran, in thousandths
+    swept: bool  # whether the sweep ran after the last move
+
+
+class _Lifecycle:
+    """A license moved by the policy's functions, and the time of its last move."""
+
+    def __init__(self, seat: License, now: datetime, draws: _Draws) -> None:
+        self.seat = seat
+        self.now = now
+        self.draws = draws
+
+    def _move(self, step: license_policy.Step | None) -> None:
+        if step is not None:
+            self.seat = step.license
+
+    def tick(self, at: datetime) -> None:
+        self.now = max(self.now, at)
+        self._move(license_policy.tick(self.seat, self.now, _LICENSE_SETTINGS))
+
+    def cycle(self, n: int, stop: LicenseStatus = _S.ACTIVE) -> None:
+        """Request with the ``n``-th drawn request, invoice, pay, activate: up to ``stop``."""
+        settings, steps = _LICENSE_SETTINGS, self.draws.steps[4 * n : 4 * n + 4]
+        self.now += steps[0]
+        asked = attrs.evolve(self.draws.asked[n], requested_at=self.now, kind=self.seat.kind)
+        self._move(license_policy.request(self.seat, self.now, settings, asked=asked))
+        if stop is _S.REQUESTED:
+            return
+        self.now += steps[1]
+        number, amount, currency = self.draws.invoices[n]
+        self._move(
+            license_policy.invoice(
+                self.seat, self.now, settings, number=number, amount=amount, currency=currency
+            )
+        )
+        if stop is _S.INVOICED:
+            return
+        self.now += steps[2]
+        self._move(license_policy.record_payment(self.seat, self.now, settings, paid_at=self.now))
+        if stop is _S.PAID:
+            return
+        self.now += steps[3]
+        self._move(license_policy.activate(self.seat, self.now, settings))
+
+    def reach(self, status: LicenseStatus, *, renewed: bool) -> None:
+        """Move a new provisional license to ``status``: provisional, active, expiring, expired.
+
+        Active and expiring licenses were activated (twice when ``renewed``); an expired one
+        was, when ``renewed``, or else its 45 days ended.
+        """
+        draws = self.draws
+        if status in {_S.ACTIVE, _S.EXPIRING} or (renewed and status is _S.EXPIRED):
+            self.cycle(0)
+            if renewed and status is not _S.EXPIRED:
+                self.cycle(1)
+        until = self.seat.valid_until
+        assert until is not None  # noqa: S101 - a paying license has a window
+        if status is _S.EXPIRED:
+            self.tick(until + draws.steps[8])
+        elif status is _S.EXPIRING:
+            first = license_policy.notice_times(self.seat, _LICENSE_SETTINGS)[0]
+            self.tick(_within_window(first, until, draws.point))
+        elif status is _S.PROVISIONAL and draws.swept:  # perhaps a notice of the 45 days
+            self.tick(_within_window(self.now, until, draws.point))
+
+    def make_free(self, kind: LicenseKind) -> None:
+        self.now += self.draws.steps[9]
+        self._move(license_policy.change_kind(self.seat, self.now, _LICENSE_SETTINGS, kind=kind))
+
+    def stop_at(self, status: LicenseStatus) -> None:
+        """Request again and stop at ``status`` (requested, invoiced, paid); maybe sweep."""
+        self.cycle(1, stop=status)
+        if self.draws.swept:  # the window may have ended, or the activation be late
+            self.tick(self.now + self.draws.steps[8])
+
+
+@st.composite
+def _licenses(
+    draw: st.DrawFn,
+    establishments: st.SearchStrategy[EstablishmentId],
+    users: st.SearchStrategy[UserId],
+    pairs: tuple[tuple[LicenseKind, LicenseStatus], ...],
+) -> License:
+    # Every value is drawn whatever the kind and status, in one order (see _onboardings): a
+    # license shrinks field by field towards a new physician's provisional one.
+    kind, status = draw(st.sampled_from(pairs))
+    establishment_id, user_id = draw(establishments), draw(users)
+    created = draw(_MOMENTS)
+    paying_kind = kind if kind.paying else draw(st.sampled_from(_PAYING_KINDS))
+    free_from_start = draw(st.booleans())
+    renewed = draw(st.booleans())
+    start = draw(st.sampled_from(_STARTING_POINTS))  # of a request, or of a free kind
+    draws = _Draws(
+        asked=(
+            draw(_asked(paying_kind, created, user_id)),
+            draw(_asked(paying_kind, created, user_id)),
+        ),
+        invoices=(
+            (draw(_INVOICE_NUMBERS), draw(_AMOUNTS), draw(_CURRENCIES)),
+            (draw(_INVOICE_NUMBERS), draw(_AMOUNTS), draw(_CURRENCIES)),
+        ),
+        steps=tuple(draw(_STEPS) for _ in range(10)),
+        point=draw(_PER_MILLE),
+        swept=draw(st.booleans()),
+    )
+    version = draw(_VERSIONS)
+
+    if not kind.paying and free_from_start:
+        free = license_policy.provision(
+            establishment_id, user_id, kind, now=created, settings=_LICENSE_SETTINGS
+        )
+        return attrs.evolve(free.license, version=version)
+    provisional = license_policy.provision(
+        establishment_id, user_id, paying_kind, now=created, settings=_LICENSE_SETTINGS
+    )
+    life = _Lifecycle(provisional.license, created, draws)
+    if not kind.paying:
+        life.reach(start, renewed=renewed)
+        life.make_free(kind)
+    elif status in _PENDING_STATUSES:
+        life.reach(start, renewed=renewed and start is not _S.PROVISIONAL)
+        life.stop_at(status)
+    else:
+        life.reach(status, renewed=renewed and status is not _S.PROVISIONAL)
+    assert life.seat.status is status, (life.seat, status)  # noqa: S101 - the lifecycle's
+    return attrs.evolve(life.seat, version=version)

@@ -54,6 +54,7 @@ from practiceid.adapters.sql._schema import METADATA, PREFIX
 from practiceid.adapters.sql._store import (
     SqlEstablishmentProfileRepository,
     SqlEstablishmentRepository,
+    SqlLicenseRepository,
     SqlMembershipRepository,
     SqlOnboardingRepository,
     SqlOrganisationRepository,
@@ -67,13 +68,14 @@ from practiceid.adapters.sql._store import (
 from practiceid.errors import InvalidConfiguration, SchemaMismatch
 
 if TYPE_CHECKING:
-    from practiceid.ports import OnboardingUnitOfWorkFactory
+    from practiceid.ports import LicenseUnitOfWorkFactory
 
 __all__ = [
     "SCHEMA_REVISION",
     "VERSION_TABLE",
     "SqlEstablishmentProfileRepository",
     "SqlEstablishmentRepository",
+    "SqlLicenseRepository",
     "SqlMembershipRepository",
     "SqlOnboardingRepository",
     "SqlOrganisationRepository",
@@ -257,7 +259,7 @@ class SqlStore:
         return cls(create_engine(url, schema=schema, **options))
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        """Return a new unit of work (an :data:`~practiceid.ports.OnboardingUnitOfWorkFactory`)."""
+        """Return a new unit of work (a :data:`~practiceid.ports.LicenseUnitOfWorkFactory`)."""
         return SqlUnitOfWork(self)
 
     def close(self) -> None:
@@ -378,6 +380,6 @@ class SqlStore:
 
 if TYPE_CHECKING:
 
-    def _takes_every_service(store: SqlStore) -> OnboardingUnitOfWorkFactory:
+    def _takes_every_service(store: SqlStore) -> LicenseUnitOfWorkFactory:
         """``store.unit_of_work`` is what every service takes (checked by mypy, never run)."""
         return store.unit_of_work

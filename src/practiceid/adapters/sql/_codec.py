@@ -5,13 +5,15 @@ their compact ``number`` and parsed again on the way out (their policies' ``pars
 what comes back carries everything its type derives (an INAMI number's profession, an
 IBAN's BIC). Logins and e-mail addresses are stored as typed, beside their keys, and
 rebuilt with ``Login(display)`` and ``EmailAddress(address)``. Instants inside JSON documents
-are ISO 8601 text with their offset, read back equal.
+are ISO 8601 text with their offset, read back equal. Amounts are their ``Decimal``'s text,
+read back with the same digits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, cast
 
@@ -36,6 +38,7 @@ from practiceid.invitations import (
     OnboardingStatus,
     TermsOfUse,
 )
+from practiceid.licenses import License, LicenseKind, LicenseRequest, LicenseStatus
 from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.permissions import Permission
@@ -568,5 +571,124 @@ def message_from(row: Row) -> Message:
         claimed_until=row["claimed_until"],
         sent_at=row["sent_at"],
         last_error=row["last_error"],
+        version=row["version"],
+    )
+
+
+# -- licenses (E1-E4) -------------------------------------------------------------------------
+
+_REQUEST_FIELDS: Final = (
+    "requested_at",
+    "requested_by",
+    "kind",
+    "months",
+    "first_name",
+    "last_name",
+    "identifier_kind",
+    "identifier",
+    "practice",
+    "bill_to",
+    "invoice_number",
+    "invoiced_at",
+    "amount",
+    "currency",
+    "paid_at",
+    "activation_due_at",
+    "late_reported_at",
+    "activated_at",
+)
+"""The columns of a license request, after their prefix (``pending_``, ``activation_``)."""
+
+
+def _request_values(prefix: str, asked: LicenseRequest | None) -> dict[str, object]:
+    if asked is None:
+        return {f"{prefix}{name}": None for name in _REQUEST_FIELDS}
+    return {
+        f"{prefix}requested_at": asked.requested_at,
+        f"{prefix}requested_by": asked.requested_by,
+        f"{prefix}kind": asked.kind.value,
+        f"{prefix}months": asked.months,
+        f"{prefix}first_name": asked.first_name,
+        f"{prefix}last_name": asked.last_name,
+        f"{prefix}identifier_kind": asked.identifier_kind,
+        f"{prefix}identifier": asked.identifier,
+        f"{prefix}practice": asked.practice,
+        f"{prefix}bill_to": asked.bill_to,
+        f"{prefix}invoice_number": asked.invoice_number,
+        f"{prefix}invoiced_at": asked.invoiced_at,
+        f"{prefix}amount": None if asked.amount is None else str(asked.amount),
+        f"{prefix}currency": asked.currency,
+        f"{prefix}paid_at": asked.paid_at,
+        f"{prefix}activation_due_at": asked.activation_due_at,
+        f"{prefix}late_reported_at": asked.late_reported_at,
+        f"{prefix}activated_at": asked.activated_at,
+    }
+
+
+def _request_from(row: Row, prefix: str) -> LicenseRequest | None:
+    if row[f"{prefix}requested_at"] is None:
+        return None
+    amount = row[f"{prefix}amount"]
+    return LicenseRequest(
+        requested_at=row[f"{prefix}requested_at"],
+        requested_by=UserId(row[f"{prefix}requested_by"]),
+        kind=LicenseKind(row[f"{prefix}kind"]),
+        months=row[f"{prefix}months"],
+        first_name=row[f"{prefix}first_name"],
+        last_name=row[f"{prefix}last_name"],
+        identifier_kind=row[f"{prefix}identifier_kind"],
+        identifier=row[f"{prefix}identifier"],
+        practice=row[f"{prefix}practice"],
+        bill_to=UserId(row[f"{prefix}bill_to"]),
+        invoice_number=row[f"{prefix}invoice_number"],
+        invoiced_at=row[f"{prefix}invoiced_at"],
+        amount=None if amount is None else Decimal(amount),
+        currency=row[f"{prefix}currency"],
+        paid_at=row[f"{prefix}paid_at"],
+        activation_due_at=row[f"{prefix}activation_due_at"],
+        late_reported_at=row[f"{prefix}late_reported_at"],
+        activated_at=row[f"{prefix}activated_at"],
+    )
+
+
+def license_values(seat: License, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_licenses``: each request as ``pending_``/``activation_``."""
+    return {
+        "establishment_id": seat.establishment_id,
+        "user_id": seat.user_id,
+        "kind": seat.kind.value,
+        "status": seat.status.value,
+        "created_at": seat.created_at,
+        "valid_from": seat.valid_from,
+        "valid_until": seat.valid_until,
+        "provisional_until": seat.provisional_until,
+        "notices_sent": seat.notices_sent,
+        "lapsed_at": seat.lapsed_at,
+        **_request_values("pending_", seat.pending),
+        **_request_values("activation_", seat.activation),
+        "resume": None if seat.resume is None else seat.resume.value,
+        "due_at": seat.due_at,
+        "version": version,
+    }
+
+
+def license_from(row: Row) -> License:
+    """The license a row holds."""
+    resume = row["resume"]
+    return License(
+        establishment_id=EstablishmentId(row["establishment_id"]),
+        user_id=UserId(row["user_id"]),
+        kind=LicenseKind(row["kind"]),
+        status=LicenseStatus(row["status"]),
+        created_at=row["created_at"],
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        provisional_until=row["provisional_until"],
+        notices_sent=row["notices_sent"],
+        lapsed_at=row["lapsed_at"],
+        pending=_request_from(row, "pending_"),
+        activation=_request_from(row, "activation_"),
+        resume=None if resume is None else LicenseStatus(resume),
+        due_at=row["due_at"],
         version=row["version"],
     )

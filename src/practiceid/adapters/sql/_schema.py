@@ -18,11 +18,16 @@ reports a violation:
 * ``practiceid_terms``: one row per published version, primary key the version;
 * ``practiceid_outbox``: the idempotency key of each message.
 
-Two partial indexes hold only the rows a worker looks for, so that its query costs what it
-returns: ``practiceid_onboardings`` by ``(due_at, user_id)`` where ``due_at`` is set (the
-sweep), and ``practiceid_outbox`` by ``(next_attempt_at, id)`` where the message is
-``pending`` (the dispatcher's claim). Both dialects have partial indexes; their ``WHERE`` is
-written once, in :data:`DUE_ONBOARDINGS` and :data:`PENDING_MESSAGES`.
+Three partial indexes hold only the rows a worker looks for, so that its query costs what it
+returns: ``practiceid_onboardings`` by ``(due_at, user_id)`` and ``practiceid_licenses`` by
+``(due_at, establishment_id, user_id)`` where ``due_at`` is set (the sweeps), and
+``practiceid_outbox`` by ``(next_attempt_at, id)`` where the message is ``pending`` (the
+dispatcher's claim). Both dialects have partial indexes; their ``WHERE`` is written once, in
+:data:`DUE_ONBOARDINGS`, :data:`DUE_LICENSES` and :data:`PENDING_MESSAGES`.
+
+A license's pending and last activation requests (:class:`~practiceid.LicenseRequest`) are
+columns prefixed ``pending_`` and ``activation_``, so that the pending invoice number is
+indexed (the desk finds an invoice's licenses by it); amounts are text, exact to the cent.
 
 The migrations in ``migrations/versions`` build exactly these tables; a test compares them.
 """
@@ -323,3 +328,69 @@ outbox: Final = sa.Table(
 
 DUE_INDEX: Final = "ix_practiceid_onboardings_due_at_user_id"
 PENDING_INDEX: Final = "ix_practiceid_outbox_next_attempt_at_id"
+
+# -- licenses (E1-E4) -------------------------------------------------------------------------
+
+DUE_LICENSES: Final = "due_at IS NOT NULL"
+"""The rows of ``practiceid_licenses`` the sweep's index holds."""
+
+
+def _request_columns(prefix: str) -> list[sa.Column[Any]]:
+    """The columns of one :class:`~practiceid.LicenseRequest`, ``prefix`` before each name.
+
+    All ``NULL`` when the license has none; ``<prefix>requested_at`` tells whether it has.
+    """
+    return [
+        sa.Column(f"{prefix}requested_at", UtcDateTime, nullable=True),
+        sa.Column(f"{prefix}requested_by", sa.String, nullable=True),
+        sa.Column(f"{prefix}kind", sa.String, nullable=True),
+        sa.Column(f"{prefix}months", sa.Integer, nullable=True),
+        sa.Column(f"{prefix}first_name", sa.String, nullable=True),
+        sa.Column(f"{prefix}last_name", sa.String, nullable=True),
+        sa.Column(f"{prefix}identifier_kind", sa.String, nullable=True),
+        sa.Column(f"{prefix}identifier", sa.String, nullable=True),
+        sa.Column(f"{prefix}practice", sa.String, nullable=True),
+        sa.Column(f"{prefix}bill_to", sa.String, nullable=True),
+        sa.Column(f"{prefix}invoice_number", sa.String, nullable=True),
+        sa.Column(f"{prefix}invoiced_at", UtcDateTime, nullable=True),
+        # Text, not a number: a Decimal comes back exactly as written ("420.00", not 420).
+        sa.Column(f"{prefix}amount", sa.String, nullable=True),
+        sa.Column(f"{prefix}currency", sa.String, nullable=True),
+        sa.Column(f"{prefix}paid_at", UtcDateTime, nullable=True),
+        sa.Column(f"{prefix}activation_due_at", UtcDateTime, nullable=True),
+        sa.Column(f"{prefix}late_reported_at", UtcDateTime, nullable=True),
+        sa.Column(f"{prefix}activated_at", UtcDateTime, nullable=True),
+    ]
+
+
+licenses: Final = sa.Table(
+    f"{PREFIX}licenses",
+    METADATA,
+    sa.Column(
+        "establishment_id",
+        sa.String,
+        sa.ForeignKey(establishments.c.id),
+        primary_key=True,
+    ),
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("valid_from", UtcDateTime, nullable=True),
+    sa.Column("valid_until", UtcDateTime, nullable=True),
+    sa.Column("provisional_until", UtcDateTime, nullable=True),
+    sa.Column("notices_sent", sa.Integer, nullable=False),
+    sa.Column("lapsed_at", UtcDateTime, nullable=True),
+    *_request_columns("pending_"),
+    *_request_columns("activation_"),
+    sa.Column("resume", sa.String, nullable=True),
+    sa.Column("due_at", UtcDateTime, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "due_at", "establishment_id", "user_id", **_partial(DUE_LICENSES)),
+    sa.Index(None, "pending_invoice_number"),
+    sa.Index(None, "status"),
+    sa.Index(None, "user_id"),
+)
+
+DUE_LICENSES_INDEX: Final = "ix_practiceid_licenses_due_at_establishment_id_user_id"
+INVOICE_INDEX: Final = "ix_practiceid_licenses_pending_invoice_number"

@@ -7,8 +7,8 @@ Uniqueness is checked by the database's unique indexes, atomically with the writ
 is violated, the adapter looks the keys up again, in the order the error contract gives, to
 raise the right coded error. Driver exceptions never leave this module.
 
-The two worker queries, the onboarding sweep (``claim_due``) and the outbox's ``claim``, read
-a partial index in order and lock what they take with ``FOR UPDATE SKIP LOCKED`` on
+The worker queries, the onboarding and license sweeps (``claim_due``) and the outbox's
+``claim``, read a partial index in order and lock what they take with ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so that concurrent workers share the work instead of waiting for each other. Where
 the ports order by an id, PostgreSQL compares ids with the ``"C"`` collation: code point order,
 as Python's and SQLite's, whatever the database's default collation.
@@ -37,6 +37,7 @@ from practiceid.errors import (
     DuplicateRecord,
     DuplicateUserId,
     EstablishmentNotFound,
+    LicenseNotFound,
     MembershipNotFound,
     MessageNotFound,
     NotFound,
@@ -61,6 +62,7 @@ from practiceid.establishments import (
     OrganisationId,
 )
 from practiceid.invitations import Onboarding, TermsOfUse
+from practiceid.licenses import License, LicenseStatus
 from practiceid.memberships import Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.policies.email import EmailAddress
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SqlEstablishmentProfileRepository",
     "SqlEstablishmentRepository",
+    "SqlLicenseRepository",
     "SqlMembershipRepository",
     "SqlOnboardingRepository",
     "SqlOrganisationRepository",
@@ -138,7 +141,8 @@ def _text_id(value: object) -> bool:
 class SqlUnitOfWork:
     """A transaction over an :class:`~practiceid.adapters.sql.SqlStore`.
 
-    Implements :class:`~practiceid.ports.OnboardingUnitOfWork` (and so
+    Implements :class:`~practiceid.ports.LicenseUnitOfWork` (and so
+    :class:`~practiceid.ports.OnboardingUnitOfWork` and
     :class:`~practiceid.ports.AccessUnitOfWork`). ``commit`` keeps the unit of work open:
     later changes go into a new transaction.
     """
@@ -156,6 +160,7 @@ class SqlUnitOfWork:
         self.onboardings = SqlOnboardingRepository(self)
         self.terms = SqlTermsRepository(self)
         self.outbox = SqlOutboxRepository(self)
+        self.licenses = SqlLicenseRepository(self)
 
     def __enter__(self) -> Self:
         if self._connection is not None:
@@ -1308,3 +1313,148 @@ class SqlOutboxRepository:
             query = query.where(table.c.user_id == user_id)
         rows = self._uow.read(lambda c: c.execute(query).mappings().all())
         return sorted((codec.message_from(row) for row in rows), key=lambda m: (m.created_at, m.id))
+
+
+# -- licenses (E1-E4) ---------------------------------------------------------------------------
+
+_licenses: Final = schema.licenses
+# A member's license: a primary-key look-up, built once like the users' look-ups.
+_LICENSE_BY_KEY: Final = sa.select(_licenses).where(
+    _licenses.c.establishment_id == sa.bindparam("establishment_id"),
+    _licenses.c.user_id == sa.bindparam("user_id"),
+)
+
+
+def _license_id(seat: License) -> str:
+    return f"{seat.establishment_id}/{seat.user_id}"
+
+
+class SqlLicenseRepository:
+    """The :class:`~practiceid.ports.LicenseRepository` of a :class:`SqlUnitOfWork`.
+
+    One row per (establishment, user), referencing both. ``with_invoice`` reads the index
+    on the pending request's invoice number, ``with_status`` the one on the status, and
+    ``claim_due`` a range of the partial index on ``(due_at, establishment_id, user_id)``,
+    locking what it takes on PostgreSQL (``FOR UPDATE SKIP LOCKED``), as the onboarding
+    sweep does.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    @staticmethod
+    def _pair(establishment_id: object, user_id: object) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            _licenses.c.establishment_id == establishment_id, _licenses.c.user_id == user_id
+        )
+
+    def _conflict(self, seat: License) -> PracticeIdError:
+        pair = self._pair(seat.establishment_id, seat.user_id)
+        if self._uow.read(lambda c: _exists(c, _licenses, pair)):
+            return DuplicateRecord(
+                entity="license",
+                id=_license_id(seat),
+                establishment_id=seat.establishment_id,
+                user_id=seat.user_id,
+            )
+        return _unknown_reference("license", _license_id(seat))
+
+    def add(self, seat: License) -> None:
+        """Store a member's first license; raise DuplicateRecord."""
+        values = codec.license_values(seat, version=seat.version)
+        self._uow.write(
+            lambda c: c.execute(_licenses.insert(), values),
+            conflict=lambda: self._conflict(seat),
+            entity="license",
+            record_id=_license_id(seat),
+        )
+
+    def get(self, establishment_id: EstablishmentId, user_id: UserId) -> License:
+        """Return the member's license; raise LicenseNotFound."""
+        found = self.find(establishment_id, user_id)
+        if found is None:
+            raise LicenseNotFound(establishment_id=establishment_id, user_id=user_id)
+        return found
+
+    def find(self, establishment_id: EstablishmentId, user_id: UserId) -> License | None:
+        """Return the member's license, if any."""
+        if not (_text_id(establishment_id) and _text_id(user_id)):
+            return None
+        key = {"establishment_id": establishment_id, "user_id": user_id}
+        row = self._uow.read(lambda c: c.execute(_LICENSE_BY_KEY, key).mappings().first())
+        return None if row is None else codec.license_from(row)
+
+    def update(self, seat: License) -> License:
+        """Replace the stored license if its version matches; return it, version + 1."""
+        _update_versioned(
+            self._uow,
+            _licenses,
+            self._pair(seat.establishment_id, seat.user_id),
+            codec.license_values(seat, version=seat.version + 1),
+            expected=seat.version,
+            entity="license",
+            record_id=_license_id(seat),
+            conflict=lambda: _unknown_reference("license", _license_id(seat)),
+            not_found=LicenseNotFound,
+            id_params={"establishment_id": seat.establishment_id, "user_id": seat.user_id},
+        )
+        return attrs.evolve(seat, version=seat.version + 1)
+
+    def _listed(self, where: sa.ColumnElement[bool]) -> Sequence[License]:
+        """The licenses ``where`` selects, by (establishment, user) in code point order."""
+        rows = self._uow.read(
+            lambda c: c.execute(sa.select(_licenses).where(where)).mappings().all()
+        )
+        return sorted((codec.license_from(row) for row in rows), key=lambda seat: seat.key)
+
+    def list_for_establishment(self, establishment_id: EstablishmentId) -> Sequence[License]:
+        """Return the establishment's licenses: a range of the primary key."""
+        if not _text_id(establishment_id):
+            return []
+        return self._listed(_licenses.c.establishment_id == establishment_id)
+
+    def list_for_user(self, user_id: UserId) -> Sequence[License]:
+        """Return the user's licenses, in every establishment (the index on user_id)."""
+        if not _text_id(user_id):
+            return []
+        return self._listed(_licenses.c.user_id == user_id)
+
+    def with_invoice(self, invoice_number: str) -> Sequence[License]:
+        """Return the licenses whose pending activation is on this invoice (an index)."""
+        if not _text_id(invoice_number):
+            return []
+        return self._listed(_licenses.c.pending_invoice_number == invoice_number)
+
+    def with_status(self, status: LicenseStatus) -> Sequence[License]:
+        """Return the licenses stored with this status (an index)."""
+        wanted: object = status  # typed, but a host may pass anything
+        if not isinstance(wanted, LicenseStatus):  # as the in-memory store: members only
+            return []
+        return self._listed(_licenses.c.status == wanted.value)
+
+    def claim_due(self, *, now: datetime, limit: int) -> Sequence[License]:
+        """Return and hold up to ``limit`` licenses due at ``now``, earliest ``due_at`` first.
+
+        A range of the partial index on ``(due_at, establishment_id, user_id)``, ties in
+        code point order; on PostgreSQL the rows are locked, and rows another unit of work
+        holds are skipped.
+        """
+        if limit <= 0:
+            return []
+
+        def run(connection: sa.Connection) -> list[License]:
+            query = (
+                sa.select(_licenses)
+                .where(_licenses.c.due_at <= now)
+                .order_by(
+                    _licenses.c.due_at,
+                    _in_code_point_order(connection, _licenses.c.establishment_id),
+                    _in_code_point_order(connection, _licenses.c.user_id),
+                )
+                .limit(limit)
+            )
+            if _postgres(connection):
+                query = query.with_for_update(skip_locked=True)
+            return [codec.license_from(row) for row in connection.execute(query).mappings()]
+
+        return self._uow.read(run)
