@@ -33,7 +33,16 @@ All measurements run in one process on the same inputs, so that their ratios mea
     against Django's ``PasswordResetTokenGenerator.check_token``, on a SQLite file and on
     PostgreSQL (skipped as in 10). ``PRACTICEID_BENCH_ONBOARDING_SIZES``,
     ``PRACTICEID_BENCH_ONBOARDING_DUE`` and ``PRACTICEID_BENCH_ONBOARDING_LINKS`` make a quick
-    run (see ``benchmarks/_onboarding.py``).
+    run (see ``benchmarks/_onboarding.py``);
+12. licenses (``_licenses``, in a process of its own): the sweep (``LicenseService.run_due``)
+    over 1 000 000 licenses of which 1 % are due (notices, expiries, late activations), and a
+    sweep with nothing due as the table grows from 10 000 to 1 000 000, against the same
+    claim done as a full scan, with the query plans; ``decide`` on the license-aware
+    ``Access`` of ``access_for`` (allowed, and refused with ``license_required``) against the
+    unrestricted ``Access`` and against pycasbin with a license attribute in its matcher; and
+    ``access_for`` against ``AccessService.access``, on a SQLite file and on PostgreSQL
+    (skipped as in 10). ``PRACTICEID_BENCH_LICENSE_SIZES`` and ``PRACTICEID_BENCH_LICENSE_DUE``
+    make a quick run (see ``benchmarks/_licenses.py``).
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ from benchmarks import (
     _django,
     _identifiers,
     _inputs,
+    _licenses,
     _onboarding,
     _profiles,
     _report,
@@ -400,6 +410,7 @@ def main() -> None:
     profiles = _profiles.bench_profiles(overhead_ns)
     sql_ratios = _sql.bench_sql()
     onboarding_ratios = _onboarding.bench_onboarding()
+    license_ratios = _licenses.bench_licenses()
     _django.assert_no_database()
     print_summary(failing_vs_django, passing, worst)
     _report.table(
@@ -447,6 +458,14 @@ def main() -> None:
     )
     _report.note("1M / 10k: how a sweep's time grows with the number of records (flat: ~1x);")
     _report.note("full scan / run_due: what the index saves; refused links should cost alike.")
+    print()
+    _report.table(
+        ["license ratio (same run)", "value"],
+        [[name, _report.ratio(value, 1)] for name, value in license_ratios.items()],
+    )
+    _report.note("1M / 10k: how a sweep's time grows with the number of licenses (flat: ~1x);")
+    _report.note("full scan / run_due: what the index saves; decide / unrestricted: what the")
+    _report.note("license adds to a decision; casbin / decide above 1: practiceid is faster.")
     print("Django opened no database connection (dummy backend; checked after the run).")
     print(f"Total time: {time.perf_counter() - started:.1f} s")
 

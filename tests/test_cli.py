@@ -48,14 +48,14 @@ def test_demo_runs_on_a_sqlite_file_it_reads_back(capsys):
     assert f"(schema {SCHEMA_REVISION})" in out
     assert (
         "reads back 7 users, 3 establishments, 10 memberships, 3 practitioners, "
-        "1 onboarding records and 9 outbox messages (9 sent)"
+        "1 onboarding records, 5 licenses and 18 outbox messages (18 sent)"
     ) in out
 
 
 def test_demo_walks_an_invitation_through_reminders_expiry_and_activation(capsys):
     """The issue's demo: reminders, expiry, re-send, acceptance, first sign-in, terms (D1, D2)."""
     assert main(["demo"]) == 0
-    out = capsys.readouterr().out.split("Invitations:")[1].split("Changing an e-mail")[0]
+    out = capsys.readouterr().out.split("Invitations:")[1].split("Licenses:")[0]
     assert [line.split(":")[0].strip() for line in out.splitlines() if "the sweep" in line] == [
         "* day  3",
         "* day  7",
@@ -74,6 +74,28 @@ def test_demo_walks_an_invitation_through_reminders_expiry_and_activation(capsys
     assert "✉ member_added" in out  # C1: an existing account is attached, not invited
     # Links are printed shortened: the console never shows a working token.
     assert all(len(part.split("…")[0]) == 6 for part in out.split("invitation#")[1:])
+
+
+def test_demo_walks_a_license_from_provisional_to_expired(capsys):
+    """The issue's demo: provisional, request, invoice line, payment, activation, notice (E1-E4)."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out.split("Licenses:")[1].split("Changing an e-mail")[0]
+    assert "Jeanne Dupont: physician license, provisional" in out  # E1
+    assert "Tania Dubois: staff license, active, last day none (free, E3)" in out
+    assert "may sign on her provisional license (E1, locum work too): True" in out
+    assert out.count("activation requested for") == 2
+    assert "INAMI 12345676003" in out  # E2: the request and the invoice line name the number
+    assert "total 960.00 EUR" in out
+    thomas = "Thomas Dewitte, INAMI 12345625005, physician, 12 months, 480.00 EUR"
+    assert f"{thomas}, through the supervisor (B4)" in out
+    assert "payment recorded for 2 license(s): paid" in out
+    assert "Dr Dupont's license is active, late: False" in out
+    assert "the sweep reports 1 late activation(s)" in out
+    assert out.count("✉ license_activation_late") == 2  # the requester and the desk
+    assert "1 expiry notice(s), 30 days before" in out
+    assert "✉ license_expiring → Jeanne.Dupont@cabinet-tilleuls.be" in out
+    assert "✉ license_expired → Jeanne.Dupont@cabinet-tilleuls.be" in out
+    assert "signing: license_required; reading records: allowed" in out
 
 
 def test_demo_keeps_the_database_it_is_given(tmp_path, capsys):

@@ -19,6 +19,7 @@ from practiceid.establishments import (
 from practiceid.memberships import Membership
 from practiceid.ports import (
     AccessUnitOfWorkFactory,
+    LicenseUnitOfWorkFactory,
     OnboardingUnitOfWorkFactory,
     UnitOfWorkFactory,
 )
@@ -27,6 +28,7 @@ from practiceid.testing.contracts import (
     AccessRepositoriesContract,
     AuthorizerContract,
     ClockContract,
+    LicenseRepositoriesContract,
     OnboardingRepositoriesContract,
     PasswordHasherContract,
     ProfileRepositoriesContract,
@@ -62,6 +64,11 @@ class TestInMemoryProfileRepositories(ProfileRepositoriesContract):
 
 class TestInMemoryOnboardingRepositories(OnboardingRepositoriesContract):
     def make_unit_of_work_factory(self) -> OnboardingUnitOfWorkFactory:
+        return InMemoryStore().unit_of_work
+
+
+class TestInMemoryLicenseRepositories(LicenseRepositoriesContract):
+    def make_unit_of_work_factory(self) -> LicenseUnitOfWorkFactory:
         return InMemoryStore().unit_of_work
 
 
@@ -149,6 +156,7 @@ class TestMigratingHasher(PasswordHasherContract):
         (AccessRepositoriesContract(), "make_unit_of_work_factory"),
         (ProfileRepositoriesContract(), "make_unit_of_work_factory"),
         (OnboardingRepositoriesContract(), "make_unit_of_work_factory"),
+        (LicenseRepositoriesContract(), "make_unit_of_work_factory"),
         (AuthorizerContract(), "make_authorizer"),
         (ClockContract(), "make_clock"),
         (PasswordHasherContract(), "make_hasher"),

@@ -8,6 +8,7 @@ from practiceid.adapters.sql import SqlStore
 from practiceid.ports import AccessUnitOfWorkFactory
 from practiceid.testing.contracts import (
     AccessRepositoriesContract,
+    LicenseRepositoriesContract,
     OnboardingRepositoriesContract,
     ProfileRepositoriesContract,
     UserRepositoryContract,
@@ -59,6 +60,10 @@ class TestSqliteOnboardingRepositories(_OnSqliteFiles, OnboardingRepositoriesCon
     pass
 
 
+class TestSqliteLicenseRepositories(_OnSqliteFiles, LicenseRepositoriesContract):
+    pass
+
+
 @pytest.mark.postgres
 class TestPostgresUserRepository(_OnPostgres, UserRepositoryContract):
     pass
@@ -76,4 +81,9 @@ class TestPostgresProfileRepositories(_OnPostgres, ProfileRepositoriesContract):
 
 @pytest.mark.postgres
 class TestPostgresOnboardingRepositories(_OnPostgres, OnboardingRepositoriesContract):
+    pass
+
+
+@pytest.mark.postgres
+class TestPostgresLicenseRepositories(_OnPostgres, LicenseRepositoriesContract):
     pass

@@ -603,7 +603,9 @@ def _licenses(unit_of_work: LicenseUnitOfWorkFactory, dupont: User) -> None:
             f"{view.status}, last day {view.last_day or 'none (free, E3)'}"
         )
     may_sign = decide(licenses.access_for(dupont.id, main), Permission.CONSULTATIONS_SIGN)
-    print(f"   Dr Dupont may sign on her provisional license (E1, locum work too): {may_sign}")
+    print(
+        f"   Dr Dupont may sign on her provisional license (E1, locum work too): {may_sign.allowed}"
+    )
     trainee = next(
         v.user
         for v in licenses.licenses(actor=dupont.id, establishment_id=main)

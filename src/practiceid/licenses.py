@@ -220,13 +220,14 @@ def _amount(value: object) -> Decimal:
         raise InvalidConfiguration("a price is a Decimal, an int or a str", field="amount")
     try:
         amount = Decimal(value)
-    except ArithmeticError:
-        raise InvalidConfiguration("a price is a number", field="amount") from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(_CENT):
+        cents = amount.quantize(_CENT) if amount.is_finite() else None
+    except ArithmeticError:  # not a number, or too large to count in cents
+        cents = None
+    if cents is None or amount < 0 or amount != cents:
         raise InvalidConfiguration(
             "a price is zero or more, in cents at most", field="amount", minimum="0"
         )
-    return amount.quantize(_CENT)
+    return cents.copy_abs()  # -0 is 0
 
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -255,8 +256,10 @@ class Price:
 
     def for_months(self, months: int) -> Decimal:
         """Return the amount for ``months`` months, rounded half up to the cent."""
-        units = Decimal(months) if self.per is PricePer.MONTH else Decimal(months) / 12
-        return (self.amount * units).quantize(_CENT, rounding="ROUND_HALF_UP")
+        total = self.amount * months  # exact; one division at most, last
+        if self.per is PricePer.YEAR:
+            total /= 12
+        return total.quantize(_CENT, rounding="ROUND_HALF_UP")
 
 
 def _prices(

@@ -211,12 +211,12 @@ class LicenseService:
         step: Step,
         *,
         before: License | None,
-        notify: bool = True,
     ) -> tuple[License, tuple[Message, ...]]:
         """Store the step's license and the messages it sends, in the caller's unit of work.
 
-        ``notify=False`` (an account or membership deactivated) keeps only what goes to
-        others: the desk's copies and a late activation's report to whoever requested it.
+        A member whose account or membership is deactivated is told nothing; what goes to
+        others stays: the desk's copies, and a late activation's report to whoever
+        requested it.
         """
         if before is None:
             uow.licenses.add(step.license)
@@ -226,7 +226,16 @@ class LicenseService:
         else:
             stored = uow.licenses.update(step.license)
         sent: list[Message] = []
+        if not step.messages:
+            return stored, ()
         holder = _find_user(uow, stored.user_id)
+        membership = uow.memberships.find(stored.establishment_id, stored.user_id)
+        notify = (
+            holder is not None
+            and holder.is_active
+            and membership is not None
+            and membership.is_active
+        )
         establishment = uow.establishments.get(stored.establishment_id)
         for kind in step.messages:
             for key, recipient in self._recipients(uow, kind, stored, holder, notify=notify):
@@ -741,7 +750,15 @@ class LicenseService:
                     for lic in on_invoice
                     if lic.pending is not None and lic.pending.invoice_number == number
                 ]
-                on_invoice = waiting or on_invoice  # none waiting: refused as already paid
+                if not waiting:  # every license of it was paid already
+                    first = on_invoice[0]
+                    raise IllegalLicenseTransition(
+                        status=str(policy.status_at(first, self.clock.now(), self.settings)),
+                        command=str(policy.Command.RECORD_PAYMENT),
+                        establishment_id=first.establishment_id,
+                        user_id=first.user_id,
+                    )
+                on_invoice = waiting
                 now = self.clock.now()
                 when = now if paid_at is None else paid_at
                 stored = []
@@ -963,17 +980,10 @@ class LicenseService:
                     step = policy.tick(before, at, self.settings)
                     if step is None:  # nothing due after all: never look at it again early
                         step = Step(attrs.evolve(before, due_at=None))
-                    holder = _find_user(uow, before.user_id)
-                    membership = uow.memberships.find(before.establishment_id, before.user_id)
-                    active = (
-                        holder is not None
-                        and holder.is_active
-                        and membership is not None
-                        and membership.is_active
-                    )
-                    self._write(uow, step, before=before, notify=active)
+                    _, sent = self._write(uow, step, before=before)
+                    told = {m.kind for m in sent}
                     for kind in step.messages:
-                        if active or kind is not MessageKind.LICENSE_EXPIRING:
+                        if kind in told or kind is not MessageKind.LICENSE_EXPIRING:
                             buckets[kind].append(before.key)
                 uow.commit()
             if len(due) < self.batch_size:

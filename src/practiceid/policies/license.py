@@ -151,11 +151,17 @@ def _whole(field: str, value: object, low: int, high: int) -> int:
 
 
 def _notice_days(values: Iterable[int]) -> tuple[int, ...]:
-    return tuple(values)
+    raw: object = values
+    if isinstance(raw, str) or not isinstance(raw, Iterable):
+        raise InvalidConfiguration("notice_days is a sequence of days", field="notice_days")
+    return tuple(raw)
 
 
 def _licensed(values: Iterable[Permission]) -> frozenset[Permission]:
-    return frozenset(values)
+    raw: object = values
+    if isinstance(raw, str) or not isinstance(raw, Iterable):
+        raise InvalidConfiguration("licensed is a set of permissions", field="licensed")
+    return frozenset(raw)
 
 
 @attrs.frozen
@@ -203,7 +209,7 @@ class LicenseSettings:
         name: object = self.time_zone
         try:
             zone = ZoneInfo(name) if isinstance(name, str) else None
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
             zone = None
         if zone is None:
             raise InvalidConfiguration(
@@ -301,8 +307,14 @@ def notice_times(seat: License, settings: LicenseSettings) -> tuple[datetime, ..
 # -- reading the state ---------------------------------------------------------------------
 
 
-_ENDING: Final = frozenset({_S.PROVISIONAL, _S.REQUESTED, _S.INVOICED, _S.ACTIVE, _S.EXPIRING})
-"""Statuses whose rights end with the window (a paid license keeps them until activation)."""
+_ENDING: Final = frozenset(
+    {_S.PROVISIONAL, _S.REQUESTED, _S.INVOICED, _S.ACTIVE, _S.EXPIRING, _S.EXPIRED}
+)
+"""Statuses whose rights end with the window (a paid license keeps them until activation).
+
+``expired`` is here for a window that ended before any sweep saw it and was stored expired
+by another move (a withdrawn request, a kind changed back): the sweep still records and
+announces its end, once (``lapsed_at``)."""
 
 
 def _ends(seat: License) -> bool:

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, TypeVar, cast
 
@@ -58,6 +59,7 @@ from practiceid.errors import (
     DuplicateUserId,
     EmailRejected,
     EstablishmentNotFound,
+    LicenseNotFound,
     LoginRejected,
     MembershipNotFound,
     MessageNotFound,
@@ -95,6 +97,7 @@ from practiceid.invitations import (
     OnboardingStatus,
     TermsOfUse,
 )
+from practiceid.licenses import License, LicenseKind, LicenseRequest, LicenseStatus
 from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.permissions import Feature
@@ -116,6 +119,7 @@ from practiceid.ports.authorization import Authorizer, Permission
 from practiceid.ports.clock import Clock
 from practiceid.ports.establishments import AccessUnitOfWork, AccessUnitOfWorkFactory
 from practiceid.ports.hashing import PasswordHasher
+from practiceid.ports.licenses import LicenseUnitOfWork, LicenseUnitOfWorkFactory
 from practiceid.ports.onboarding import OnboardingUnitOfWork, OnboardingUnitOfWorkFactory
 from practiceid.ports.users import UnitOfWork, UnitOfWorkFactory
 from practiceid.practitioners import (
@@ -134,6 +138,7 @@ __all__ = [
     "AccessRepositoriesContract",
     "AuthorizerContract",
     "ClockContract",
+    "LicenseRepositoriesContract",
     "OnboardingRepositoriesContract",
     "PasswordHasherContract",
     "ProfileRepositoriesContract",
@@ -4865,6 +4870,1095 @@ class _OnboardingAgreesWithMemory(_AgreesWithMemory[OnboardingUnitOfWork]):
         found["terms.list()"] = list(uow.terms.list())
         found["outbox.list()"] = list(uow.outbox.list())
         return {read: _canonical(outcome) for read, outcome in found.items()}
+
+
+# -- licenses (E1-E4) ---------------------------------------------------------------------------
+
+_LICENSED = datetime(2026, 3, 2, 8, 30, 15, 250001, tzinfo=UTC)
+_PROVISIONAL_DAYS = timedelta(days=45)
+_INVOICE = "F-2026/00042"
+# The longest invoice number LicenseService.invoice accepts: 64 of letters, digits, ".", "_",
+# "/" and "-".
+_LONGEST_INVOICE = ("F-2026/00042_rev.B-" * 4)[:64]
+# Amounts as prices give them, to the cent; the store must give back the same digits.
+_AMOUNTS = (
+    Decimal("0.00"),
+    Decimal("0.01"),
+    Decimal("35.10"),
+    Decimal("420.00"),
+    Decimal("99999.99"),
+    Decimal("1234567890123.45"),
+)
+_STORED_LICENSE_STATUSES = (
+    LicenseStatus.PROVISIONAL,
+    LicenseStatus.REQUESTED,
+    LicenseStatus.INVOICED,
+    LicenseStatus.PAID,
+    LicenseStatus.ACTIVE,
+    LicenseStatus.EXPIRING,
+    LicenseStatus.EXPIRED,
+)
+# Ids whose code point order is not the order of a locale's collation.
+_ZEBRA = EstablishmentId("est-Zèbre")
+
+_LicenseRecord = _OnboardingRecord | License
+
+
+def _license_id(establishment_id: object, user_id: object) -> str:
+    return f"{establishment_id}/{user_id}"
+
+
+def _asked(user_id: UserId, **overrides: object) -> LicenseRequest:
+    """A request for a year of ``user_id``'s physician license, made at :data:`_LICENSED`."""
+    values: dict[str, object] = {
+        "requested_at": _LICENSED,
+        "requested_by": user_id,
+        "kind": LicenseKind.PHYSICIAN,
+        "months": 12,
+        "first_name": "Camille",
+        "last_name": "Exemple",
+        "identifier_kind": "inami",
+        "identifier": "10000097003",
+        "practice": "Cabinet des Tilleuls",
+        "bill_to": user_id,
+    }
+    values.update(overrides)
+    return LicenseRequest(**values)  # type: ignore[arg-type]
+
+
+def _seat(
+    user_id: UserId, establishment_id: EstablishmentId = _EST, **overrides: object
+) -> License:
+    """A provisional physician license made at :data:`_LICENSED`; due at its first notice."""
+    until = _LICENSED + _PROVISIONAL_DAYS
+    values: dict[str, object] = {
+        "establishment_id": establishment_id,
+        "user_id": user_id,
+        "kind": LicenseKind.PHYSICIAN,
+        "status": LicenseStatus.PROVISIONAL,
+        "created_at": _LICENSED,
+        "valid_from": _LICENSED,
+        "valid_until": until,
+        "provisional_until": until,
+        "due_at": until - timedelta(days=30),
+    }
+    values.update(overrides)
+    return License(**values)  # type: ignore[arg-type]
+
+
+def _invoiced(
+    user_id: UserId, invoice: str = _INVOICE, establishment_id: EstablishmentId = _EST
+) -> License:
+    """``user_id``'s license, requested and then invoiced on ``invoice``."""
+    pending = _asked(
+        user_id,
+        invoice_number=invoice,
+        invoiced_at=_LICENSED + timedelta(days=1),
+        amount=Decimal("420.00"),
+        currency="EUR",
+    )
+    return _seat(
+        user_id,
+        establishment_id,
+        status=LicenseStatus.INVOICED,
+        pending=pending,
+        resume=LicenseStatus.PROVISIONAL,
+    )
+
+
+def _add_license_record(uow: LicenseUnitOfWork, record: _LicenseRecord) -> None:
+    """Add ``record`` through the repository of its kind."""
+    if isinstance(record, License):
+        uow.licenses.add(record)
+    else:
+        _add_onboarding_record(uow, record)
+
+
+def _fullest_request(user_id: UserId, n: int, zone: timezone) -> LicenseRequest:
+    """A request with every field set: Unicode names of 100 characters, the longest invoice."""
+    asked = (_LICENSED - timedelta(days=40, microseconds=n)).astimezone(zone)
+    return LicenseRequest(
+        requested_at=asked,
+        requested_by=UserId(f"desk-{'é' * n}"),
+        kind=(LicenseKind.LOCUM, LicenseKind.PHYSICIAN)[n % 2],
+        months=(1, 12, 36)[n % 3],
+        first_name=_long_text("Zoë Ἑλένη 王秀英 👩‍⚕️ "),
+        last_name=_long_text("Van den Broeck-Núñez O'Neil محمد "),
+        identifier_kind=("inami", "rpps")[n % 2],
+        identifier=(sample_inami("005"), _rpps(n).number)[n % 2],
+        practice=_long_text("Maison médicale d'Écaussinnes · Ωμέγα · 🩺 · "),
+        bill_to=UserId(f"supervisor-{'ü' * n}") if n % 2 else user_id,
+        invoice_number=_LONGEST_INVOICE if n % 2 else f"{_INVOICE}-{n}",
+        invoiced_at=(asked + timedelta(days=1, microseconds=1)).astimezone(_KATHMANDU),
+        amount=_AMOUNTS[n % len(_AMOUNTS)],
+        currency=("EUR", "CHF", "GBP")[n % 3],
+        paid_at=asked + timedelta(days=2, microseconds=3),
+        activation_due_at=(asked + timedelta(days=33)).astimezone(_NEWFOUNDLAND),
+        late_reported_at=asked + timedelta(days=33, seconds=1),
+        activated_at=asked + timedelta(days=34, microseconds=999999),
+    )
+
+
+def _fullest_licenses(users: Sequence[User]) -> list[License]:
+    """One license per kind and stored status (21 users), every field set.
+
+    Datetimes have microseconds and are given in offsets that are not whole hours; both
+    requests are full (:func:`_fullest_request`), amounts from zero to thirteen digits.
+    """
+    zones = (UTC, _NEWFOUNDLAND, _KATHMANDU, _BRUSSELS_SUMMER)
+    combinations = [(k, s) for k in LicenseKind for s in _STORED_LICENSE_STATUSES]
+    assert len(users) >= len(combinations)
+    seats = []
+    for n, ((kind, status), user) in enumerate(zip(combinations, users, strict=False)):
+        zone = zones[n % len(zones)]
+        created = datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC).astimezone(zone)
+        created += timedelta(minutes=n, microseconds=n)
+        seats.append(
+            License(
+                establishment_id=_EST,
+                user_id=user.id,
+                kind=kind,
+                status=status,
+                created_at=created,
+                valid_from=created + timedelta(microseconds=1),
+                valid_until=(created + timedelta(days=365, hours=1)).astimezone(zones[n % 3]),
+                provisional_until=created + _PROVISIONAL_DAYS,
+                notices_sent=n % 6,
+                lapsed_at=created + timedelta(days=366, microseconds=7),
+                pending=_fullest_request(user.id, n, zone),
+                activation=_fullest_request(user.id, n + 1, zones[(n + 1) % 4]),
+                resume=_STORED_LICENSE_STATUSES[n % 7],
+                due_at=(created + timedelta(days=335, microseconds=5)).astimezone(_KATHMANDU),
+                version=n,
+            )
+        )
+    return seats
+
+
+def _sparest_licenses(user_id: UserId, other: UserId) -> list[License]:
+    """Licenses with every optional field empty: a free one, and one just requested."""
+    return [
+        License(
+            establishment_id=_EST,
+            user_id=user_id,
+            kind=LicenseKind.STAFF,
+            status=LicenseStatus.ACTIVE,
+            created_at=_LICENSED,
+        ),
+        _seat(other, status=LicenseStatus.REQUESTED, pending=_asked(other), due_at=None),
+    ]
+
+
+def _amounts(seat: License | None) -> list[str | None]:
+    """The amounts a license holds, as text: the digits an invoice prints."""
+    if seat is None:
+        return []
+    requests = (seat.pending, seat.activation)
+    return [None if r is None or r.amount is None else str(r.amount) for r in requests]
+
+
+class LicenseRepositoriesContract(_AccessStoreContract):
+    """The license repository of a license unit of work (E1-E4).
+
+    Implement ``make_unit_of_work_factory`` returning a factory of
+    :class:`~practiceid.ports.LicenseUnitOfWork` over one fresh, empty store. The suite checks
+    the error contract of :class:`~practiceid.ports.LicenseRepository`: every field of a
+    license and of its requests round-trips, amounts with the same digits; refusals carry
+    their exact params and leave the unit of work usable; lists are in code point order of
+    (establishment, user); ``with_invoice`` finds the licenses whose pending or last
+    activation is on that very invoice, each once;
+    due licenses are claimed earliest first, each by exactly one of several concurrent
+    sweeps; and random operations agree with the in-memory store. It stores the users and
+    establishments a license refers to before the license, so an adapter may enforce
+    foreign keys.
+    """
+
+    def make_unit_of_work_factory(self) -> LicenseUnitOfWorkFactory:
+        """Return a factory of license units of work over a fresh, empty store."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def uow_factory(self) -> LicenseUnitOfWorkFactory:
+        """The factory under test, fresh for each test."""
+        return self.make_unit_of_work_factory()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _store(factory: LicenseUnitOfWorkFactory, *records: _LicenseRecord) -> None:
+        """Store ``records``, in order, in one committed unit of work."""
+        with factory() as uow:
+            for record in records:
+                _add_license_record(uow, record)
+            uow.commit()
+
+    def _named(self, factory: LicenseUnitOfWorkFactory, *names: str) -> list[User]:
+        """Store the practice, :data:`_ANNEX`, :data:`_ZEBRA` and a user ``user-<name>`` each."""
+        users = [sample_user(id=UserId(f"user-{name}")) for name in names]
+        self._practice(factory, *users)
+        self._store(factory, _establishment(_ANNEX), _establishment(_ZEBRA))
+        return users
+
+    @staticmethod
+    def _race(
+        attempt: Callable[[int, threading.Barrier], object], count: int = _THREADS
+    ) -> list[object]:
+        """Run ``attempt`` in ``count`` threads (16); return what each returned or raised."""
+        return _race_in_threads(attempt, count)
+
+    # -- add and read ---------------------------------------------------------------------
+
+    def test_added_license_reads_back_equal_through_get_find_and_the_lists(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        seat = _invoiced(user.id)
+        self._store(uow_factory, seat)
+        with uow_factory() as uow:
+            assert uow.licenses.get(_EST, user.id) == seat
+            assert uow.licenses.find(_EST, user.id) == seat
+            assert list(uow.licenses.list_for_establishment(_EST)) == [seat]
+            assert list(uow.licenses.list_for_user(user.id)) == [seat]
+            assert list(uow.licenses.with_invoice(_INVOICE)) == [seat]
+            assert list(uow.licenses.with_status(LicenseStatus.INVOICED)) == [seat]
+
+    def test_every_license_field_round_trips_exactly_in_every_status_and_kind(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, 23)
+        seats = [*_fullest_licenses(users[:21]), *_sparest_licenses(users[21].id, users[22].id)]
+        assert {(s.kind, s.status) for s in seats} >= {
+            (k, s) for k in LicenseKind for s in _STORED_LICENSE_STATUSES
+        }
+        self._store(uow_factory, *seats)
+        with uow_factory() as uow:
+            for seat in seats:
+                where = f"{seat.kind}/{seat.status}"
+                got = uow.licenses.get(seat.establishment_id, seat.user_id)
+                _assert_same(got, seat, f"get {where}")
+                _assert_same(uow.licenses.find(*seat.key), seat, f"find {where}")
+                assert _amounts(got) == _amounts(seat), where  # "420.00", not 420
+            listed = list(uow.licenses.list_for_establishment(_EST))
+            claimed = list(uow.licenses.claim_due(now=_FAR, limit=100))
+        _assert_same(listed, sorted(seats, key=lambda s: s.key), "list_for_establishment")
+        assert [_amounts(s) for s in listed] == [
+            _amounts(s) for s in sorted(seats, key=lambda s: s.key)
+        ]
+        assert sorted(s.key for s in claimed) == sorted(s.key for s in seats[:21])
+
+    def test_license_update_stores_every_field_and_returns_the_next_version(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        seat = _seat(user.id)
+        self._store(uow_factory, seat)
+        fullest = attrs.evolve(_fullest_licenses([user] * 21)[17], version=0)
+        with uow_factory() as uow:
+            stored = uow.licenses.update(fullest)
+            uow.commit()
+        _assert_same(stored, attrs.evolve(fullest, version=1), "update")
+        with uow_factory() as uow:
+            got = uow.licenses.get(_EST, user.id)
+            _assert_same(got, stored, "get after update")
+            assert _amounts(got) == _amounts(fullest)
+            # Emptied again: fields set to None are stored so.
+            sparest = attrs.evolve(_sparest_licenses(user.id, user.id)[0], version=1)
+            emptied = uow.licenses.update(sparest)
+            uow.commit()
+        _assert_same(emptied, attrs.evolve(sparest, version=2), "second update")
+        with uow_factory() as uow:
+            _assert_same(uow.licenses.get(_EST, user.id), emptied, "get after second update")
+            assert fullest.pending is not None
+            assert fullest.pending.invoice_number is not None
+            assert list(uow.licenses.with_invoice(fullest.pending.invoice_number)) == []
+            assert list(uow.licenses.claim_due(now=_FAR, limit=10)) == []
+
+    # -- refusals -------------------------------------------------------------------------
+
+    def test_a_second_license_of_a_member_raises_duplicate_record_and_changes_nothing(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        first = _seat(user.id)
+        self._store(uow_factory, first)
+        for second in (_invoiced(user.id), _sparest_licenses(user.id, user.id)[0]):
+            with uow_factory() as uow:
+                with pytest.raises(DuplicateRecord) as raised:
+                    uow.licenses.add(second)
+                uow.commit()
+            assert _refusal(raised) == (
+                DuplicateRecord,
+                "record.duplicate",
+                {
+                    "entity": "license",
+                    "id": _license_id(_EST, user.id),
+                    "establishment_id": _EST,
+                    "user_id": user.id,
+                },
+            )
+        with uow_factory() as uow:
+            assert uow.licenses.get(_EST, user.id) == first
+            assert list(uow.licenses.with_invoice(_INVOICE)) == []
+            assert list(uow.licenses.with_status(LicenseStatus.INVOICED)) == []
+
+    def test_a_second_license_within_one_unit_of_work_is_refused(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        first = _seat(user.id)
+        with uow_factory() as uow:
+            uow.licenses.add(first)
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.licenses.add(_seat(user.id, kind=LicenseKind.LOCUM))
+            uow.commit()
+        assert raised.value.params["id"] == _license_id(_EST, user.id)
+        with uow_factory() as uow:
+            assert list(uow.licenses.list_for_user(user.id)) == [first]
+
+    def test_one_member_may_hold_a_license_in_several_establishments(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._named(uow_factory, "anna")
+        seats = [_seat(user.id, e) for e in (_EST, _ANNEX, _ZEBRA)]
+        self._store(uow_factory, *seats)
+        with uow_factory() as uow:
+            for seat in seats:
+                assert uow.licenses.get(*seat.key) == seat
+            assert list(uow.licenses.list_for_user(user.id)) == sorted(seats, key=lambda s: s.key)
+
+    def test_unknown_license_is_found_as_none_and_get_and_update_raise_license_not_found(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        self._store(uow_factory, _seat(first.id))
+        with uow_factory() as uow:
+            for establishment_id, user_id in (
+                (_EST, second.id),  # a member without one
+                (_ANNEX, first.id),  # a license elsewhere
+                (EstablishmentId("nowhere"), UserId("nobody")),
+            ):
+                assert uow.licenses.find(establishment_id, user_id) is None
+                with pytest.raises(LicenseNotFound) as raised:
+                    uow.licenses.get(establishment_id, user_id)
+                assert _refusal(raised) == (
+                    LicenseNotFound,
+                    "license.not_found",
+                    {"establishment_id": establishment_id, "user_id": user_id},
+                )
+            with pytest.raises(LicenseNotFound) as raised:
+                uow.licenses.update(_seat(second.id))
+            assert _refusal(raised) == (
+                LicenseNotFound,
+                "license.not_found",
+                {"establishment_id": _EST, "user_id": second.id},
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.licenses.find(_EST, second.id) is None
+
+    def test_ids_that_are_not_text_find_no_license(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        self._store(uow_factory, _invoiced(user.id))
+        with uow_factory() as uow:
+            for wrong in (42, 3.5, (_EST,)):
+                establishment_id = cast("EstablishmentId", wrong)
+                user_id = cast("UserId", wrong)
+                assert uow.licenses.find(establishment_id, user.id) is None
+                assert uow.licenses.find(_EST, user_id) is None
+                with pytest.raises(LicenseNotFound):
+                    uow.licenses.get(_EST, user_id)
+                assert list(uow.licenses.list_for_establishment(establishment_id)) == []
+                assert list(uow.licenses.list_for_user(user_id)) == []
+                assert list(uow.licenses.with_invoice(cast("str", wrong))) == []
+            assert uow.licenses.find(_EST, user.id) is not None  # still usable
+
+    def test_stale_license_update_raises_stale_record_and_changes_nothing(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        seat = _seat(user.id)
+        self._store(uow_factory, seat)
+        with uow_factory() as uow:
+            current = uow.licenses.update(attrs.evolve(seat, notices_sent=1))
+            uow.commit()
+        for version in (0, 5):
+            with uow_factory() as uow:
+                with pytest.raises(StaleRecord) as raised:
+                    uow.licenses.update(attrs.evolve(_invoiced(user.id), version=version))
+                uow.commit()
+            assert _refusal(raised) == (
+                StaleRecord,
+                "record.stale",
+                {
+                    "entity": "license",
+                    "id": _license_id(_EST, user.id),
+                    "establishment_id": _EST,
+                    "user_id": user.id,
+                    "expected": version,
+                    "stored": 1,
+                },
+            )
+        with uow_factory() as uow:
+            assert uow.licenses.get(_EST, user.id) == current
+            assert list(uow.licenses.with_invoice(_INVOICE)) == []
+
+    # -- lists and the desk's queries (E2) ------------------------------------------------
+
+    def test_lists_are_ordered_by_establishment_then_user_in_code_point_order(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        # Code point order: "B" < "Z" < "a" < "é"; "est-Zèbre" < "est-annexe" < "est-tilleuls".
+        users = self._named(uow_factory, "é", "a", "Z", "B")
+        seats = [_seat(u.id, e) for u in users for e in (_EST, _ZEBRA, _ANNEX)]
+        self._store(uow_factory, *seats)
+        ids = [UserId(f"user-{c}") for c in "BZaé"]
+        with uow_factory() as uow:
+            for establishment_id in (_EST, _ANNEX, _ZEBRA):
+                listed = uow.licenses.list_for_establishment(establishment_id)
+                assert [s.user_id for s in listed] == ids
+                assert {s.establishment_id for s in listed} == {establishment_id}
+            for user_id in ids:
+                listed = uow.licenses.list_for_user(user_id)
+                assert [s.establishment_id for s in listed] == [_ZEBRA, _ANNEX, _EST]
+            listed = uow.licenses.with_status(LicenseStatus.PROVISIONAL)
+            assert [s.key for s in listed] == [(e, u) for e in (_ZEBRA, _ANNEX, _EST) for u in ids]
+            assert list(uow.licenses.list_for_establishment(EstablishmentId("nowhere"))) == []
+            assert list(uow.licenses.list_for_user(UserId("nobody"))) == []
+
+    def test_with_invoice_finds_the_licenses_pending_or_activated_on_that_invoice_only(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        names = ("anna", "bert", "chloe", "dirk", "emma", "fanny", "gaspard")
+        anna, bert, chloe, dirk, emma, fanny, gaspard = self._named(uow_factory, *names)
+        invoiced = _invoiced(chloe.id)
+        assert invoiced.pending is not None
+        paid_on = attrs.evolve(invoiced.pending, paid_at=_LICENSED + timedelta(days=2))
+        renewal = _invoiced(fanny.id, f"{_INVOICE}-2027")
+        on_invoice = [
+            _invoiced(bert.id),
+            _invoiced(anna.id, establishment_id=_ANNEX),
+            attrs.evolve(invoiced, status=LicenseStatus.PAID, pending=paid_on),
+            # Activated from this invoice: its last activation is on it.
+            _seat(
+                emma.id,
+                status=LicenseStatus.ACTIVE,
+                activation=_asked(emma.id, invoice_number=_INVOICE),
+            ),
+            # A renewal on the next invoice, activated from this one.
+            attrs.evolve(renewal, activation=_asked(fanny.id, invoice_number=_INVOICE)),
+            # Both on this invoice (a store must not return it twice).
+            attrs.evolve(
+                _invoiced(gaspard.id, establishment_id=_ZEBRA),
+                activation=_asked(gaspard.id, invoice_number=_INVOICE),
+            ),
+        ]
+        others = [
+            _invoiced(dirk.id, _INVOICE.lower()),  # another invoice: numbers are exact
+            _seat(anna.id, status=LicenseStatus.REQUESTED, pending=_asked(anna.id)),
+            _seat(
+                bert.id,
+                _ANNEX,
+                status=LicenseStatus.ACTIVE,
+                activation=_asked(bert.id, invoice_number=_INVOICE.lower()),
+            ),
+        ]
+        self._store(uow_factory, *on_invoice, *others)
+        with uow_factory() as uow:
+            found = list(uow.licenses.with_invoice(_INVOICE))
+            _assert_same(found, sorted(on_invoice, key=lambda s: s.key), "with_invoice")
+            assert list(uow.licenses.with_invoice(_INVOICE.lower())) == [others[2], others[0]]
+            assert list(uow.licenses.with_invoice(f"{_INVOICE}-2027")) == [on_invoice[4]]
+            for unknown in (_INVOICE + " ", "F-2026/0004", "", _LONGEST_INVOICE):
+                assert list(uow.licenses.with_invoice(unknown)) == [], unknown
+
+    def test_with_status_finds_the_licenses_stored_with_that_status(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, 23)
+        seats = [*_fullest_licenses(users[:21]), *_sparest_licenses(users[21].id, users[22].id)]
+        self._store(uow_factory, *seats)
+        with uow_factory() as uow:
+            for status in LicenseStatus:
+                wanted = sorted((s for s in seats if s.status is status), key=lambda s: s.key)
+                found = list(uow.licenses.with_status(status))
+                _assert_same(found, wanted, f"with_status({status})")
+
+    def test_an_updated_license_moves_between_the_queries(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        requested = _seat(user.id, status=LicenseStatus.REQUESTED, pending=_asked(user.id))
+        self._store(uow_factory, requested)
+        with uow_factory() as uow:
+            invoiced = uow.licenses.update(attrs.evolve(_invoiced(user.id), version=0))
+            assert list(uow.licenses.with_invoice(_INVOICE)) == [invoiced]  # in the same uow
+            assert list(uow.licenses.with_status(LicenseStatus.REQUESTED)) == []
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.licenses.with_status(LicenseStatus.INVOICED)) == [invoiced]
+            assert invoiced.pending is not None
+            active = uow.licenses.update(
+                attrs.evolve(
+                    invoiced,
+                    status=LicenseStatus.ACTIVE,
+                    pending=None,
+                    activation=invoiced.pending,
+                    due_at=None,
+                )
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            # Activated from the invoice: found by it still, through its last activation.
+            assert list(uow.licenses.with_invoice(_INVOICE)) == [active]
+            assert list(uow.licenses.with_status(LicenseStatus.INVOICED)) == []
+            assert list(uow.licenses.with_status(LicenseStatus.ACTIVE)) == [active]
+            uow.licenses.update(attrs.evolve(active, activation=None))
+            assert list(uow.licenses.with_invoice(_INVOICE)) == []
+
+    # -- the sweep (E1, E2) -----------------------------------------------------------------
+
+    def test_claim_due_returns_due_licenses_earliest_first_ties_by_establishment_then_user(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        now = _LICENSED
+        hour = timedelta(hours=1)
+        due_at = {
+            "f": now + 2 * hour,  # later
+            "b": now,  # exactly now: due
+            "d": (now - hour).astimezone(_KATHMANDU),  # the same instant as "a", in Kathmandu
+            "a": now - hour,
+            "c": None,  # nothing scheduled
+            "e": now + timedelta(microseconds=1),  # just after now
+            "g": now - timedelta(days=30),
+        }
+        users = self._named(uow_factory, *due_at)
+        seats = {u.id: _seat(u.id, due_at=due_at[u.id[5:]]) for u in users}
+        # Ties across establishments: "est-Zèbre" before "est-annexe" before "est-tilleuls".
+        anna = UserId("user-a")
+        elsewhere = [
+            _seat(anna, _ANNEX, due_at=now - hour),
+            _seat(anna, _ZEBRA, due_at=(now - hour).astimezone(_NEWFOUNDLAND)),
+        ]
+        self._store(uow_factory, *seats.values(), *elsewhere)
+        expected = [
+            seats[UserId("user-g")],
+            elsewhere[1],
+            elsewhere[0],
+            seats[anna],
+            seats[UserId("user-d")],
+            seats[UserId("user-b")],
+        ]
+        with uow_factory() as uow:
+            _assert_same(list(uow.licenses.claim_due(now=now, limit=10)), expected, "all")
+        with uow_factory() as uow:
+            _assert_same(list(uow.licenses.claim_due(now=now, limit=3)), expected[:3], "3")
+        with uow_factory() as uow:
+            assert list(uow.licenses.claim_due(now=now - timedelta(days=31), limit=5)) == []
+            later = list(uow.licenses.claim_due(now=_FAR, limit=10))
+        assert [s.user_id[5:] for s in later] == list("gaaadbef")
+
+    def test_claim_due_never_returns_licenses_without_due_at(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, 3)
+        seats = [
+            _seat(users[0].id, due_at=None),
+            *_sparest_licenses(users[1].id, users[2].id),
+        ]
+        self._store(uow_factory, *seats)
+        with uow_factory() as uow:
+            assert list(uow.licenses.claim_due(now=_FAR, limit=10)) == []
+
+    def test_claim_due_with_a_limit_below_one_returns_nothing(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        self._store(uow_factory, _seat(user.id, due_at=_LICENSED))
+        with uow_factory() as uow:
+            assert list(uow.licenses.claim_due(now=_FAR, limit=0)) == []
+            assert list(uow.licenses.claim_due(now=_FAR, limit=-1)) == []
+            assert len(uow.licenses.claim_due(now=_FAR, limit=1)) == 1
+
+    def test_a_license_whose_due_at_the_sweep_cleared_is_not_due_any_more(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        seats = [_seat(first.id, due_at=_LICENSED), _seat(second.id, due_at=_LICENSED)]
+        self._store(uow_factory, *seats)
+        with uow_factory() as uow:
+            (due, other) = uow.licenses.claim_due(now=_LICENSED, limit=10)
+            uow.licenses.update(attrs.evolve(due, due_at=None))
+            assert list(uow.licenses.claim_due(now=_LICENSED, limit=10)) == [other]
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.licenses.claim_due(now=_FAR, limit=10)) == [other]
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def _assert_no_license(self, factory: LicenseUnitOfWorkFactory, *users: User) -> None:
+        with factory() as uow:
+            for user in users:
+                assert uow.licenses.find(_EST, user.id) is None
+                assert list(uow.licenses.list_for_user(user.id)) == []
+            assert list(uow.licenses.list_for_establishment(_EST)) == []
+            assert list(uow.licenses.with_invoice(_INVOICE)) == []
+            assert list(uow.licenses.with_status(LicenseStatus.INVOICED)) == []
+            assert list(uow.licenses.claim_due(now=_FAR, limit=10)) == []
+
+    def test_leaving_without_commit_discards_license_adds(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        with uow_factory() as uow:
+            uow.licenses.add(_invoiced(first.id))
+            uow.licenses.add(_seat(second.id))
+        self._assert_no_license(uow_factory, first, second)
+
+    def test_an_exception_inside_the_block_rolls_back_license_changes(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        class Boom(Exception):
+            pass
+
+        (user,) = self._people(uow_factory, 1)
+        with pytest.raises(Boom), uow_factory() as uow:
+            uow.licenses.add(_invoiced(user.id))
+            raise Boom
+        self._assert_no_license(uow_factory, user)
+
+    def test_rollback_discards_license_changes_made_since_the_last_commit(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        seat = _seat(first.id)
+        with uow_factory() as uow:
+            uow.licenses.add(seat)
+            uow.commit()
+            uow.licenses.update(attrs.evolve(_invoiced(first.id), version=0))
+            uow.licenses.add(_invoiced(second.id))
+            uow.rollback()
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.licenses.get(_EST, first.id) == seat
+            assert uow.licenses.find(_EST, second.id) is None
+            assert list(uow.licenses.with_invoice(_INVOICE)) == []
+            assert list(uow.licenses.list_for_establishment(_EST)) == [seat]
+
+    def test_leaving_without_commit_discards_license_updates(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        seat = _seat(user.id)
+        self._store(uow_factory, seat)
+        with uow_factory() as uow:
+            uow.licenses.update(attrs.evolve(_invoiced(user.id), due_at=None))
+        with uow_factory() as uow:
+            assert uow.licenses.get(_EST, user.id) == seat
+            assert list(uow.licenses.with_invoice(_INVOICE)) == []
+            assert list(uow.licenses.claim_due(now=_FAR, limit=10)) == [seat]
+
+    def test_a_rolled_back_license_can_be_added_again(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        with uow_factory() as uow:
+            uow.licenses.add(_seat(user.id))
+            uow.rollback()
+            again = _seat(user.id, kind=LicenseKind.LOCUM)
+            uow.licenses.add(again)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.licenses.get(_EST, user.id) == again
+
+    def test_refused_license_writes_leave_the_unit_of_work_usable(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        seat = _seat(first.id)
+        self._store(uow_factory, seat)
+        with uow_factory() as uow:
+            refusals: list[tuple[type[PracticeIdError], Callable[[], object]]] = [
+                (DuplicateRecord, lambda: uow.licenses.add(_invoiced(first.id))),
+                (LicenseNotFound, lambda: uow.licenses.update(_seat(second.id))),
+                (StaleRecord, lambda: uow.licenses.update(attrs.evolve(seat, version=3))),
+                (LicenseNotFound, lambda: uow.licenses.get(_ANNEX, first.id)),
+            ]
+            for refused, call in refusals:
+                with pytest.raises(refused):
+                    call()
+            added = _invoiced(second.id)
+            uow.licenses.add(added)
+            updated = uow.licenses.update(attrs.evolve(seat, notices_sent=1))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.licenses.get(_EST, first.id) == updated
+            assert uow.licenses.get(_EST, second.id) == added
+            assert list(uow.licenses.with_invoice(_INVOICE)) == [added]
+
+    def test_license_repository_outside_its_unit_of_work_raises(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        uow = uow_factory()
+        calls: list[Callable[[], object]] = [
+            lambda: uow.licenses.add(_seat(user.id)),
+            lambda: uow.licenses.get(_EST, user.id),
+            lambda: uow.licenses.find(_EST, user.id),
+            lambda: uow.licenses.update(_seat(user.id)),
+            lambda: uow.licenses.list_for_establishment(_EST),
+            lambda: uow.licenses.list_for_user(user.id),
+            lambda: uow.licenses.with_invoice(_INVOICE),
+            lambda: uow.licenses.with_status(LicenseStatus.PROVISIONAL),
+            lambda: uow.licenses.claim_due(now=_FAR, limit=10),
+        ]
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow:
+            pass
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow_factory() as fresh:
+            assert fresh.licenses.find(_EST, user.id) is None
+
+    # -- against the in-memory store -------------------------------------------------------
+
+    def test_agrees_with_the_in_memory_store_under_random_operations(self) -> None:
+        _run_against_memory(_LicenseAgreesWithMemory, self.make_unit_of_work_factory)
+
+    # -- concurrency (E1: one license per member; the sweep from several workers) ----------
+
+    def test_sixteen_concurrent_first_licenses_of_one_member_have_exactly_one_winner(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            seat = _seat(user.id, kind=(LicenseKind.PHYSICIAN, LicenseKind.LOCUM)[i % 2])
+            seat = attrs.evolve(seat, notices_sent=i)
+            barrier.wait()
+            with uow_factory() as uow:
+                uow.licenses.add(seat)
+                uow.commit()
+            return seat
+
+        results = self._race(attempt)
+        winners, refusals = _one_winner(results, License, DuplicateRecord)
+        assert {type(r) for r in refusals} == {DuplicateRecord}
+        assert all(
+            dict(r.params)
+            == {
+                "entity": "license",
+                "id": _license_id(_EST, user.id),
+                "establishment_id": _EST,
+                "user_id": user.id,
+            }
+            for r in refusals
+        )
+        with uow_factory() as uow:
+            assert list(uow.licenses.list_for_establishment(_EST)) == winners
+            assert list(uow.licenses.list_for_user(user.id)) == winners
+
+    def test_sixteen_concurrent_updates_of_one_license_have_exactly_one_winner(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        self._store(uow_factory, _seat(user.id))
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            # Read and write in two units of work: see the access contract's race.
+            with uow_factory() as uow:
+                read = uow.licenses.get(_EST, user.id)
+            barrier.wait()
+            invoiced = attrs.evolve(_invoiced(user.id, f"F-2026/{i:05d}"), version=read.version)
+            with uow_factory() as uow:
+                stored = uow.licenses.update(invoiced)
+                uow.commit()
+            return stored
+
+        results = self._race(attempt)
+        winners, _refusals = _one_winner(results, License, StaleRecord)
+        assert winners[0].version == 1
+        with uow_factory() as uow:
+            assert uow.licenses.get(_EST, user.id) == winners[0]
+            found = [uow.licenses.with_invoice(f"F-2026/{i:05d}") for i in range(_THREADS)]
+        assert [s for on_invoice in found for s in on_invoice] == winners
+
+    def test_eight_concurrent_sweeps_process_each_of_two_hundred_due_licenses_exactly_once(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, _BACKLOG)
+        self._store(uow_factory, _establishment(_ANNEX))
+        seats = [
+            _seat(u.id, (_EST, _ANNEX)[n % 2], due_at=_LICENSED - timedelta(seconds=n % 7))
+            for n, u in enumerate(users)
+        ]
+        self._store(uow_factory, *seats)
+
+        def sweep(_i: int, barrier: threading.Barrier) -> object:
+            processed: list[tuple[EstablishmentId, UserId]] = []
+            barrier.wait()
+            for _ in range(_BACKLOG):  # more would process some license twice
+                with uow_factory() as uow:
+                    due = uow.licenses.claim_due(now=_LICENSED, limit=7)
+                    for seat in due:  # the sweep's pattern: nothing due after it
+                        uow.licenses.update(attrs.evolve(seat, due_at=None))
+                    uow.commit()
+                if not due:
+                    break
+                processed += [s.key for s in due]
+            return processed
+
+        results = self._race(sweep, _DISPATCHERS)
+        assert not [r for r in results if not isinstance(r, list)], results
+        keys = cast("list[list[tuple[EstablishmentId, UserId]]]", results)
+        sweeps = Counter(key for processed in keys for key in processed)
+        assert sorted(sweeps) == sorted(s.key for s in seats)
+        twice = sorted(key for key, n in sweeps.items() if n > 1)
+        assert twice == [], f"processed more than once: {twice}"
+        with uow_factory() as uow:
+            assert list(uow.licenses.claim_due(now=_FAR, limit=10)) == []
+            stored = [uow.licenses.get(*s.key) for s in seats]
+        assert {(s.version, s.due_at) for s in stored} == {(1, None)}
+
+
+# The pools of the license machine: few values, so that collisions and ties are common.
+_LICENSE_ESTABLISHMENTS = (_ESTABLISHMENT_IDS[0], _ESTABLISHMENT_IDS[2])
+_MACHINE_INVOICES = ("F-2026/001", "f-2026/001", "F-2026/002")
+_INVOICE_CHANGES = st.sampled_from(("keep", "clear", *_MACHINE_INVOICES))
+
+
+def _machine_license(
+    establishment_id: EstablishmentId,
+    user_id: UserId,
+    *,
+    kind: LicenseKind,
+    status: LicenseStatus,
+    due: datetime | None,
+    invoice: str | None,
+) -> License:
+    """A license of the machine: pending on ``invoice``, if any; activated from the first."""
+    pending = None
+    if invoice is not None or status in {LicenseStatus.REQUESTED, LicenseStatus.PAID}:
+        pending = _asked(user_id, invoice_number=invoice, amount=_AMOUNTS[2], currency="EUR")
+    activated = status in {LicenseStatus.ACTIVE, LicenseStatus.EXPIRING, LicenseStatus.EXPIRED}
+    activation = _asked(user_id, invoice_number=_MACHINE_INVOICES[0]) if activated else None
+    return _seat(
+        user_id,
+        establishment_id,
+        kind=kind,
+        status=status,
+        due_at=due,
+        pending=pending,
+        activation=activation,
+    )
+
+
+class _LicenseAgreesWithMemory(_AgreesWithMemory[LicenseUnitOfWork]):
+    """Users and licenses against the in-memory store's.
+
+    Licenses point at stored users and at one of two establishments; some are pending on
+    one of three invoice numbers (two differ only by case), the active ones were activated
+    from the first. Sweeps clear ``due_at`` of what ``claim_due`` returned, in the same unit
+    of work. Ids, statuses, times and versions come from small pools, so that duplicates,
+    stale versions and ties in the orders are frequent.
+    """
+
+    def _add(self, record: _LicenseRecord) -> None:
+        self._both(f"add({record!r})", lambda uow: _add_license_record(uow, record))
+
+    def _licensed(self) -> list[tuple[EstablishmentId, UserId]]:
+        reference = self._pair()[1]
+        return [
+            seat.key
+            for establishment_id in _LICENSE_ESTABLISHMENTS
+            for seat in reference.licenses.list_for_establishment(establishment_id)
+        ]
+
+    @rule(operation=st.deferred(lambda: _operations(_LicenseAgreesWithMemory)))
+    def step(self, operation: tuple[str, dict[str, Any]]) -> None:
+        self._run(operation)
+
+    @initialize(seeded=st.sampled_from((False, True, True, True)))
+    def seed(self, *, seeded: bool) -> None:
+        """Two establishments; sometimes users with licenses too."""
+        organisation = Organisation(
+            id=_ORGANISATION_IDS[0], name="Groupe des Tilleuls", owners=(), created_at=_OPENED
+        )
+        self._add(organisation)
+        for establishment_id in _LICENSE_ESTABLISHMENTS:
+            self._add(_establishment(establishment_id, organisation_id=organisation.id))
+        if seeded:
+            anna, bert, chloe, _dirk = _USER_IDS
+            ans, ciney = _LICENSE_ESTABLISHMENTS
+            for user_id in _USER_IDS:
+                self._add(sample_user(id=user_id))
+            seats = (
+                (ans, anna, LicenseStatus.INVOICED, _MACHINE_TIMES[0], _MACHINE_INVOICES[0]),
+                (ciney, anna, LicenseStatus.ACTIVE, _MACHINE_TIMES[1], None),
+                (ans, bert, LicenseStatus.INVOICED, _MACHINE_TIMES[0], _MACHINE_INVOICES[1]),
+                (ans, chloe, LicenseStatus.PROVISIONAL, None, None),
+            )
+            for establishment_id, user_id, status, due, invoice in seats:
+                self._add(
+                    _machine_license(
+                        establishment_id,
+                        user_id,
+                        kind=LicenseKind.PHYSICIAN,
+                        status=status,
+                        due=due,
+                        invoice=invoice,
+                    )
+                )
+        self.finish(how="commit and leave")
+
+    @_operation(
+        weight=3,
+        establishment_id=st.sampled_from(_LICENSE_ESTABLISHMENTS),
+        user_id=st.sampled_from(_USER_IDS),
+        kind=st.sampled_from(LicenseKind),
+        status=st.sampled_from(_STORED_LICENSE_STATUSES),
+        due=_MACHINE_DUE,
+        invoice=st.none() | st.sampled_from(_MACHINE_INVOICES),
+        any_record=_ANY_RECORD,
+    )
+    def add_license(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        kind: LicenseKind,
+        status: LicenseStatus,
+        due: datetime | None,
+        invoice: str | None,
+        any_record: bool,
+    ) -> None:
+        taken = [u for e, u in self._licensed() if e == establishment_id]
+        chosen = _pick(user_id, self._user_ids(), taken=taken, any_record=any_record)
+        if chosen is None:
+            return
+        self._add(
+            _machine_license(
+                establishment_id, chosen, kind=kind, status=status, due=due, invoice=invoice
+            )
+        )
+
+    @_operation(
+        weight=2,
+        establishment_id=st.sampled_from(_LICENSE_ESTABLISHMENTS),
+        user_id=st.sampled_from(_USER_IDS),
+        status=st.none() | st.sampled_from(_STORED_LICENSE_STATUSES),
+        due=_MACHINE_DUE,
+        invoice=_INVOICE_CHANGES,
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_license(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        status: LicenseStatus | None,
+        due: datetime | None,
+        invoice: str,
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        establishment_id, user_id = _target(
+            (establishment_id, user_id), self._licensed(), any_record=any_record
+        )
+        current = self._stored(lambda uow: uow.licenses.get(establishment_id, user_id))
+        current = current or _seat(user_id, establishment_id)  # unknown: refused
+        pending = current.pending
+        if invoice == "clear":
+            pending = None
+        elif invoice != "keep":
+            pending = attrs.evolve(pending or _asked(user_id), invoice_number=invoice)
+        changed = attrs.evolve(
+            current,
+            status=current.status if status is None else status,
+            due_at=due,
+            pending=pending,
+            notices_sent=current.notices_sent + 1,
+            version=_shifted(current.version, shift),
+        )
+        self._update_license(changed)
+
+    def _update_license(self, changed: License) -> None:
+        self._both(f"licenses.update({changed!r})", lambda uow: uow.licenses.update(changed))
+
+    @_operation(now=_MACHINE_NOW, limit=_MACHINE_LIMITS)
+    def sweep(self, *, now: datetime, limit: int) -> None:
+        """Claim the due licenses, then clear their ``due_at`` in the same unit of work."""
+        self._both(
+            f"licenses.claim_due(now={now}, limit={limit})",
+            lambda uow: list(uow.licenses.claim_due(now=now, limit=limit)),
+        )
+        for seat in self._pair()[1].licenses.claim_due(now=now, limit=limit):
+            self._update_license(attrs.evolve(seat, due_at=None))
+
+    @_operation(
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        user_id=st.sampled_from(_USER_IDS),
+        invoice=st.sampled_from(_MACHINE_INVOICES),
+        status=st.sampled_from(LicenseStatus),
+        now=_MACHINE_NOW,
+        limit=_MACHINE_LIMITS,
+    )
+    def read_licenses(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        invoice: str,
+        status: LicenseStatus,
+        now: datetime,
+        limit: int,
+    ) -> None:
+        key = f"{establishment_id}, {user_id}"
+        self._both(f"licenses.get({key})", lambda uow: uow.licenses.get(establishment_id, user_id))
+        self._both(
+            f"licenses.find({key})", lambda uow: uow.licenses.find(establishment_id, user_id)
+        )
+        self._both(
+            f"licenses.list_for_establishment({establishment_id})",
+            lambda uow: list(uow.licenses.list_for_establishment(establishment_id)),
+        )
+        self._both(
+            f"licenses.list_for_user({user_id})",
+            lambda uow: list(uow.licenses.list_for_user(user_id)),
+        )
+        self._both(
+            f"licenses.with_invoice({invoice})",
+            lambda uow: list(uow.licenses.with_invoice(invoice)),
+        )
+        self._both(
+            f"licenses.with_status({status})", lambda uow: list(uow.licenses.with_status(status))
+        )
+        self._both(
+            f"licenses.claim_due(now={now}, limit={limit})",
+            lambda uow: list(uow.licenses.claim_due(now=now, limit=limit)),
+        )
+
+    def _contents(self, uow: LicenseUnitOfWork) -> dict[str, object]:
+        found = super()._contents(uow)
+        for establishment_id in _LICENSE_ESTABLISHMENTS:
+            found[f"licenses.list_for_establishment({establishment_id})"] = list(
+                uow.licenses.list_for_establishment(establishment_id)
+            )
+        for user_id in _USER_IDS:
+            found[f"licenses.list_for_user({user_id})"] = list(uow.licenses.list_for_user(user_id))
+        for invoice in _MACHINE_INVOICES:
+            found[f"licenses.with_invoice({invoice})"] = list(uow.licenses.with_invoice(invoice))
+        for status in _STORED_LICENSE_STATUSES:
+            found[f"licenses.with_status({status})"] = list(uow.licenses.with_status(status))
+        found["licenses.claim_due(every license)"] = list(
+            uow.licenses.claim_due(now=_FAR, limit=100)
+        )
+        return found
 
 
 class PasswordHasherContract:

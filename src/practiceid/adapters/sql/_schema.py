@@ -26,8 +26,8 @@ dispatcher's claim). Both dialects have partial indexes; their ``WHERE`` is writ
 :data:`DUE_ONBOARDINGS`, :data:`DUE_LICENSES` and :data:`PENDING_MESSAGES`.
 
 A license's pending and last activation requests (:class:`~practiceid.LicenseRequest`) are
-columns prefixed ``pending_`` and ``activation_``, so that the pending invoice number is
-indexed (the desk finds an invoice's licenses by it); amounts are text, exact to the cent.
+columns prefixed ``pending_`` and ``activation_``, so that both invoice numbers are indexed
+(the desk finds an invoice's licenses by them); amounts are text, exact to the cent.
 
 The migrations in ``migrations/versions`` build exactly these tables; a test compares them.
 """
@@ -388,9 +388,13 @@ licenses: Final = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Index(None, "due_at", "establishment_id", "user_id", **_partial(DUE_LICENSES)),
     sa.Index(None, "pending_invoice_number"),
+    sa.Index(None, "activation_invoice_number"),
     sa.Index(None, "status"),
     sa.Index(None, "user_id"),
 )
 
 DUE_LICENSES_INDEX: Final = "ix_practiceid_licenses_due_at_establishment_id_user_id"
-INVOICE_INDEX: Final = "ix_practiceid_licenses_pending_invoice_number"
+INVOICE_INDEXES: Final = (
+    "ix_practiceid_licenses_pending_invoice_number",
+    "ix_practiceid_licenses_activation_invoice_number",
+)

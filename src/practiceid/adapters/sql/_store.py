@@ -1332,8 +1332,8 @@ def _license_id(seat: License) -> str:
 class SqlLicenseRepository:
     """The :class:`~practiceid.ports.LicenseRepository` of a :class:`SqlUnitOfWork`.
 
-    One row per (establishment, user), referencing both. ``with_invoice`` reads the index
-    on the pending request's invoice number, ``with_status`` the one on the status, and
+    One row per (establishment, user), referencing both. ``with_invoice`` reads the indexes
+    on the requests' invoice numbers, ``with_status`` the one on the status, and
     ``claim_due`` a range of the partial index on ``(due_at, establishment_id, user_id)``,
     locking what it takes on PostgreSQL (``FOR UPDATE SKIP LOCKED``), as the onboarding
     sweep does.
@@ -1420,10 +1420,19 @@ class SqlLicenseRepository:
         return self._listed(_licenses.c.user_id == user_id)
 
     def with_invoice(self, invoice_number: str) -> Sequence[License]:
-        """Return the licenses whose pending activation is on this invoice (an index)."""
+        """Return the licenses whose pending or last activation is on this invoice.
+
+        Either invoice number column, each indexed: the two ranges are read and joined
+        (PostgreSQL's ``BitmapOr``, SQLite's ``MULTI-INDEX OR``).
+        """
         if not _text_id(invoice_number):
             return []
-        return self._listed(_licenses.c.pending_invoice_number == invoice_number)
+        return self._listed(
+            sa.or_(
+                _licenses.c.pending_invoice_number == invoice_number,
+                _licenses.c.activation_invoice_number == invoice_number,
+            )
+        )
 
     def with_status(self, status: LicenseStatus) -> Sequence[License]:
         """Return the licenses stored with this status (an index)."""

@@ -101,6 +101,12 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_practiceid_licenses_activation_invoice_number"),
+        "practiceid_licenses",
+        ["activation_invoice_number"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_practiceid_licenses_status"), "practiceid_licenses", ["status"], unique=False
     )
     op.create_index(
@@ -112,6 +118,9 @@ def downgrade() -> None:
     """Drop them."""
     op.drop_index(op.f("ix_practiceid_licenses_user_id"), table_name="practiceid_licenses")
     op.drop_index(op.f("ix_practiceid_licenses_status"), table_name="practiceid_licenses")
+    op.drop_index(
+        op.f("ix_practiceid_licenses_activation_invoice_number"), table_name="practiceid_licenses"
+    )
     op.drop_index(
         op.f("ix_practiceid_licenses_pending_invoice_number"), table_name="practiceid_licenses"
     )
