@@ -590,6 +590,36 @@ def test_e2_an_invoice_number_stays_used_after_its_licenses_are_activated():
     assert caught.value.codes == ("license.invoice_number_used",)
 
 
+def test_e2_a_withdrawn_invoice_keeps_its_number_used():
+    p = practice()
+    provision(p)
+    request(p)
+    invoice(p)
+    p.licenses.withdraw(  # the desk voids the invoice
+        actor=p.desk.id, establishment_id=p.establishment.id, user_id=p.physician.id
+    )
+    with p.unit_of_work() as uow:
+        assert list(uow.licenses.with_invoice(INVOICE)) == []  # no license is on it any more
+    request(p)
+    before = snapshot(p)
+    with pytest.raises(LicenseRejected) as caught:
+        invoice(p)  # continuous numbering: a voided number is never given again
+    assert caught.value.codes == ("license.invoice_number_used",)
+    assert snapshot(p) == before
+    assert invoice(p, "F-2026-0002").invoice_number == "F-2026-0002"
+    assert stored(p).status is S.INVOICED
+
+
+def test_e2_a_refused_invoice_leaves_its_number_free():
+    p = practice()
+    with pytest.raises(LicenseRejected) as caught:
+        invoice(p)
+    assert caught.value.codes == ("license.nothing_to_invoice",)
+    provision(p)
+    request(p)
+    assert invoice(p).invoice_number == INVOICE  # the refusal reserved nothing
+
+
 def test_e2_nothing_to_invoice_is_refused():
     p = practice()
     with pytest.raises(LicenseRejected) as caught:

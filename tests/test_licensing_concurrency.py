@@ -5,7 +5,9 @@ one member, sweeping the same due licenses, invoicing with one invoice number, r
 payment. Whatever the interleaving, the outcome is the one a single caller would get, and
 each message is written once. The in-memory store serializes units of work, so there the
 outcome must always hold; the same story runs on a SQLite file once the SQL adapter stores
-licenses (skipped until then). Names and numbers are made up.
+licenses (skipped until then), and the invoice number race on PostgreSQL too (READ
+COMMITTED: only the number's reservation, a primary key, keeps two desks from both giving
+it). Names and numbers are made up.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from practiceid.establishments import EstablishmentId
 from practiceid.ports import LicenseUnitOfWorkFactory
 from practiceid.testing import SampleLicensing, sample_inami, sample_licensing, sample_workplace
 
+from .conftest import POSTGRES_SKIP, POSTGRES_URL
+
 THREADS = 8
 BRUSSELS = ZoneInfo("Europe/Brussels")
 FIRST_NOTICE = datetime.combine(date(2026, 1, 20), time(), tzinfo=BRUSSELS).astimezone(UTC)
@@ -63,6 +67,14 @@ def factory(request, tmp_path) -> Iterator[LicenseUnitOfWorkFactory | None]:
         yield store.unit_of_work
     finally:
         store.close()
+
+
+@pytest.fixture
+def postgres(request) -> LicenseUnitOfWorkFactory:
+    """The unit of work of the run's PostgreSQL schema, emptied for the test."""
+    if not POSTGRES_URL:
+        pytest.skip(POSTGRES_SKIP)
+    return request.getfixturevalue("fresh_postgres")()
 
 
 def practice(factory: LicenseUnitOfWorkFactory | None) -> SampleLicensing:
@@ -218,6 +230,47 @@ def test_one_invoice_number_given_to_two_establishments_at_once_is_used_once(fac
     with p.unit_of_work() as uow:
         on_it = list(uow.licenses.with_invoice("F-2026-0042"))
     assert [lic.key for lic in on_it] == [(bill.establishment_id, bill.lines[0].user_id)]
+
+
+@pytest.mark.postgres
+def test_one_invoice_number_given_in_eight_establishments_at_once_on_postgres_is_used_once(
+    postgres,
+):
+    p = practice(postgres)
+    places, uids = [p.establishment.id], [p.physician.id]
+    for n in range(1, THREADS):
+        where = p.access.open_establishment(
+            actor=p.owner.id,
+            organisation_id=p.establishment.organisation_id,
+            name=f"Cabinet du Parc {n}",
+            product=ProductKind.GENERAL_PRACTICE,
+        ).id
+        places.append(where)
+        uids.append(add_gp(p, n, where))
+    for where, uid in zip(places, uids, strict=True):
+        provision(p, uid, where)
+        p.licenses.request_activation(actor=p.owner.id, establishment_id=where, user_id=uid)
+    results = together(
+        [
+            lambda where=where: p.licenses.invoice(
+                actor=p.desk.id, establishment_id=where, invoice_number="F-2026-0042"
+            )
+            for where in places
+        ]
+    )
+    invoiced = [r for r in results if not isinstance(r, Exception)]
+    assert len(invoiced) == 1, results
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(refused) == THREADS - 1
+    for error in refused:
+        assert isinstance(error, LicenseRejected), error
+        assert error.codes == ("license.invoice_number_used",)
+    [bill] = invoiced
+    with p.unit_of_work() as uow:
+        on_it = list(uow.licenses.with_invoice("F-2026-0042"))
+        requested = list(uow.licenses.with_status(LicenseStatus.REQUESTED))
+    assert [lic.key for lic in on_it] == [(bill.establishment_id, bill.lines[0].user_id)]
+    assert len(requested) == THREADS - 1  # the others are still waiting for an invoice
 
 
 def test_eight_callers_recording_one_payment_pay_it_once(factory):

@@ -268,7 +268,7 @@ class LicenseService:
             if desk:
                 chosen.append((f"{base}:desk", desk))
             return chosen
-        if notify and holder is not None and holder.is_active:
+        if notify and holder is not None:  # notify: the holder and membership are active
             chosen.append((base, holder.email.address))
         return chosen
 
@@ -594,7 +594,8 @@ class LicenseService:
 
         Raises:
             LicenseRejected: ``license.invalid_invoice_number`` (1 to 64 letters, digits,
-                ``.``, ``_``, ``/``, ``-``), ``license.invoice_number_used``,
+                ``.``, ``_``, ``/``, ``-``), ``license.invoice_number_used`` (given
+                before, ever: even when that invoice's requests were withdrawn since),
                 ``license.nothing_to_invoice``.
             IllegalLicenseTransition: one of ``user_ids`` is not requested.
             InvalidConfiguration: no price for a kind, or prices in two currencies.
@@ -615,14 +616,24 @@ class LicenseService:
                 establishment = self._authorize(
                     uow, actor, establishment_id, Permission.LICENSES_ADMINISTER
                 )
-                if uow.licenses.with_invoice(invoice_number):
+                now = self.clock.now()
+                # Reserved for good, atomically: two desks giving one number at once in two
+                # establishments (many licenses share a number) cannot both commit, and a
+                # number stays used once its licenses leave it (continuous numbering).
+                try:
+                    uow.licenses.reserve_invoice(
+                        invoice_number, establishment_id=establishment.id, issued_at=now
+                    )
+                except DuplicateRecord as error:
+                    # Final: _run reruns "license" duplicates only, and this is no longer one.
+                    if error.params.get("entity") != "invoice":  # pragma: no cover - never
+                        raise
                     raise _rejected(
                         "invoice_number",
                         "license.invoice_number_used",
-                        "this invoice number is on other licenses",
-                    )
+                        "this invoice number was given before",
+                    ) from None
                 chosen = self._to_invoice(uow, establishment, wanted)
-                now = self.clock.now()
                 request = self._invoice_request(
                     establishment, chosen, number=invoice_number, issued_at=now
                 )
@@ -977,9 +988,11 @@ class LicenseService:
             with self.unit_of_work() as uow:
                 due = list(uow.licenses.claim_due(now=at, limit=self.batch_size))
                 for before in due:
-                    step = policy.tick(before, at, self.settings)
-                    if step is None:  # nothing due after all: never look at it again early
-                        step = Step(attrs.evolve(before, due_at=None))
+                    # None: nothing due after all (a store that returned too much): look at
+                    # it again only when something is.
+                    step = policy.tick(before, at, self.settings) or Step(
+                        attrs.evolve(before, due_at=policy.next_due(before, self.settings))
+                    )
                     _, sent = self._write(uow, step, before=before)
                     told = {m.kind for m in sent}
                     for kind in step.messages:

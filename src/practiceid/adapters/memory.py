@@ -105,6 +105,8 @@ class InMemoryStore:
         self._messages: dict[MessageId, Message] = {}
         self._message_keys: dict[str, MessageId] = {}
         self._licenses: dict[tuple[EstablishmentId, UserId], License] = {}
+        # Invoice numbers ever reserved: number -> (establishment, issued at).
+        self._invoices: dict[str, tuple[EstablishmentId, datetime]] = {}
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         """Return a new unit of work over this store (a :data:`UnitOfWorkFactory`)."""
@@ -201,6 +203,7 @@ class _Versioned(Protocol):
 
 _K = TypeVar("_K")
 _V = TypeVar("_V", bound=_Versioned)
+_T = TypeVar("_T")
 
 
 def _replace(
@@ -236,7 +239,7 @@ def _replace(
     return stored
 
 
-def _insert(uow: InMemoryUnitOfWork, table: dict[_K, _V], key: _K, value: _V) -> None:
+def _insert(uow: InMemoryUnitOfWork, table: dict[_K, _T], key: _K, value: _T) -> None:
     table[key] = value
 
     def undo() -> None:
@@ -830,16 +833,30 @@ class InMemoryLicenseRepository:
 
     def with_invoice(self, invoice_number: str) -> Sequence[License]:
         """Return the licenses whose pending or last activation is on this invoice."""
+        table = self._table()
+        wanted: object = invoice_number  # typed, but a host may pass anything
+        if not isinstance(wanted, str):  # no number (None) is no invoice; a list names none
+            return []
         return self._sorted(
             lic
-            for lic in self._table().values()
-            if invoice_number
-            in {r.invoice_number for r in (lic.pending, lic.activation) if r is not None}
+            for lic in table.values()
+            if wanted in {r.invoice_number for r in (lic.pending, lic.activation) if r is not None}
         )
 
     def with_status(self, status: LicenseStatus) -> Sequence[License]:
         """Return the licenses stored with this status."""
         return self._sorted(lic for lic in self._table().values() if lic.status is status)
+
+    def reserve_invoice(
+        self, invoice_number: str, *, establishment_id: EstablishmentId, issued_at: datetime
+    ) -> None:
+        """Store ``invoice_number`` as used for good; raise DuplicateRecord if it was."""
+        invoices = self._uow._active_store()._invoices  # noqa: SLF001
+        if invoice_number in invoices:
+            raise DuplicateRecord(
+                entity="invoice", id=invoice_number, invoice_number=invoice_number
+            )
+        _insert(self._uow, invoices, invoice_number, (establishment_id, issued_at))
 
     def claim_due(self, *, now: datetime, limit: int) -> Sequence[License]:
         """Return up to ``limit`` licenses due at ``now``, earliest first (a scan: for tests)."""

@@ -32,7 +32,14 @@ class LicenseRepository(Protocol):
     * ``get`` and ``update`` raise :class:`~practiceid.errors.LicenseNotFound`
       (``establishment_id``, ``user_id``);
     * ``update`` raises :class:`~practiceid.errors.StaleRecord` (``entity="license"``) when
-      the stored ``version`` differs, and returns the stored value with ``version`` + 1.
+      the stored ``version`` differs, and returns the stored value with ``version`` + 1;
+    * ``reserve_invoice`` raises :class:`~practiceid.errors.DuplicateRecord`
+      (``entity="invoice"``, ``id`` and ``invoice_number`` the number) when the number was
+      reserved before, by any establishment, even if its licenses left it since: invoice
+      numbering is continuous, a voided number is never given again. The check and the
+      write are one atomic step (a unique key in SQL): of concurrent reservations of one
+      number, exactly one commits. A refused reservation changes nothing and leaves the
+      unit of work usable; a rolled-back one frees the number.
 
     Lists are ordered by ``(establishment_id, user_id)``. ``with_invoice`` returns the
     licenses whose pending activation (``pending``) or last activation (``activation``) went
@@ -76,6 +83,12 @@ class LicenseRepository(Protocol):
 
     def with_status(self, status: LicenseStatus) -> Sequence[License]:
         """Return the licenses stored with this status."""
+        ...
+
+    def reserve_invoice(
+        self, invoice_number: str, *, establishment_id: EstablishmentId, issued_at: datetime
+    ) -> None:
+        """Store ``invoice_number`` as used, by ``establishment_id`` at ``issued_at``, for good."""
         ...
 
     def claim_due(self, *, now: datetime, limit: int) -> Sequence[License]:

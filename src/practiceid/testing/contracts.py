@@ -5049,6 +5049,10 @@ def _sparest_licenses(user_id: UserId, other: UserId) -> list[License]:
     ]
 
 
+_INVOICE_DESKS = 8
+"""How many desks reserve one invoice number at once in the contract's race."""
+
+
 def _amounts(seat: License | None) -> list[str | None]:
     """The amounts a license holds, as text: the digits an invoice prints."""
     if seat is None:
@@ -5066,7 +5070,8 @@ class LicenseRepositoriesContract(_AccessStoreContract):
     license and of its requests round-trips, amounts with the same digits; refusals carry
     their exact params and leave the unit of work usable; lists are in code point order of
     (establishment, user); ``with_invoice`` finds the licenses whose pending or last
-    activation is on that very invoice, each once;
+    activation is on that very invoice, each once; an invoice number is reserved once,
+    ever, in any establishment, and of several concurrent reservations exactly one commits;
     due licenses are claimed earliest first, each by exactly one of several concurrent
     sweeps; and random operations agree with the in-memory store. It stores the users and
     establishments a license refers to before the license, so an adapter may enforce
@@ -5273,6 +5278,19 @@ class LicenseRepositoriesContract(_AccessStoreContract):
                 assert list(uow.licenses.list_for_user(user_id)) == []
                 assert list(uow.licenses.with_invoice(cast("str", wrong))) == []
             assert uow.licenses.find(_EST, user.id) is not None  # still usable
+
+    def test_an_invoice_number_that_is_not_text_finds_no_license(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        requested = _seat(second.id, status=LicenseStatus.REQUESTED, pending=_asked(second.id))
+        assert requested.pending is not None
+        assert requested.pending.invoice_number is None  # not invoiced: no number
+        self._store(uow_factory, _invoiced(first.id), requested)
+        with uow_factory() as uow:
+            for wrong in (None, [_INVOICE], (_INVOICE,), {_INVOICE}, 42):
+                assert list(uow.licenses.with_invoice(cast("str", wrong))) == [], wrong
+            assert [s.user_id for s in uow.licenses.with_invoice(_INVOICE)] == [first.id]
 
     def test_stale_license_update_raises_stale_record_and_changes_nothing(
         self, uow_factory: LicenseUnitOfWorkFactory
@@ -5495,6 +5513,106 @@ class LicenseRepositoriesContract(_AccessStoreContract):
         with uow_factory() as uow:
             assert list(uow.licenses.claim_due(now=_FAR, limit=10)) == [other]
 
+    # -- invoice numbers (E2: each given once, ever) ---------------------------------------
+
+    @staticmethod
+    def _taken(number: str) -> dict[str, object]:
+        """The params of the refusal of an invoice number reserved before."""
+        return {"entity": "invoice", "id": number, "invoice_number": number}
+
+    @staticmethod
+    def _reserve(
+        factory: LicenseUnitOfWorkFactory, number: str, establishment_id: EstablishmentId = _EST
+    ) -> None:
+        """Reserve ``number`` in one committed unit of work."""
+        with factory() as uow:
+            uow.licenses.reserve_invoice(
+                number, establishment_id=establishment_id, issued_at=_LICENSED
+            )
+            uow.commit()
+
+    def _assert_reserved(self, factory: LicenseUnitOfWorkFactory, *numbers: str) -> None:
+        """Assert that each of ``numbers`` is refused now, with its exact params."""
+        with factory() as uow:
+            for number in numbers:
+                with pytest.raises(DuplicateRecord) as raised:
+                    uow.licenses.reserve_invoice(number, establishment_id=_EST, issued_at=_FAR)
+                assert _refusal(raised) == (
+                    DuplicateRecord,
+                    "record.duplicate",
+                    self._taken(number),
+                )
+
+    def test_a_reserved_invoice_number_is_refused_again_in_every_establishment(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        self._named(uow_factory)  # the practice, _ANNEX and _ZEBRA
+        self._reserve(uow_factory, _INVOICE)
+        for establishment_id in (_EST, _ANNEX, _ZEBRA):
+            with uow_factory() as uow:
+                with pytest.raises(DuplicateRecord) as raised:
+                    uow.licenses.reserve_invoice(
+                        _INVOICE,
+                        establishment_id=establishment_id,
+                        issued_at=_LICENSED + timedelta(days=1),
+                    )
+                uow.commit()
+            assert _refusal(raised) == (DuplicateRecord, "record.duplicate", self._taken(_INVOICE))
+        # Numbers are exact: these differ from it, and each is reserved once.
+        others = (_INVOICE.lower(), f"{_INVOICE}-2027", _INVOICE + " ", "F-2026/0004")
+        with uow_factory() as uow:
+            for number in (*others, _LONGEST_INVOICE):
+                uow.licenses.reserve_invoice(number, establishment_id=_ANNEX, issued_at=_LICENSED)
+            with pytest.raises(DuplicateRecord) as raised:  # within one unit of work too
+                uow.licenses.reserve_invoice(
+                    _LONGEST_INVOICE, establishment_id=_ZEBRA, issued_at=_LICENSED
+                )
+            uow.commit()
+        assert _refusal(raised)[2] == self._taken(_LONGEST_INVOICE)
+        self._assert_reserved(uow_factory, _INVOICE, *others, _LONGEST_INVOICE)
+
+    def test_a_rolled_back_invoice_reservation_frees_its_number(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        class Boom(Exception):
+            pass
+
+        self._people(uow_factory, 0)
+        first, second, third = _INVOICE, f"{_INVOICE}-B", f"{_INVOICE}-C"
+        with uow_factory() as uow:
+            uow.licenses.reserve_invoice(first, establishment_id=_EST, issued_at=_LICENSED)
+            uow.rollback()
+            uow.licenses.reserve_invoice(first, establishment_id=_EST, issued_at=_FAR)  # free
+            uow.commit()
+            uow.licenses.reserve_invoice(second, establishment_id=_EST, issued_at=_LICENSED)
+        with pytest.raises(Boom), uow_factory() as uow:
+            uow.licenses.reserve_invoice(third, establishment_id=_EST, issued_at=_LICENSED)
+            raise Boom
+        # Left without commit, or by an exception: both numbers are free.
+        self._reserve(uow_factory, second)
+        self._reserve(uow_factory, third)
+        self._assert_reserved(uow_factory, first, second, third)
+
+    def test_a_refused_invoice_reservation_leaves_the_unit_of_work_usable(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        self._reserve(uow_factory, _INVOICE)
+        before, after = f"{_INVOICE}-B", f"{_INVOICE}-C"
+        with uow_factory() as uow:
+            uow.licenses.reserve_invoice(before, establishment_id=_EST, issued_at=_LICENSED)
+            for taken in (_INVOICE, before):
+                with pytest.raises(DuplicateRecord):
+                    uow.licenses.reserve_invoice(taken, establishment_id=_EST, issued_at=_FAR)
+            added = _invoiced(user.id)
+            uow.licenses.add(added)
+            uow.licenses.reserve_invoice(after, establishment_id=_EST, issued_at=_LICENSED)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.licenses.get(_EST, user.id) == added
+            assert list(uow.licenses.with_invoice(_INVOICE)) == [added]
+        self._assert_reserved(uow_factory, _INVOICE, before, after)
+
     # -- transactions ---------------------------------------------------------------------
 
     def _assert_no_license(self, factory: LicenseUnitOfWorkFactory, *users: User) -> None:
@@ -5612,6 +5730,9 @@ class LicenseRepositoriesContract(_AccessStoreContract):
             lambda: uow.licenses.with_invoice(_INVOICE),
             lambda: uow.licenses.with_status(LicenseStatus.PROVISIONAL),
             lambda: uow.licenses.claim_due(now=_FAR, limit=10),
+            lambda: uow.licenses.reserve_invoice(
+                _INVOICE, establishment_id=_EST, issued_at=_LICENSED
+            ),
         ]
         for call in calls:
             with pytest.raises(UnitOfWorkError):
@@ -5686,6 +5807,31 @@ class LicenseRepositoriesContract(_AccessStoreContract):
             assert uow.licenses.get(_EST, user.id) == winners[0]
             found = [uow.licenses.with_invoice(f"F-2026/{i:05d}") for i in range(_THREADS)]
         assert [s for on_invoice in found for s in on_invoice] == winners
+
+    def test_eight_concurrent_reservations_of_one_invoice_number_have_exactly_one_winner(
+        self, uow_factory: LicenseUnitOfWorkFactory
+    ) -> None:
+        self._named(uow_factory)  # two desks may give one number in two establishments
+        places = (_EST, _ANNEX, _ZEBRA)
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            barrier.wait()
+            with uow_factory() as uow:
+                uow.licenses.reserve_invoice(
+                    _INVOICE,
+                    establishment_id=places[i % len(places)],
+                    issued_at=_LICENSED + timedelta(seconds=i),
+                )
+                uow.commit()
+            return places[i % len(places)]
+
+        results = self._race(attempt, _INVOICE_DESKS)
+        winners = [r for r in results if isinstance(r, str)]
+        refusals = [r for r in results if isinstance(r, DuplicateRecord)]
+        assert len(winners) == 1, results
+        assert len(refusals) == _INVOICE_DESKS - 1, results
+        assert all(dict(r.params) == self._taken(_INVOICE) for r in refusals), refusals
+        self._assert_reserved(uow_factory, _INVOICE)
 
     def test_eight_concurrent_sweeps_process_each_of_two_hundred_due_licenses_exactly_once(
         self, uow_factory: LicenseUnitOfWorkFactory
@@ -5763,7 +5909,8 @@ class _LicenseAgreesWithMemory(_AgreesWithMemory[LicenseUnitOfWork]):
     Licenses point at stored users and at one of two establishments; some are pending on
     one of three invoice numbers (two differ only by case), the active ones were activated
     from the first. Sweeps clear ``due_at`` of what ``claim_due`` returned, in the same unit
-    of work. Ids, statuses, times and versions come from small pools, so that duplicates,
+    of work. The same three numbers are reserved too: refused once reserved, free again
+    after a rollback. Ids, statuses, times and versions come from small pools, so that duplicates,
     stale versions and ties in the orders are frequent.
     """
 
@@ -5889,6 +6036,22 @@ class _LicenseAgreesWithMemory(_AgreesWithMemory[LicenseUnitOfWork]):
 
     def _update_license(self, changed: License) -> None:
         self._both(f"licenses.update({changed!r})", lambda uow: uow.licenses.update(changed))
+
+    @_operation(
+        establishment_id=st.sampled_from(_LICENSE_ESTABLISHMENTS),
+        invoice=st.sampled_from(_MACHINE_INVOICES),
+        now=_MACHINE_NOW,
+    )
+    def reserve_invoice(
+        self, *, establishment_id: EstablishmentId, invoice: str, now: datetime
+    ) -> None:
+        """Reserve a number: refused once it was reserved and committed, or in this unit."""
+        self._both(
+            f"licenses.reserve_invoice({invoice}, establishment_id={establishment_id})",
+            lambda uow: uow.licenses.reserve_invoice(
+                invoice, establishment_id=establishment_id, issued_at=now
+            ),
+        )
 
     @_operation(now=_MACHINE_NOW, limit=_MACHINE_LIMITS)
     def sweep(self, *, now: datetime, limit: int) -> None:

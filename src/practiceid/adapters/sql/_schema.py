@@ -16,7 +16,10 @@ reports a violation:
 * ``practiceid_onboarding_links``: one row per live invitation link, primary key its
   SHA-256 digest, so a link names at most one record (D2);
 * ``practiceid_terms``: one row per published version, primary key the version;
-* ``practiceid_outbox``: the idempotency key of each message.
+* ``practiceid_outbox``: the idempotency key of each message;
+* ``practiceid_license_invoices``: one row per invoice number ever given, primary key the
+  number, so that two desks cannot give one number at once (many licenses share a number,
+  so ``practiceid_licenses`` cannot hold this key).
 
 Three partial indexes hold only the rows a worker looks for, so that its query costs what it
 returns: ``practiceid_onboardings`` by ``(due_at, user_id)`` and ``practiceid_licenses`` by
@@ -391,6 +394,15 @@ licenses: Final = sa.Table(
     sa.Index(None, "activation_invoice_number"),
     sa.Index(None, "status"),
     sa.Index(None, "user_id"),
+)
+
+license_invoices: Final = sa.Table(
+    f"{PREFIX}license_invoices",
+    METADATA,
+    # Kept for good, even when the invoice's licenses leave it: numbering is continuous.
+    sa.Column("invoice_number", sa.String, primary_key=True),
+    sa.Column("establishment_id", sa.String, sa.ForeignKey(establishments.c.id), nullable=False),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
 )
 
 DUE_LICENSES_INDEX: Final = "ix_practiceid_licenses_due_at_establishment_id_user_id"

@@ -1325,6 +1325,9 @@ _LICENSE_BY_KEY: Final = sa.select(_licenses).where(
 )
 
 
+_invoices: Final = schema.license_invoices
+
+
 def _license_id(seat: License) -> str:
     return f"{seat.establishment_id}/{seat.user_id}"
 
@@ -1336,7 +1339,9 @@ class SqlLicenseRepository:
     on the requests' invoice numbers, ``with_status`` the one on the status, and
     ``claim_due`` a range of the partial index on ``(due_at, establishment_id, user_id)``,
     locking what it takes on PostgreSQL (``FOR UPDATE SKIP LOCKED``), as the onboarding
-    sweep does.
+    sweep does. ``reserve_invoice`` inserts into ``practiceid_license_invoices``, whose
+    primary key is the number: of two concurrent reservations, the second waits for the
+    first to end and then violates the key (or goes on, if the first rolled back).
     """
 
     def __init__(self, uow: SqlUnitOfWork) -> None:
@@ -1432,6 +1437,31 @@ class SqlLicenseRepository:
                 _licenses.c.pending_invoice_number == invoice_number,
                 _licenses.c.activation_invoice_number == invoice_number,
             )
+        )
+
+    def reserve_invoice(
+        self, invoice_number: str, *, establishment_id: EstablishmentId, issued_at: datetime
+    ) -> None:
+        """Store ``invoice_number`` as used for good; raise DuplicateRecord if it was."""
+        values = {
+            "invoice_number": invoice_number,
+            "establishment_id": establishment_id,
+            "issued_at": issued_at,
+        }
+
+        def conflict() -> PracticeIdError:
+            taken = _invoices.c.invoice_number == invoice_number
+            if self._uow.read(lambda c: _exists(c, _invoices, taken)):
+                return DuplicateRecord(
+                    entity="invoice", id=invoice_number, invoice_number=invoice_number
+                )
+            return _unknown_reference("invoice", invoice_number)  # an unknown establishment
+
+        self._uow.write(
+            lambda c: c.execute(_invoices.insert(), values),
+            conflict=conflict,
+            entity="invoice",
+            record_id=invoice_number,
         )
 
     def with_status(self, status: LicenseStatus) -> Sequence[License]:

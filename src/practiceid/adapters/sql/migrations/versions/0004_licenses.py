@@ -1,5 +1,7 @@
 """Licenses: one per member of an establishment, with its pending and last activation (E1-E4).
 
+And the invoice numbers given, one row each, kept for good.
+
 Revision ID: 0004_licenses
 Revises: 0003_onboarding
 """
@@ -25,7 +27,7 @@ def _partial(where: str) -> dict[str, Any]:
 
 
 def upgrade() -> None:
-    """Create the table and its indexes."""
+    """Create the tables and their indexes."""
     op.create_table(
         "practiceid_licenses",
         sa.Column("establishment_id", sa.String(), nullable=False),
@@ -112,10 +114,23 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_practiceid_licenses_user_id"), "practiceid_licenses", ["user_id"], unique=False
     )
+    op.create_table(
+        "practiceid_license_invoices",
+        sa.Column("invoice_number", sa.String(), nullable=False),
+        sa.Column("establishment_id", sa.String(), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["establishment_id"],
+            ["practiceid_establishments.id"],
+            name=op.f("fk_practiceid_license_invoices_establishment_id"),
+        ),
+        sa.PrimaryKeyConstraint("invoice_number", name=op.f("pk_practiceid_license_invoices")),
+    )
 
 
 def downgrade() -> None:
     """Drop them."""
+    op.drop_table("practiceid_license_invoices")
     op.drop_index(op.f("ix_practiceid_licenses_user_id"), table_name="practiceid_licenses")
     op.drop_index(op.f("ix_practiceid_licenses_status"), table_name="practiceid_licenses")
     op.drop_index(
