@@ -88,7 +88,7 @@ import sqlalchemy as sa
 from casbin.model import FastModel, Model
 
 import practiceid
-from benchmarks import _access, _report, _section, _timing
+from benchmarks import _access, _quiet, _report, _section, _timing
 from benchmarks._onboarding import (
     POSTGRES,
     SQLITE,
@@ -96,15 +96,11 @@ from benchmarks._onboarding import (
     Loader,
     _fraction,
     _ints,
-    _one,
     _postgres_scan,
-    _short,
     _sqlite_driver,
     _sqlite_instant,
     _sqlite_pragmas,
     bulk_person,
-    capturing,
-    query_plan,
 )
 from benchmarks._sql import POSTGRES_ENVS
 from practiceid.adapters.sql import SqlStore
@@ -156,8 +152,6 @@ DEFAULT_SIZES: Final = (10_000, 100_000, 1_000_000)
 DEFAULT_DUE: Final = 0.01
 
 ROUNDS: Final = 5  # b) and c): rounds, round-robin
-QUIET_CALLS: Final = 200  # b): sweeps (and indexed claims) per case and round
-SCAN_CALLS: Final = 4  # b): full-scan claims per round (one scans the whole table)
 BATCH: Final = 50_000  # licenses per transaction when loading
 MEMBERS: Final = 20  # licenses (members) per establishment
 SEED: Final = 20_260_801
@@ -995,7 +989,7 @@ def _at_now(parameters: Any) -> Any:  # noqa: ANN401 - as the adapter bound them
     return type(parameters)(swap.get(value, value) for value in parameters)
 
 
-def busy_claim(backend: Backend, quiet: Quiet) -> Busy:
+def busy_claim(backend: Backend, quiet: _quiet.Quiet) -> Busy:
     """Time the claim with everything due, as the sweep's first; its plan (PostgreSQL: run)."""
     statement, parameters = quiet.statements[backend.name]
     parameters = _at_now(parameters)
@@ -1010,7 +1004,7 @@ def busy_claim(backend: Backend, quiet: Quiet) -> Busy:
 
 
 def bench_sweeps(
-    made: Setup, loaded: Loaded, quiet: Quiet
+    made: Setup, loaded: Loaded, quiet: _quiet.Quiet
 ) -> tuple[dict[str, list[Sweep]], dict[str, Busy]]:
     """a): the sweep on every table, smallest first; before, its first claim alone."""
     busy = {backend.name: busy_claim(backend, quiet) for backend in made.backends}
@@ -1096,189 +1090,30 @@ def print_sweeps(
             print(f"    {line}")
     ratios = {}
     first, last_size = made.config.sizes[0], made.config.sizes[-1]
+    growth = f"{_section.short(last_size)} / {_section.short(first)}"
     for name, runs in sweeps.items():
         if len(runs) > 1 and runs[0].report.changed and runs[-1].report.changed:
-            key = f"sweep, time per due license ({name}), {_short(last_size)} / {_short(first)}"
+            key = f"sweep, time per due license ({name}), {growth}"
             ratios[key] = runs[-1].per_license_us / runs[0].per_license_us
     return ratios
 
 
 # -- b) a sweep with nothing due --------------------------------------------------------------
 
-SERVICE: Final = "run_due, nothing due"
-INDEXED: Final = "driver: claim, index"
-SCANNED: Final = "driver: claim, full scan"
-
-
-@dataclass
-class Quiet:
-    """What b) measured at one ``now``: per backend and size, every case; and the plans."""
-
-    now: datetime
-    label: str
-    results: dict[tuple[str, int], dict[str, _timing.Result]] = field(default_factory=dict)
-    statements: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    plans: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-
-
-def _claim(practice: Practice, now: datetime) -> tuple[str, Any]:
-    """The claim the sweep sends at ``now``, captured; the sweep must change nothing."""
-    with capturing(practice.store) as seen:
-        report = practice.licenses.run_due(now)
-    if report.changed:
-        raise SystemExit(f"license benchmark: a sweep at {now} changed {report.changed}")
-    return _one(seen, licenses.name, "due_at <=")
-
-
-def _service_case(practice: Practice) -> Callable[[Any], object]:
-    def run(now: Any) -> object:  # noqa: ANN401
-        report = practice.licenses.run_due(now)
-        if report.changed:
-            raise SystemExit(f"license benchmark: a quiet sweep changed {report.changed}")
-        return report
-
-    return run
-
-
-def _driver_case(connection: Any, statement: str, parameters: Any) -> Callable[[Any], object]:  # noqa: ANN401
-    def run(_ignored: Any) -> object:  # noqa: ANN401
-        rows = connection.execute(statement, parameters).fetchall()
-        if rows:
-            raise SystemExit("license benchmark: a claim at a quiet time returned rows")
-        return rows
-
-    return run
-
-
-def _quiet_cases(
-    made: Setup, quiet: Quiet, stack: contextlib.ExitStack, *, scan: bool
-) -> list[_timing.Case]:
-    cases = []
-    for backend in made.backends:
-        statement, parameters = quiet.statements[backend.name]
-        for size, practice in backend.practices.items():
-            prefix = f"{backend.name}|{size}|"
-            driver = stack.enter_context(contextlib.closing(backend.driver(practice.store)))
-            runs = [
-                (SERVICE, _service_case(practice), QUIET_CALLS),
-                (INDEXED, _driver_case(driver, statement, parameters), QUIET_CALLS),
-            ]
-            if scan:
-                scanner = stack.enter_context(contextlib.closing(backend.driver(practice.store)))
-                scanned = backend.scan(scanner, statement)
-                runs.append((SCANNED, _driver_case(scanner, scanned, parameters), SCAN_CALLS))
-            cases += [
-                _timing.Case(prefix + name, run, [quiet.now] * calls, warmup_passes=1)  # type: ignore[list-item]
-                for name, run, calls in runs
-            ]
-    return cases
-
-
-def bench_quiet(made: Setup, now: datetime, label: str, overhead_ns: int, *, scan: bool) -> Quiet:
-    """b): a sweep with nothing due at ``now``, every table round-robin, with the plans."""
-    quiet = Quiet(now, label)
-    for backend in made.backends:
-        quiet.statements[backend.name] = _claim(backend.largest, now)
-    with contextlib.ExitStack() as stack:
-        cases = _quiet_cases(made, quiet, stack, scan=scan)
-        results = _timing.run(cases, rounds=ROUNDS, overhead_ns=overhead_ns)
-        for backend in made.backends:
-            statement, parameters = quiet.statements[backend.name]
-            store = backend.largest.store
-            connection = stack.enter_context(contextlib.closing(backend.driver(store)))
-            quiet.plans[backend.name, INDEXED] = query_plan(
-                backend, connection, statement, parameters
-            )
-            if scan:
-                scanner = stack.enter_context(contextlib.closing(backend.driver(store)))
-                scanned = backend.scan(scanner, statement)
-                quiet.plans[backend.name, SCANNED] = query_plan(
-                    backend, scanner, scanned, parameters
-                )
-    for name, result in results.items():
-        backend_name, size, case = name.split("|")
-        quiet.results.setdefault((backend_name, int(size)), {})[case] = result
-    return quiet
-
-
-def print_quiet(made: Setup, quiet: Quiet, title: str) -> dict[str, float]:
-    sizes = made.config.sizes
-    first, last = sizes[0], sizes[-1]
-    growth = f"{_short(last)} / {_short(first)}"
-    print()
-    print(title)
-    ratios = {}
-    for backend in made.backends:
-        name = backend.name
-        cases = list(quiet.results[name, first])
-        headers = ["case"]
-        for size in sizes:
-            headers += [f"{_short(size)} med", f"{_short(size)} p95"]
-        headers.append(growth)
-        rows = []
-        for case in cases:
-            row = [case]
-            for size in sizes:
-                result = quiet.results[name, size][case]
-                row += [_report.us(result.median_us), _report.us(result.p95_us)]
-            ratio = (
-                quiet.results[name, last][case].median_us
-                / quiet.results[name, first][case].median_us
-            )
-            rows.append([*row, _report.ratio(ratio, 1)])
-            if case == SERVICE:
-                ratios[f"run_due, nothing due, {quiet.label} 12a ({name}), {growth}"] = ratio
-        if SCANNED in cases:
-            row = ["full scan / run_due"]
-            for size in sizes:
-                results = quiet.results[name, size]
-                row += [_report.ratio(results[SCANNED].median_us, results[SERVICE].median_us), ""]
-            rows.append([*row, ""])
-            at_last = quiet.results[name, last]
-            ratios[f"claim as a full scan / run_due, nothing due ({name}), {_short(last)}"] = (
-                at_last[SCANNED].median_us / at_last[SERVICE].median_us
-            )
-        print(f"  {name}: median / p95 (us) by number of licenses")
-        _report.table(headers, rows)
-        print_plans(backend, quiet, statement=SCANNED in cases)
-    factor = f"{last / first:,.0f}"
-    if quiet.label == "before":
-        _report.note("run_due: the service, a unit of work a call (checkout, BEGIN, the claim,")
-        _report.note("COMMIT; on PostgreSQL with the pre-ping). driver: the claim alone through")
-        _report.note("sqlite3 / psycopg in autocommit. full scan: the same statement, the index")
-        _report.note(f"forbidden. {growth}: {factor} times the licenses; a scan grows as much.")
-    else:
-        _report.note("On PostgreSQL the index still holds the entries the sweep's updates left")
-        _report.note("(the licenses it changed, under their old due_at) until a VACUUM removes")
-        _report.note("them: the claim steps over them. SQLite updates its index in place.")
-    return ratios
-
-
-_SELECT_LIST: Final = re.compile(r"^SELECT .+? FROM ")
-
-
-def print_plans(backend: Backend, quiet: Quiet, *, statement: bool) -> None:
-    if statement:
-        text = " ".join(quiet.statements[backend.name][0].split())
-        shown = f"SELECT <its {len(licenses.columns)} columns> FROM "  # noqa: S608 - shown
-        print(
-            textwrap.fill(
-                _SELECT_LIST.sub(shown, text, count=1),
-                width=_report.RULE_WIDTH,
-                initial_indent="  the claim sends: ",
-                subsequent_indent="    ",
-            )
-        )
-    last = max(backend.practices)
-    for case in (INDEXED, SCANNED):
-        plan = quiet.plans.get((backend.name, case))
-        if plan is None:
-            continue
-        print(f"  {backend.explain}, {case.removeprefix('driver: ')}, at {last:,} licenses:")
-        for line in plan:
-            print(f"    {line}")
-    if not any(DUE_LICENSES_INDEX in line for line in quiet.plans[backend.name, INDEXED]):
-        print(f"  WARNING: the claim does not use {DUE_LICENSES_INDEX} on {backend.name}")
+CLAIM: Final = _quiet.Claim(
+    section=12,
+    benchmark="license benchmark",
+    run_due=lambda practice, now: practice.licenses.run_due(now),
+    table=licenses,
+    index=DUE_LICENSES_INDEX,
+    records="licenses",
+    rounds=ROUNDS,
+    after=(
+        "On PostgreSQL the index still holds the entries the sweep's updates left",
+        "(the licenses it changed, under their old due_at) until a VACUUM removes",
+        "them: the claim steps over them. SQLite updates its index in place.",
+    ),
+)
 
 
 # -- c) the license-aware decision ------------------------------------------------------------
@@ -1749,7 +1584,7 @@ def run_section() -> dict[str, float]:
         before = _section.timed(
             "b) nothing due, before the sweep",
             times,
-            lambda: bench_quiet(made, QUIET, "before", overhead_ns, scan=True),
+            lambda: _quiet.bench(CLAIM, made.backends, QUIET, "before", overhead_ns, scan=True),
         )
         sweeps, busy = _section.timed(
             "a) the sweep", times, lambda: bench_sweeps(made, loaded, before)
@@ -1757,16 +1592,20 @@ def run_section() -> dict[str, float]:
         after = _section.timed(
             "b) nothing due, after the sweep",
             times,
-            lambda: bench_quiet(made, NOW, "after", overhead_ns, scan=False),
+            lambda: _quiet.bench(CLAIM, made.backends, NOW, "after", overhead_ns, scan=False),
         )
         ratios = print_sweeps(made, sweeps, busy)
-        ratios |= print_quiet(
-            made,
+        ratios |= _quiet.report(
+            CLAIM,
+            made.backends,
+            made.config.sizes,
             before,
             "12b. A sweep with nothing due (before 12a), against the same claim as a full scan:",
         )
-        ratios |= print_quiet(
-            made,
+        ratios |= _quiet.report(
+            CLAIM,
+            made.backends,
+            made.config.sizes,
             after,
             "12b, continued. The same right after 12a, at its time (the next run of the job):",
         )
@@ -1778,12 +1617,7 @@ def run_section() -> dict[str, float]:
         ratios |= print_decisions(made, decided, info, access_for)
     finally:
         _section.timed("tear-down", times, lambda: teardown(made))
-    print()
-    _report.table(["section 12 took", "s"], [[k, f"{v:.1f}"] for k, v in times.items()])
-    _report.note(
-        f"section time: {time.perf_counter() - started:.1f} s; "
-        f"load {_section.load_average()} at the end"
-    )
+    _section.print_took(12, times, started)
     return ratios
 
 

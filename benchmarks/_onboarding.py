@@ -82,7 +82,7 @@ from typing import TYPE_CHECKING, Any, Final
 import sqlalchemy as sa
 
 import practiceid
-from benchmarks import _report, _section, _timing
+from benchmarks import _quiet, _report, _section, _timing
 from benchmarks._sql import DOMAINS, FIRST_NAMES, LAST_NAMES, POSTGRES_ENVS, Person, person
 from practiceid.adapters import StaticAuthorizer
 from practiceid.adapters.sql import SqlStore
@@ -116,8 +116,6 @@ DEFAULT_DUE: Final = 0.01
 DEFAULT_LINKS: Final = 200
 
 ROUNDS: Final = 5  # b) and d): rounds, round-robin
-QUIET_CALLS: Final = 200  # b): sweeps (and indexed claims) per case and round
-SCAN_CALLS: Final = 4  # b): full-scan claims per round (one scans the whole table)
 BATCH: Final = 50_000  # rows per transaction when loading
 SEED: Final = 20_260_601
 
@@ -198,14 +196,6 @@ def read_config() -> Config:
             return Config(sizes, due, links, url, name)
     reason = f"neither {' nor '.join(POSTGRES_ENVS)} is set"
     return Config(sizes, due, links, None, reason)
-
-
-def _short(size: int) -> str:
-    if size >= 1_000_000 and size % 1_000_000 == 0:
-        return f"{size // 1_000_000}M"
-    if size >= 1_000 and size % 1_000 == 0:
-        return f"{size // 1_000}k"
-    return f"{size:,}"
 
 
 # -- the practice, through the services -------------------------------------------------------
@@ -837,41 +827,6 @@ def _count(store: SqlStore, query: sa.Select[Any]) -> int:
         return _scalar(connection, query)
 
 
-# -- statements, as the adapter sends them ----------------------------------------------------
-
-
-@contextlib.contextmanager
-def capturing(store: SqlStore) -> Iterator[list[tuple[str, Any]]]:
-    """Collect every statement (and its parameters, as bound) sent through ``store``."""
-    seen: list[tuple[str, Any]] = []
-
-    def listen(*args: Any) -> None:  # noqa: ANN401 - SQLAlchemy's event arguments
-        seen.append((args[2], args[3]))
-
-    sa.event.listen(store.engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(store.engine, "before_cursor_execute", listen)
-
-
-def _one(seen: Sequence[tuple[str, Any]], *words: str) -> tuple[str, Any]:
-    found = [s for s in seen if all(word in s[0] for word in words)]
-    if len(found) != 1:
-        raise SystemExit(f"onboarding benchmark: expected one statement with {words}: {seen!r}")
-    return found[0]
-
-
-def query_plan(
-    backend: Backend,
-    connection: Any,  # noqa: ANN401 - a DB-API connection
-    statement: str,
-    parameters: Any,  # noqa: ANN401 - as the adapter bound them
-) -> list[str]:
-    rows = connection.execute(f"{backend.explain} {statement}", parameters).fetchall()
-    return [str(row[-1]) for row in rows]
-
-
 # -- a) the sweep -----------------------------------------------------------------------------
 
 
@@ -901,7 +856,7 @@ def sweep(practice: Practice) -> Sweep:
     due = _count(store, _due_count(NOW))
     before = _count(store, sa.select(sa.func.count()).select_from(outbox))
     practice.clock.set(NOW)
-    with capturing(store) as seen:
+    with _section.capturing(store) as seen:
         began = time.perf_counter()
         report = practice.onboarding.run_due(NOW)
         seconds = time.perf_counter() - began
@@ -969,9 +924,10 @@ def print_sweeps(made: Setup, sweeps: dict[str, list[Sweep]]) -> dict[str, float
     _report.note("outbox insert, two savepoints each with its release; no pre-ping).")
     ratios = {}
     first, last = made.config.sizes[0], made.config.sizes[-1]
+    growth = f"{_section.short(last)} / {_section.short(first)}"
     for name, runs in sweeps.items():
         if len(runs) > 1 and runs[0].report.changed and runs[-1].report.changed:
-            ratios[f"sweep, time per due record ({name}), {_short(last)} / {_short(first)}"] = (
+            ratios[f"sweep, time per due record ({name}), {growth}"] = (
                 runs[-1].per_record_us / runs[0].per_record_us
             )
     return ratios
@@ -979,181 +935,21 @@ def print_sweeps(made: Setup, sweeps: dict[str, list[Sweep]]) -> dict[str, float
 
 # -- b) a sweep with nothing due --------------------------------------------------------------
 
-SERVICE: Final = "run_due, nothing due"
-INDEXED: Final = "driver: claim, index"
-SCANNED: Final = "driver: claim, full scan"
-
-
-@dataclass
-class Quiet:
-    """What b) measured at one ``now``: per backend and size, every case; and the plans."""
-
-    now: datetime
-    label: str
-    results: dict[tuple[str, int], dict[str, _timing.Result]] = field(default_factory=dict)
-    statements: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    plans: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-
-
-def _claim(practice: Practice, now: datetime) -> tuple[str, Any]:
-    """The claim the sweep sends at ``now``, captured; the sweep must change nothing."""
-    with capturing(practice.store) as seen:
-        report = practice.onboarding.run_due(now)
-    if report.changed:
-        raise SystemExit(f"onboarding benchmark: a sweep at {now} changed {report.changed}")
-    return _one(seen, onboardings.name, "due_at <=")
-
-
-def _service_case(practice: Practice) -> Callable[[Any], object]:
-    def run(now: Any) -> object:  # noqa: ANN401
-        report = practice.onboarding.run_due(now)
-        if report.changed:
-            raise SystemExit(f"onboarding benchmark: a quiet sweep changed {report.changed}")
-        return report
-
-    return run
-
-
-def _driver_case(connection: Any, statement: str, parameters: Any) -> Callable[[Any], object]:  # noqa: ANN401
-    def run(_ignored: Any) -> object:  # noqa: ANN401
-        rows = connection.execute(statement, parameters).fetchall()
-        if rows:
-            raise SystemExit("onboarding benchmark: a claim at a quiet time returned rows")
-        return rows
-
-    return run
-
-
-def _quiet_cases(
-    made: Setup, quiet: Quiet, stack: contextlib.ExitStack, *, scan: bool
-) -> list[_timing.Case]:
-    cases = []
-    for backend in made.backends:
-        statement, parameters = quiet.statements[backend.name]
-        for size, practice in backend.practices.items():
-            prefix = f"{backend.name}|{size}|"
-            driver = stack.enter_context(contextlib.closing(backend.driver(practice.store)))
-            runs = [
-                (SERVICE, _service_case(practice), QUIET_CALLS),
-                (INDEXED, _driver_case(driver, statement, parameters), QUIET_CALLS),
-            ]
-            if scan:
-                scanner = stack.enter_context(contextlib.closing(backend.driver(practice.store)))
-                scanned = backend.scan(scanner, statement)
-                runs.append((SCANNED, _driver_case(scanner, scanned, parameters), SCAN_CALLS))
-            cases += [
-                _timing.Case(prefix + name, run, [quiet.now] * calls, warmup_passes=1)
-                for name, run, calls in runs
-            ]
-    return cases
-
-
-def bench_quiet(made: Setup, now: datetime, label: str, overhead_ns: int, *, scan: bool) -> Quiet:
-    """b): a sweep with nothing due at ``now``, every table round-robin, with the plans."""
-    quiet = Quiet(now, label)
-    for backend in made.backends:
-        quiet.statements[backend.name] = _claim(backend.largest, now)
-    with contextlib.ExitStack() as stack:
-        cases = _quiet_cases(made, quiet, stack, scan=scan)
-        results = _timing.run(cases, rounds=ROUNDS, overhead_ns=overhead_ns)
-        for backend in made.backends:
-            statement, parameters = quiet.statements[backend.name]
-            store = backend.largest.store
-            connection = stack.enter_context(contextlib.closing(backend.driver(store)))
-            quiet.plans[backend.name, INDEXED] = query_plan(
-                backend, connection, statement, parameters
-            )
-            if scan:
-                scanner = stack.enter_context(contextlib.closing(backend.driver(store)))
-                scanned = backend.scan(scanner, statement)
-                quiet.plans[backend.name, SCANNED] = query_plan(
-                    backend, scanner, scanned, parameters
-                )
-    for name, result in results.items():
-        backend_name, size, case = name.split("|")
-        quiet.results.setdefault((backend_name, int(size)), {})[case] = result
-    return quiet
-
-
-def print_quiet(made: Setup, quiet: Quiet, title: str) -> dict[str, float]:
-    sizes = made.config.sizes
-    first, last = sizes[0], sizes[-1]
-    growth = f"{_short(last)} / {_short(first)}"
-    print()
-    print(title)
-    ratios = {}
-    for backend in made.backends:
-        name = backend.name
-        cases = list(quiet.results[name, first])
-        headers = ["case"]
-        for size in sizes:
-            headers += [f"{_short(size)} med", f"{_short(size)} p95"]
-        headers.append(growth)
-        rows = []
-        for case in cases:
-            row = [case]
-            for size in sizes:
-                result = quiet.results[name, size][case]
-                row += [_report.us(result.median_us), _report.us(result.p95_us)]
-            ratio = (
-                quiet.results[name, last][case].median_us
-                / quiet.results[name, first][case].median_us
-            )
-            rows.append([*row, _report.ratio(ratio, 1)])
-            if case == SERVICE:
-                ratios[f"run_due, nothing due, {quiet.label} 11a ({name}), {growth}"] = ratio
-        if SCANNED in cases:
-            row = ["full scan / run_due"]
-            for size in sizes:
-                results = quiet.results[name, size]
-                row += [_report.ratio(results[SCANNED].median_us, results[SERVICE].median_us), ""]
-            rows.append([*row, ""])
-            at_last = quiet.results[name, last]
-            ratios[f"claim as a full scan / run_due, nothing due ({name}), {_short(last)}"] = (
-                at_last[SCANNED].median_us / at_last[SERVICE].median_us
-            )
-        print(f"  {name}: median / p95 (us) by number of records")
-        _report.table(headers, rows)
-        print_plans(backend, quiet, statement=SCANNED in cases)
-    factor = f"{last / first:,.0f}"
-    if quiet.label == "before":
-        _report.note("run_due: the service, a unit of work a call (checkout, BEGIN, the claim,")
-        _report.note("COMMIT; on PostgreSQL with the pre-ping). driver: the claim alone through")
-        _report.note("sqlite3 / psycopg in autocommit. full scan: the same statement, the index")
-        _report.note(f"forbidden. {growth}: {factor} times the records; a scan grows as much.")
-    else:
-        _report.note("On PostgreSQL the index still holds the entries the sweep's updates left")
-        _report.note("(the 1 % it changed, under their old due_at) until a VACUUM removes them:")
-        _report.note("the claim steps over them, so it grows with what the last sweep changed,")
-        _report.note("not with the table. SQLite updates its index in place.")
-    return ratios
-
-
-_SELECT_LIST: Final = re.compile(r"^SELECT .+? FROM ")
-
-
-def print_plans(backend: Backend, quiet: Quiet, *, statement: bool) -> None:
-    if statement:
-        text = " ".join(quiet.statements[backend.name][0].split())
-        shown = f"SELECT <its {len(onboardings.columns)} columns> FROM "  # noqa: S608 - shown
-        print(
-            textwrap.fill(
-                _SELECT_LIST.sub(shown, text, count=1),
-                width=_report.RULE_WIDTH,
-                initial_indent="  the claim sends: ",
-                subsequent_indent="    ",
-            )
-        )
-    last = max(backend.practices)
-    for case in (INDEXED, SCANNED):
-        plan = quiet.plans.get((backend.name, case))
-        if plan is None:
-            continue
-        print(f"  {backend.explain}, {case.removeprefix('driver: ')}, at {last:,} records:")
-        for line in plan:
-            print(f"    {line}")
-    if not any(DUE_INDEX in line for line in quiet.plans[backend.name, INDEXED]):
-        print(f"  WARNING: the claim does not use {DUE_INDEX} on {backend.name}")
+CLAIM: Final = _quiet.Claim(
+    section=11,
+    benchmark="onboarding benchmark",
+    run_due=lambda practice, now: practice.onboarding.run_due(now),
+    table=onboardings,
+    index=DUE_INDEX,
+    records="records",
+    rounds=ROUNDS,
+    after=(
+        "On PostgreSQL the index still holds the entries the sweep's updates left",
+        "(the 1 % it changed, under their old due_at) until a VACUUM removes them:",
+        "the claim steps over them, so it grows with what the last sweep changed,",
+        "not with the table. SQLite updates its index in place.",
+    ),
+)
 
 
 # -- c) the dispatcher ------------------------------------------------------------------------
@@ -1217,7 +1013,7 @@ def dispatch(backend: Backend, practice: Practice) -> Delivered:
     notifier = NoOpNotifier()
     dispatcher = practice.dispatcher(notifier)
     practice.clock.set(NOW)
-    with capturing(store) as seen, counting_commits(store) as commits:
+    with _section.capturing(store) as seen, counting_commits(store) as commits:
         began = time.perf_counter()
         report = dispatcher.run_until_idle(max_runs=pending // dispatcher.batch_size + 10)
         seconds = time.perf_counter() - began
@@ -1238,11 +1034,11 @@ def bench_dispatch(made: Setup) -> tuple[dict[str, Delivered], dict[str, list[st
     for backend in made.backends:
         practice = backend.largest
         delivered[backend.name] = dispatch(backend, practice)
-        with capturing(practice.store) as seen:
+        with _section.capturing(practice.store) as seen:
             practice.dispatcher(NoOpNotifier()).run_once()
-        statement, parameters = _one(seen, outbox.name, "UPDATE")
+        statement, parameters = _section.one_statement(seen, outbox.name, "UPDATE")
         with contextlib.closing(backend.driver(practice.store)) as connection:
-            plans[backend.name] = query_plan(backend, connection, statement, parameters)
+            plans[backend.name] = _section.query_plan(backend, connection, statement, parameters)
     return delivered, plans
 
 
@@ -1651,22 +1447,26 @@ def run_section() -> dict[str, float]:
         before = _section.timed(
             "b) nothing due, before the sweep",
             times,
-            lambda: bench_quiet(made, QUIET, "before", overhead_ns, scan=True),
+            lambda: _quiet.bench(CLAIM, made.backends, QUIET, "before", overhead_ns, scan=True),
         )
         sweeps = _section.timed("a) the sweep", times, lambda: bench_sweeps(made))
         after = _section.timed(
             "b) nothing due, after the sweep",
             times,
-            lambda: bench_quiet(made, NOW, "after", overhead_ns, scan=False),
+            lambda: _quiet.bench(CLAIM, made.backends, NOW, "after", overhead_ns, scan=False),
         )
         ratios = print_sweeps(made, sweeps)
-        ratios |= print_quiet(
-            made,
+        ratios |= _quiet.report(
+            CLAIM,
+            made.backends,
+            made.config.sizes,
             before,
             "11b. A sweep with nothing due (before 11a), against the same claim as a full scan:",
         )
-        ratios |= print_quiet(
-            made,
+        ratios |= _quiet.report(
+            CLAIM,
+            made.backends,
+            made.config.sizes,
             after,
             "11b, continued. The same right after 11a, at its time (the next run of the job):",
         )
@@ -1677,12 +1477,7 @@ def run_section() -> dict[str, float]:
         )
     finally:
         _section.timed("tear-down", times, lambda: teardown(made))
-    print()
-    _report.table(["section 11 took", "s"], [[k, f"{v:.1f}"] for k, v in times.items()])
-    _report.note(
-        f"section time: {time.perf_counter() - started:.1f} s; "
-        f"load {_section.load_average()} at the end"
-    )
+    _section.print_took(11, times, started)
     return ratios
 
 

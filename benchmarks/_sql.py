@@ -1409,12 +1409,7 @@ def run_section() -> dict[str, float]:
         )
     finally:
         _section.timed("tear-down", times, lambda: teardown(made))
-    print()
-    _report.table(["section 10 took", "s"], [[k, f"{v:.1f}"] for k, v in times.items()])
-    _report.note(
-        f"section time: {time.perf_counter() - started:.1f} s; "
-        f"load {_section.load_average()} at the end"
-    )
+    _section.print_took(10, times, started)
     return ratios
 
 

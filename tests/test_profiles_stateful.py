@@ -1197,6 +1197,9 @@ def test_sixteen_members_added_at_once_with_alike_names_get_sixteen_distinct_ini
     any_store,
 ):
     practice = Practice.open(any_store)
+    # Each may lose to every other once: as many reruns as contenders. With the default 3, a
+    # loaded machine (CI) can run one out, and that caller gets a coded conflict to retry.
+    practice = attrs.evolve(practice, access=attrs.evolve(practice.access, retries=len(ALIKE)))
     assert {initials_policy.derive(*name) for name in ALIKE} == {"JD"}
     outcomes = _race(
         *(
