@@ -624,10 +624,8 @@ class LicenseService:
                     uow.licenses.reserve_invoice(
                         invoice_number, establishment_id=establishment.id, issued_at=now
                     )
-                except DuplicateRecord as error:
+                except DuplicateRecord:  # entity "invoice", the port's only refusal here
                     # Final: _run reruns "license" duplicates only, and this is no longer one.
-                    if error.params.get("entity") != "invoice":  # pragma: no cover - never
-                        raise
                     raise _rejected(
                         "invoice_number",
                         "license.invoice_number_used",
