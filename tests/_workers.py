@@ -11,7 +11,9 @@ SIGUSR1. This module holds what the parent does with the workers, the same for b
 * :class:`WorkerPool`: start a worker on a JSON config file, wait for something with a
   bound, kill (SIGKILL) one worker, wait for all to finish; a hang fails the test with the
   workers' stacks and stderr instead of running into a CI time-out;
-* :func:`wait_for_backends_exit`: PostgreSQL's side of a killed worker.
+* :func:`wait_for_backends_exit`: PostgreSQL's side of a killed worker;
+* :func:`hold_then`: a unit of work held open by one thread while another runs (row locks on
+  PostgreSQL: ``SKIP LOCKED`` claims).
 
 Imported as ``from ._workers import ...``, like ``conftest`` (pytest's ``importlib`` mode);
 pytest collects no tests here (the name does not match ``test_*.py``).
@@ -25,8 +27,10 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
@@ -266,3 +270,38 @@ class WorkerPool:
             worker.process.wait(timeout=30)
             if worker.process.stdin is not None:
                 worker.process.stdin.close()
+
+
+def hold_then(
+    store: SqlStore, first: Callable[[Any], list[object]], second: Callable[[Any], list[object]]
+) -> tuple[list[object], list[object]]:
+    """Run ``first`` in a unit of work held open while another thread runs ``second``.
+
+    The second unit of work gets two seconds to finish: a lock wait fails the test
+    (``lock_timeout``) instead of hanging it.
+    """
+    taken = threading.Event()
+    release = threading.Event()
+
+    def holder() -> list[object]:
+        with store.unit_of_work() as uow:
+            claimed = first(uow)
+            taken.set()
+            assert release.wait(30)
+            uow.commit()
+        return claimed
+
+    def other() -> list[object]:
+        assert taken.wait(30)
+        try:
+            with store.unit_of_work() as uow:
+                uow.active().exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+                claimed = second(uow)
+                uow.commit()
+            return claimed
+        finally:
+            release.set()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        held, skipped = pool.submit(holder), pool.submit(other)
+        return held.result(timeout=60), skipped.result(timeout=60)

@@ -14,10 +14,8 @@ numbers are made up.
 from __future__ import annotations
 
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -47,6 +45,7 @@ from practiceid.testing import sample_user
 from practiceid.testing.strategies import license_requests, licenses
 from practiceid.users import UserId
 
+from ._workers import hold_then
 from .conftest import POSTGRES_SKIP, POSTGRES_URL
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -541,41 +540,6 @@ def postgres(fresh_postgres, postgres_store) -> SqlStore:
     return postgres_store
 
 
-def _hold_then(
-    store: SqlStore, first: Callable[[Any], list[object]], second: Callable[[Any], list[object]]
-) -> tuple[list[object], list[object]]:
-    """Run ``first`` in a unit of work held open while another thread runs ``second``.
-
-    The second unit of work gets two seconds: a lock wait fails the test (``lock_timeout``)
-    instead of hanging it.
-    """
-    taken = threading.Event()
-    release = threading.Event()
-
-    def holder() -> list[object]:
-        with store.unit_of_work() as uow:
-            claimed = first(uow)
-            taken.set()
-            assert release.wait(30)
-            uow.commit()
-        return claimed
-
-    def other() -> list[object]:
-        assert taken.wait(30)
-        try:
-            with store.unit_of_work() as uow:
-                uow.active().exec_driver_sql("SET LOCAL lock_timeout = '2s'")
-                claimed = second(uow)
-                uow.commit()
-            return claimed
-        finally:
-            release.set()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        held, skipped = pool.submit(holder), pool.submit(other)
-        return held.result(timeout=60), skipped.result(timeout=60)
-
-
 @pytest.mark.postgres
 def test_a_second_claim_due_skips_the_licenses_the_first_holds(postgres):
     organisation = Organisation(
@@ -605,7 +569,7 @@ def test_a_second_claim_due_skips_the_licenses_the_first_holds(postgres):
         uow.commit()
     later = START + timedelta(days=60)  # every provisional window has ended
 
-    held, skipped = _hold_then(
+    held, skipped = hold_then(
         postgres,
         lambda uow: [s.key for s in uow.licenses.claim_due(now=later, limit=4)],
         lambda uow: [s.key for s in uow.licenses.claim_due(now=later, limit=10)],

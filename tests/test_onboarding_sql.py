@@ -43,6 +43,7 @@ from practiceid.ports import OnboardingUnitOfWorkFactory
 from practiceid.testing import SampleOnboarding, sample_onboarding, sample_user
 from practiceid.users import UserId
 
+from ._workers import hold_then
 from .conftest import POSTGRES_SKIP, POSTGRES_URL
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -571,41 +572,6 @@ def postgres(fresh_postgres, postgres_store) -> SqlStore:
     return postgres_store
 
 
-def _hold_then(
-    store: SqlStore, first: Callable[[Any], list[object]], second: Callable[[Any], list[object]]
-) -> tuple[list[object], list[object]]:
-    """Run ``first`` in a unit of work held open while another thread runs ``second``.
-
-    The second unit of work gets two seconds to finish: a lock wait fails the test
-    (``lock_timeout``) instead of hanging it.
-    """
-    taken = threading.Event()
-    release = threading.Event()
-
-    def holder() -> list[object]:
-        with store.unit_of_work() as uow:
-            claimed = first(uow)
-            taken.set()
-            assert release.wait(30)
-            uow.commit()
-        return claimed
-
-    def other() -> list[object]:
-        assert taken.wait(30)
-        try:
-            with store.unit_of_work() as uow:
-                uow.active().exec_driver_sql("SET LOCAL lock_timeout = '2s'")
-                claimed = second(uow)
-                uow.commit()
-            return claimed
-        finally:
-            release.set()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        held, skipped = pool.submit(holder), pool.submit(other)
-        return held.result(timeout=60), skipped.result(timeout=60)
-
-
 @pytest.mark.postgres
 def test_a_second_claim_due_skips_the_records_the_first_holds(postgres):
     practice = sample_onboarding(unit_of_work=postgres.unit_of_work)
@@ -613,7 +579,7 @@ def test_a_second_claim_due_skips_the_records_the_first_holds(postgres):
     people = _invited_people(practice, 6)
     later = START + timedelta(days=3)
 
-    held, skipped = _hold_then(
+    held, skipped = hold_then(
         postgres,
         lambda uow: [o.user_id for o in uow.onboardings.claim_due(now=later, limit=4)],
         lambda uow: [o.user_id for o in uow.onboardings.claim_due(now=later, limit=10)],
@@ -631,7 +597,7 @@ def test_a_second_claim_skips_the_messages_the_first_is_claiming(postgres):
     _invited_people(practice, 6)
     lease = timedelta(minutes=5)
 
-    held, skipped = _hold_then(
+    held, skipped = hold_then(
         postgres,
         lambda uow: [m.id for m in uow.outbox.claim(now=START, limit=4, lease=lease)],
         lambda uow: [m.id for m in uow.outbox.claim(now=START, limit=10, lease=lease)],
