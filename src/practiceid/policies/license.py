@@ -358,17 +358,20 @@ def entitled(seat: License, now: datetime) -> bool:
     return seat.valid_until is not None and now < seat.valid_until
 
 
+def _unreported_deadline(seat: License) -> datetime | None:
+    """A paid license's activation deadline, while no lateness was reported; else None."""
+    pending = seat.pending
+    if seat.status is not _S.PAID or pending is None or pending.late_reported_at is not None:
+        return None
+    return pending.activation_due_at
+
+
 def next_due(seat: License, settings: LicenseSettings) -> datetime | None:
     """Return the next moment the sweep must look at the license, None for never."""
     candidates: list[datetime] = []
-    pending = seat.pending
-    if (
-        seat.status is _S.PAID
-        and pending is not None
-        and pending.activation_due_at is not None
-        and pending.late_reported_at is None
-    ):
-        candidates.append(pending.activation_due_at)
+    deadline = _unreported_deadline(seat)
+    if deadline is not None:
+        candidates.append(deadline)
     if _ends(seat):
         assert seat.valid_until is not None  # noqa: S101 - _ends checked it
         waiting = notice_times(seat, settings)[seat.notices_sent :]
@@ -632,15 +635,10 @@ def tick(seat: License, now: datetime, settings: LicenseSettings) -> Step | None
     """
     current = seat
     messages: list[MessageKind] = []
-    pending = current.pending
-    if (
-        current.status is _S.PAID
-        and pending is not None
-        and pending.activation_due_at is not None
-        and pending.late_reported_at is None
-        and now >= pending.activation_due_at
-    ):
-        current = attrs.evolve(current, pending=attrs.evolve(pending, late_reported_at=now))
+    deadline = _unreported_deadline(current)
+    if deadline is not None and now >= deadline and current.pending is not None:
+        reported = attrs.evolve(current.pending, late_reported_at=now)
+        current = attrs.evolve(current, pending=reported)
         messages.append(MessageKind.LICENSE_ACTIVATION_LATE)
     if _ends(current):
         assert current.valid_until is not None  # noqa: S101 - _ends checked it
