@@ -20,6 +20,7 @@ class name: codes are part of the public API and only ever added, never renamed.
     │           │   └── InvalidComponent    identifier.invalid_component
     │           └── InvalidChecksum         identifier.invalid_checksum
     ├── InvalidConfiguration (ValueError)   config.invalid
+    │   └── UnknownKey                      key.unknown        .purpose
     ├── Conflict                            conflict
     │   ├── DuplicateUserId                 user.duplicate_id
     │   ├── DuplicateLogin                  user.duplicate_login
@@ -49,17 +50,26 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── PractitionerNotFound            practitioner.not_found
     │   ├── OnboardingNotFound              onboarding.not_found
     │   ├── LicenseNotFound                 license.not_found
+    │   ├── ClinicLoginNotFound             clinic_login.not_found
     │   └── MessageNotFound                 outbox.message_not_found
     ├── AuthenticationFailed                auth.failed
     │   ├── AccountDeactivated              auth.account_deactivated
     │   ├── PasswordMismatch                password.mismatch
-    │   └── InvitationInvalid               invitation.invalid
+    │   ├── InvitationInvalid               invitation.invalid
+    │   ├── ClinicLoginOnly                 auth.clinic_login_only
+    │   ├── DeviceSessionInvalid            device.session_invalid
+    │   ├── DeviceCredentialRequired        device.credential_required
+    │   ├── PinIncorrect                    pin.incorrect      .attempts_left
+    │   ├── PinBlocked                      pin.blocked
+    │   └── PinThrottled                    pin.throttled      .retry_after
     ├── PermissionDenied                    auth.permission_denied  .reason
     │   ├── EscalationDenied                access.escalation
     │   ├── LastAdministrator               access.last_administrator
     │   ├── LastOwner                       access.last_owner
     │   ├── OnboardingIncomplete            onboarding.incomplete  .missing
-    │   └── LicenseRequired                 license.required   .license_status
+    │   ├── LicenseRequired                 license.required   .license_status
+    │   ├── DeviceLocked                    device.locked
+    │   └── RemoteAccessDenied              device.remote_access_denied
     ├── UnsupportedPasswordHash             password.unsupported_hash
     ├── WeakHashParameters (ValueError)     password.weak_hash_parameters
     ├── StorageError                        storage.error      .driver_error
@@ -94,8 +104,13 @@ __all__ = [
     "AccountDeactivated",
     "AuthenticationFailed",
     "BillingIncomplete",
+    "ClinicLoginNotFound",
+    "ClinicLoginOnly",
     "Conflict",
     "DepartmentNotFound",
+    "DeviceCredentialRequired",
+    "DeviceLocked",
+    "DeviceSessionInvalid",
     "DuplicateEmail",
     "DuplicateIdentifier",
     "DuplicateInitials",
@@ -134,11 +149,15 @@ __all__ = [
     "PasswordMismatch",
     "PasswordRejected",
     "PermissionDenied",
+    "PinBlocked",
+    "PinIncorrect",
+    "PinThrottled",
     "PracticeIdError",
     "PractitionerNotFound",
     "PractitionerRejected",
     "ProfileRejected",
     "Rejected",
+    "RemoteAccessDenied",
     "ResendThrottled",
     "RoleNotFound",
     "SchemaMismatch",
@@ -150,6 +169,7 @@ __all__ = [
     "TermsNotCurrent",
     "TransactionConflict",
     "UnitOfWorkError",
+    "UnknownKey",
     "UnknownReference",
     "UnsupportedPasswordHash",
     "UserNotFound",
@@ -434,6 +454,18 @@ class InvalidConfiguration(PracticeIdError, ValueError):
 
     code = "config.invalid"
     default_message = "invalid configuration"
+
+
+class UnknownKey(InvalidConfiguration):
+    """The key provider holds no key for this purpose or key id (PINs, the audit chain).
+
+    ``params``: ``purpose`` and ``key_id``; never the key.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "key.unknown"
+    default_message = "the key provider holds no such key"
 
 
 class Conflict(PracticeIdError):
@@ -754,6 +786,16 @@ class LicenseNotFound(NotFound):
     default_message = "no license for this member"
 
 
+class ClinicLoginNotFound(NotFound):
+    """No clinic login with this id (F1). ``params``: ``user_id`` or ``establishment_id``.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "clinic_login.not_found"
+    default_message = "no such clinic login"
+
+
 class MessageNotFound(NotFound):
     """No outbox message has this id (``params``: ``message_id``).
 
@@ -799,6 +841,80 @@ class InvitationInvalid(AuthenticationFailed):
 
     code = "invitation.invalid"
     default_message = "this invitation link is not valid; ask for a new one"
+
+
+class ClinicLoginOnly(AuthenticationFailed):
+    """A clinic login's credentials open shared-device sessions only (F1).
+
+    Never a person's session: use :meth:`~practiceid.DeviceService.open`. Raised only after
+    the password was verified. ``params``: ``user_id``.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "auth.clinic_login_only"
+    default_message = "a clinic login opens shared-device sessions only"
+
+
+class DeviceSessionInvalid(AuthenticationFailed):
+    """The device session token is unknown, or its session was closed: sign in again.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "device.session_invalid"
+    default_message = "this device session is not valid; sign in again"
+
+
+class DeviceCredentialRequired(AuthenticationFailed):
+    """Too many wrong PINs on this device: the full credential must be entered again (F2).
+
+    The clinic login's password, or the remote member's, before any PIN is tried.
+    ``params``: ``device_session_id``.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "device.credential_required"
+    default_message = "enter the clinic login's password again"
+
+
+class PinIncorrect(AuthenticationFailed):
+    """No active member of the establishment has this PIN (or not the member chosen).
+
+    ``params``: ``attempts_left``, wrong PINs this device may still take before it needs the
+    full credential. One error whether the PIN is unknown, belongs to someone else or to a
+    deactivated member.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "pin.incorrect"
+    default_message = "wrong PIN"
+
+
+class PinBlocked(AuthenticationFailed):
+    """The chosen member's PIN took too many wrong entries (F2).
+
+    An administrator must issue a new one. ``params``: ``user_id``.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "pin.blocked"
+    default_message = "this PIN is blocked; ask an administrator for a new one"
+
+
+class PinThrottled(AuthenticationFailed):
+    """The establishment's devices took too many wrong PINs lately (F2).
+
+    No PIN is checked until ``retry_after`` (seconds) has passed.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "pin.throttled"
+    default_message = "too many wrong PINs; try again later"
 
 
 class PermissionDenied(PracticeIdError):
@@ -870,6 +986,32 @@ class LicenseRequired(PermissionDenied):
 
     code = "license.required"
     default_message = "a valid license is needed for this"
+
+
+class DeviceLocked(PermissionDenied):
+    """The shared device is locked, handed over or idle (F3).
+
+    A member must unlock it with their PIN first. ``params``: ``device_session_id``,
+    ``reason="device_locked"``.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "device.locked"
+    default_message = "the device is locked; unlock it with your PIN"
+
+
+class RemoteAccessDenied(PermissionDenied):
+    """The account has no remote access, and the sign-in comes from outside (F1, F4).
+
+    Outside: from no network the practice declared as its premises. ``params``:
+    ``user_id``, ``establishment_id``, ``reason="remote_access"``.
+
+    .. versionadded:: 0.4.0
+    """
+
+    code = "device.remote_access_denied"
+    default_message = "remote access is not granted to this account"
 
 
 class UnsupportedPasswordHash(PracticeIdError):

@@ -7,7 +7,9 @@ SQL and e-mail adapters live in their own modules and import their drivers only 
 from __future__ import annotations
 
 from practiceid.adapters.clock import SystemClock
+from practiceid.adapters.keys import ContextVarRequestContext, NoRequestContext, StaticKeyProvider
 from practiceid.adapters.memory import (
+    InMemoryAuditLog,
     InMemoryStore,
     InMemoryUnitOfWork,
     InMemoryUserRepository,
@@ -17,10 +19,14 @@ from practiceid.adapters.notifiers import ConsoleNotifier, RecordingNotifier
 
 __all__ = [
     "ConsoleNotifier",
+    "ContextVarRequestContext",
+    "InMemoryAuditLog",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryUserRepository",
+    "NoRequestContext",
     "RecordingNotifier",
     "StaticAuthorizer",
+    "StaticKeyProvider",
     "SystemClock",
 ]

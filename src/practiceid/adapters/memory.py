@@ -26,6 +26,7 @@ from typing import Protocol, Self, TypeVar
 
 import attrs
 
+from practiceid.audit import AuditEvent, AuditRecord, ChainHead, audit_key, chain_of, seal
 from practiceid.errors import (
     DuplicateEmail,
     DuplicateIdentifier,
@@ -62,11 +63,13 @@ from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.policies import initials as initials_policy
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
+from practiceid.ports.audit import KeyProvider
 from practiceid.ports.authorization import Permission
 from practiceid.practitioners import Practitioner
 from practiceid.users import User, UserId, UserStatus
 
 __all__ = [
+    "InMemoryAuditLog",
     "InMemoryEstablishmentProfileRepository",
     "InMemoryEstablishmentRepository",
     "InMemoryLicenseRepository",
@@ -86,8 +89,15 @@ __all__ = [
 class InMemoryStore:
     """Holds the records shared by every unit of work made from it. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keys: KeyProvider | None = None) -> None:
+        """Make an empty store.
+
+        ``keys``: the provider of the audit chain's key (purpose ``"audit"``); without one
+        the chain is a plain SHA-256 chain (see :mod:`practiceid.audit`).
+        """
         self._lock = threading.RLock()
+        self._keys = keys
+        self._audit: dict[str, list[AuditRecord]] = {}
         self._users: dict[UserId, User] = {}
         self._by_login: dict[str, UserId] = {}
         self._by_email: dict[str, UserId] = {}
@@ -867,6 +877,48 @@ class InMemoryLicenseRepository:
         return due[: max(limit, 0)]
 
 
+class InMemoryAuditLog:
+    """The :class:`~practiceid.ports.AuditLog` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        """Seal ``event`` after its chain's head and store it until rolled back."""
+        store = self._uow._active_store()  # noqa: SLF001
+        chain = chain_of(event)
+        records = store._audit.setdefault(chain, [])  # noqa: SLF001
+        key_id, key = audit_key(store._keys)  # noqa: SLF001
+        record = seal(records[-1].head if records else None, event, key_id=key_id, key=key)
+        records.append(record)
+
+        def undo() -> None:
+            records.pop()
+            if not records:
+                del store._audit[chain]  # noqa: SLF001
+
+        self._uow._record(undo)  # noqa: SLF001
+        return record
+
+    def records(
+        self, chain: str, *, after: int = 0, limit: int | None = None
+    ) -> Sequence[AuditRecord]:
+        """Return the chain's records after position ``after``, in order."""
+        records = self._uow._active_store()._audit.get(chain, [])  # noqa: SLF001
+        start = max(after, 0)
+        chosen = records[start:] if limit is None else records[start : start + max(limit, 0)]
+        return list(chosen)
+
+    def head(self, chain: str) -> ChainHead | None:
+        """Return the chain's last record's head, if any."""
+        records = self._uow._active_store()._audit.get(chain)  # noqa: SLF001
+        return records[-1].head if records else None
+
+    def chains(self) -> Sequence[str]:
+        """Return every chain holding a record, sorted."""
+        return sorted(self._uow._active_store()._audit)  # noqa: SLF001
+
+
 class InMemoryUnitOfWork:
     """A serialized transaction over an :class:`InMemoryStore`."""
 
@@ -884,6 +936,7 @@ class InMemoryUnitOfWork:
         self.terms = InMemoryTermsRepository(self)
         self.outbox = InMemoryOutboxRepository(self)
         self.licenses = InMemoryLicenseRepository(self)
+        self.audit = InMemoryAuditLog(self)
 
     def __enter__(self) -> Self:
         if self._active:

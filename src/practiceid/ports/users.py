@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from practiceid.policies.email import EmailAddress
     from practiceid.policies.login import Login
+    from practiceid.ports.audit import AuditLog
     from practiceid.users import User, UserId, UserStatus
 
 __all__ = ["UnitOfWork", "UnitOfWorkFactory", "UserRepository"]
@@ -78,6 +79,11 @@ class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository:
         """The users of this unit of work."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log: events appended here commit or roll back with the change (F3)."""
         ...
 
     def __enter__(self) -> Self: ...
