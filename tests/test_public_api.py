@@ -10,6 +10,14 @@ from pathlib import Path
 import practiceid
 
 EXPECTED = {
+    # Shared devices and the audit trail (issue 9).
+    "AccountKind", "AuditEvent", "AuditRecord", "AuditService", "Auditor", "ChainHead",
+    "ChainProblem", "ChainVerification", "ClinicLogin", "ClinicLoginCreated",
+    "ClinicLoginNotFound", "ClinicLoginOnly", "DeviceActor", "DeviceCredentialRequired",
+    "DeviceLocked", "DeviceMember", "DeviceService", "DeviceSession", "DeviceSessionId",
+    "DeviceSessionInvalid", "DeviceState", "DeviceView", "IssuedPin", "MemberCredential",
+    "OpenedDevice", "Outcome", "PLATFORM_CHAIN", "PinBlocked", "PinGuard", "PinIncorrect",
+    "PinSettings", "PinThrottled", "RemoteAccessDenied", "UnknownKey", "verify_chain",
     # Licenses (issue 8).
     "IllegalLicenseTransition", "InvoiceLine", "InvoiceRequest", "LICENSED_PERMISSIONS",
     "LICENSE_KINDS", "License", "LicenseKind", "LicenseNotFound", "LicenseRejected",

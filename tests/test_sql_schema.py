@@ -27,6 +27,8 @@ from practiceid.adapters.sql import (
     SqlStore,
     create_engine,
 )
+from practiceid.adapters.sql import _codec as codec
+from practiceid.adapters.sql import _schema as schema
 from practiceid.adapters.sql._schema import METADATA
 from practiceid.errors import (
     InvalidConfiguration,
@@ -45,7 +47,7 @@ from practiceid.testing import (
     sample_user,
     sample_workplace,
 )
-from practiceid.users import User, UserStatus
+from practiceid.users import AccountKind, User, UserStatus
 
 from .conftest import POSTGRES_SKIP, POSTGRES_URL
 
@@ -216,10 +218,17 @@ def _differences(store: SqlStore) -> list[object]:
 
 
 def _add_users(store: SqlStore, *users: User) -> None:
-    with store.unit_of_work() as uow:
-        for user in users:
-            uow.users.add(user)
-        uow.commit()
+    """Store users as the practiceid of the database's revision did: in its columns only.
+
+    At the first revision ``practiceid_users`` has no ``kind`` (0006_devices adds it).
+    """
+    with store.engine.begin() as connection:
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("practiceid_users")}
+        rows = [
+            {k: v for k, v in codec.user_values(u, version=u.version).items() if k in columns}
+            for u in users
+        ]
+        connection.execute(schema.users.insert(), rows)
 
 
 def _users(store: SqlStore) -> list[User]:
@@ -357,13 +366,17 @@ def test_users_stored_at_the_first_revision_survive_the_upgrade_and_the_new_tabl
     )
     former = sample_user(status=UserStatus.DEACTIVATED, version=3)
     _add_users(store, owner, doctor, former)
-    before = _users(store)
 
     store.upgrade_schema()
 
     store.check_schema()
-    assert _layout(store)["practiceid_users"] == users_table_at_first
-    assert _users(store) == before
+    # The table is the same but for the kind of account that 0006_devices added, last: the
+    # accounts stored before it are people's (its server default).
+    upgraded = _layout(store)["practiceid_users"]
+    assert upgraded["columns"][-1][0] == "kind"
+    assert {**upgraded, "columns": upgraded["columns"][:-1]} == users_table_at_first
+    assert {u.kind for u in (owner, doctor, former)} == {AccountKind.PERSON}
+    assert _users(store) == sorted([owner, doctor, former], key=lambda u: u.login.key)
     with store.unit_of_work() as uow:
         assert uow.users.get(doctor.id) == doctor
         assert uow.users.find_by_login(Login("dr.van-den-broeck")) == doctor

@@ -10,6 +10,17 @@ from __future__ import annotations
 
 from practiceid.access import AccessService, MemberAdded
 from practiceid.accounts import AccountService, EmailChange, Registration
+from practiceid.audit import (
+    PLATFORM_CHAIN,
+    AuditEvent,
+    AuditRecord,
+    ChainHead,
+    ChainProblem,
+    ChainVerification,
+    Outcome,
+    verify_chain,
+)
+from practiceid.auditing import Auditor, AuditService, DeviceActor
 from practiceid.authorization import (
     Access,
     Decision,
@@ -20,13 +31,26 @@ from practiceid.authorization import (
     decide,
     restrict_to_license,
 )
+from practiceid.devices import (
+    ClinicLogin,
+    DeviceSession,
+    DeviceSessionId,
+    DeviceState,
+    MemberCredential,
+    PinGuard,
+)
 from practiceid.errors import (
     AccessRejected,
     AccountDeactivated,
     AuthenticationFailed,
     BillingIncomplete,
+    ClinicLoginNotFound,
+    ClinicLoginOnly,
     Conflict,
     DepartmentNotFound,
+    DeviceCredentialRequired,
+    DeviceLocked,
+    DeviceSessionInvalid,
     DuplicateEmail,
     DuplicateIdentifier,
     DuplicateInitials,
@@ -65,11 +89,15 @@ from practiceid.errors import (
     PasswordMismatch,
     PasswordRejected,
     PermissionDenied,
+    PinBlocked,
+    PinIncorrect,
+    PinThrottled,
     PracticeIdError,
     PractitionerNotFound,
     PractitionerRejected,
     ProfileRejected,
     Rejected,
+    RemoteAccessDenied,
     ResendThrottled,
     RoleNotFound,
     SchemaMismatch,
@@ -81,6 +109,7 @@ from practiceid.errors import (
     TermsNotCurrent,
     TransactionConflict,
     UnitOfWorkError,
+    UnknownKey,
     UnknownReference,
     UnsupportedPasswordHash,
     UserNotFound,
@@ -174,6 +203,7 @@ from practiceid.policies.contact import Address, AddressKind
 from practiceid.policies.invitation import InvitationSettings
 from practiceid.policies.license import LICENSED_PERMISSIONS, LicenseSettings
 from practiceid.policies.logo import Logo
+from practiceid.policies.pin import PinSettings
 from practiceid.policies.professions import (
     PROFESSION_RULES,
     Profession,
@@ -192,7 +222,15 @@ from practiceid.practitioners import (
     resolve_billing,
 )
 from practiceid.profiles import ProfileService
-from practiceid.users import User, UserId, UserStatus, new_user_id
+from practiceid.shared_devices import (
+    ClinicLoginCreated,
+    DeviceMember,
+    DeviceService,
+    DeviceView,
+    IssuedPin,
+    OpenedDevice,
+)
+from practiceid.users import AccountKind, User, UserId, UserStatus, new_user_id
 
 __version__ = "0.1.0"
 
@@ -205,6 +243,7 @@ __all__ = [
     "ONBOARDING_MODES",
     "OWASP_MINIMUM",
     "OWNER_PERMISSIONS",
+    "PLATFORM_CHAIN",
     "PLATFORM_PERMISSIONS",
     "PROFESSION_RULES",
     "RFC9106_LOW_MEMORY",
@@ -213,16 +252,28 @@ __all__ = [
     "AccessRejected",
     "AccessService",
     "AccountDeactivated",
+    "AccountKind",
     "AccountService",
     "Address",
     "AddressKind",
     "Argon2idHasher",
     "Argon2idParameters",
+    "AuditEvent",
+    "AuditRecord",
+    "AuditService",
+    "Auditor",
     "AuthenticationFailed",
     "Backoff",
     "BillingData",
     "BillingIdentity",
     "BillingIncomplete",
+    "ChainHead",
+    "ChainProblem",
+    "ChainVerification",
+    "ClinicLogin",
+    "ClinicLoginCreated",
+    "ClinicLoginNotFound",
+    "ClinicLoginOnly",
     "Conflict",
     "Decision",
     "Delegation",
@@ -230,6 +281,16 @@ __all__ = [
     "Department",
     "DepartmentId",
     "DepartmentNotFound",
+    "DeviceActor",
+    "DeviceCredentialRequired",
+    "DeviceLocked",
+    "DeviceMember",
+    "DeviceService",
+    "DeviceSession",
+    "DeviceSessionId",
+    "DeviceSessionInvalid",
+    "DeviceState",
+    "DeviceView",
     "DispatchReport",
     "Dispatcher",
     "DjangoPbkdf2Hasher",
@@ -269,6 +330,7 @@ __all__ = [
     "Invited",
     "InvoiceLine",
     "InvoiceRequest",
+    "IssuedPin",
     "LastAdministrator",
     "LastOwner",
     "License",
@@ -288,6 +350,7 @@ __all__ = [
     "LoginRejected",
     "Logo",
     "MemberAdded",
+    "MemberCredential",
     "MemberStatus",
     "Membership",
     "MembershipNotFound",
@@ -307,9 +370,11 @@ __all__ = [
     "OnboardingNotFound",
     "OnboardingService",
     "OnboardingStatus",
+    "OpenedDevice",
     "Organisation",
     "OrganisationId",
     "OrganisationNotFound",
+    "Outcome",
     "PasswordContext",
     "PasswordMismatch",
     "PasswordPolicy",
@@ -318,6 +383,11 @@ __all__ = [
     "Permission",
     "PermissionDenied",
     "PermissionGroup",
+    "PinBlocked",
+    "PinGuard",
+    "PinIncorrect",
+    "PinSettings",
+    "PinThrottled",
     "PracticeIdError",
     "Practitioner",
     "PractitionerNotFound",
@@ -335,6 +405,7 @@ __all__ = [
     "Reason",
     "Registration",
     "Rejected",
+    "RemoteAccessDenied",
     "ReportHeader",
     "ResendThrottled",
     "Role",
@@ -355,6 +426,7 @@ __all__ = [
     "TermsOfUse",
     "TransactionConflict",
     "UnitOfWorkError",
+    "UnknownKey",
     "UnknownReference",
     "UnsupportedPasswordHash",
     "User",
@@ -372,4 +444,5 @@ __all__ = [
     "new_user_id",
     "resolve_billing",
     "restrict_to_license",
+    "verify_chain",
 ]

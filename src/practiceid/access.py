@@ -37,10 +37,12 @@ import functools
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 import attrs
 
+from practiceid.audit import DetailValue
+from practiceid.auditing import Auditor, NoRequestContext, audited
 from practiceid.authorization import (
     Access,
     Decision,
@@ -57,6 +59,7 @@ from practiceid.errors import (
     DuplicateLogin,
     Notice,
     OrganisationNotFound,
+    PracticeIdError,
     ProfileRejected,
     Rejected,
     StaleRecord,
@@ -83,8 +86,12 @@ from practiceid.permissions import Permission, feature_codes
 from practiceid.policies import initials as initials_policy
 from practiceid.policies.email import EmailAddress, EmailPolicy
 from practiceid.policies.login import LoginPolicy
+from practiceid.ports.audit import RequestContext
 from practiceid.ports.clock import Clock
 from practiceid.ports.establishments import AccessUnitOfWork, AccessUnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from practiceid.ports.devices import MemberCredentialRepository
 from practiceid.users import User, UserId, clean_profile, new_user_id
 
 __all__ = ["AccessService", "MemberAdded"]
@@ -165,6 +172,73 @@ def _retried(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[
         return method(self, *args, **kwargs)
 
     return run
+
+
+def _audited_outside_establishments(
+    action: str, *, target_type: str, target: str, actor: str = "actor"
+) -> Callable[
+    [Callable[Concatenate[AccessService, _P], _R]], Callable[Concatenate[AccessService, _P], _R]
+]:
+    """Record a refusal of an organisation-level command as ``action``, on the platform chain.
+
+    As :func:`~practiceid.auditing.audited`, but an organisation is not an establishment:
+    the refusal goes to the platform chain, with the ``organisation_id`` given (when it is
+    text) in its details. Put it outside ``_retried``.
+    """
+
+    def decorate(
+        method: Callable[Concatenate[AccessService, _P], _R],
+    ) -> Callable[Concatenate[AccessService, _P], _R]:
+        @functools.wraps(method)
+        def run(self: AccessService, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return method(self, *args, **kwargs)
+            except PracticeIdError as error:
+                organisation = kwargs.get("organisation_id")
+                self.auditor.refused(
+                    self.unit_of_work,
+                    action,
+                    error,
+                    actor=kwargs.get(actor),
+                    target_type=target_type,
+                    target_id=kwargs.get(target),
+                    details={
+                        "organisation_id": organisation if isinstance(organisation, str) else None
+                    },
+                )
+                raise
+
+        return run
+
+    return decorate
+
+
+def _joined(values: Iterable[object]) -> str:
+    """Return ids or codes as recorded in an event's details: sorted, comma-joined."""
+    return ",".join(sorted(str(value) for value in values))
+
+
+def revoke_pins(
+    uow: AccessUnitOfWork, user_id: UserId, establishment_id: EstablishmentId | None = None
+) -> None:
+    """Revoke the user's shared-device PINs, in ``establishment_id`` or everywhere (F2).
+
+    Deactivating a member revokes their PIN at once, in the deactivation's own unit of
+    work: a PIN never outlives its member, and reactivation gives a new one
+    (:meth:`~practiceid.DeviceService.reactivate_member`). A store without shared devices
+    (its unit of work has no ``member_credentials``) holds no PIN to revoke.
+    """
+    credentials = cast(
+        "MemberCredentialRepository | None", getattr(uow, "member_credentials", None)
+    )
+    if credentials is None:
+        return
+    for credential in credentials.list_for_user(user_id):
+        if credential.pin_digest is not None and establishment_id in {
+            None,
+            credential.establishment_id,
+        }:
+            credentials.update(credential.revoked())
 
 
 def initials_for(
@@ -304,6 +378,20 @@ def _delegation_list(delegations: object) -> list[Delegation]:
 class AccessService:
     """Use cases for establishments and their members (A5, A6, C1-C6).
 
+    Every command records one audit event (F3). An allowed command records its success in
+    its own unit of work, just before it commits, even when it changes nothing (``changed``
+    is then ``False`` in the event's details): the trail shows every act an actor was
+    allowed, not only those that moved something. A command refused with a
+    :class:`~practiceid.errors.PracticeIdError` records one refusal with the error's code; a
+    conflict retried internally is not a refusal. Events of an establishment's members,
+    roles and departments go to its chain, the opening of an establishment starts its
+    chain; organisations (founding, owners) and whole accounts (deactivating a user) are
+    outside any establishment and go to the platform chain, with the organisation's id in
+    the details. Details hold ids, role ids, feature codes and statuses, never an e-mail
+    address. Reads record nothing, and neither do the ``*_in`` variants and ``authorize*``
+    used inside another service's unit of work: that service's command records its own
+    event.
+
     Args:
         unit_of_work: returns a fresh :class:`~practiceid.ports.AccessUnitOfWork` per call.
         clock: the time of creations.
@@ -319,6 +407,8 @@ class AccessService:
             (:class:`~practiceid.errors.StaleRecord` is raised after the last).
         new_record_id: makes ids for new organisations and establishments.
         new_user_id: makes ids for new users.
+        request_context: tells the peer address and request id of the audit events
+            (:class:`~practiceid.auditing.NoRequestContext` by default: none).
     """
 
     unit_of_work: AccessUnitOfWorkFactory
@@ -335,6 +425,12 @@ class AccessService:
     retries: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     new_record_id: Callable[[], str] = _new_id
     new_user_id: Callable[[], UserId] = new_user_id
+    request_context: RequestContext = attrs.field(factory=NoRequestContext)
+
+    @property
+    def auditor(self) -> Auditor:
+        """Records this service's audit events (F3)."""
+        return Auditor(self.clock, self.request_context)
 
     # -- reading access -------------------------------------------------------------------
 
@@ -356,7 +452,7 @@ class AccessService:
         """Return :meth:`access` computed inside the caller's unit of work.
 
         For services built on this one (:class:`~practiceid.LicenseService` adds the
-        license to it).
+        license to it). Records no audit event, as every read.
         """
         return self._access(uow, user_id, establishment)
 
@@ -439,7 +535,8 @@ class AccessService:
 
         For services built on this one (:class:`~practiceid.ProfileService`, or a host's
         own): deciding in the unit of work that then writes keeps the decision and the
-        state it was taken on together.
+        state it was taken on together. Records no audit event: the caller's command
+        records its own, success or refusal (F3).
 
         Raises:
             PermissionDenied, EstablishmentNotFound.
@@ -453,7 +550,7 @@ class AccessService:
 
         The rule of :meth:`require`: the actor themselves for ``self_service`` permissions,
         support staff, or ``permission`` in every establishment of the account with one of
-        them having created it.
+        them having created it. Records no audit event: the caller's command does (F3).
 
         Raises:
             PermissionDenied.
@@ -522,6 +619,9 @@ class AccessService:
 
     # -- organisations and establishments (C2) --------------------------------------------
 
+    @_audited_outside_establishments(
+        "organisation.found", actor="owner", target_type="organisation", target="organisation_id"
+    )
     @_retried
     def found_organisation(
         self, *, owner: UserId, name: str, organisation_id: OrganisationId | None = None
@@ -544,9 +644,20 @@ class AccessService:
         with self.unit_of_work() as uow:
             uow.users.get(owner)
             uow.organisations.add(organisation)
+            self.auditor.record(
+                uow,
+                "organisation.found",
+                actor=owner,
+                target_type="organisation",
+                target_id=organisation.id,
+                details={"organisation_id": organisation.id},
+            )
             uow.commit()
         return organisation
 
+    @_audited_outside_establishments(
+        "establishment.open", target_type="establishment", target="establishment_id"
+    )
     @_retried
     def open_establishment(
         self,
@@ -602,9 +713,23 @@ class AccessService:
                     initials=initials_policy.derive(first_user.first_name, first_user.last_name),
                 )
             )
+            self.auditor.record(
+                uow,
+                "establishment.open",
+                actor=actor,
+                establishment_id=establishment.id,
+                target_type="establishment",
+                target_id=establishment.id,
+                details={
+                    "organisation_id": organisation.id,
+                    "product": str(establishment.product),
+                    "administrator": first,
+                },
+            )
             uow.commit()
         return establishment
 
+    @_audited_outside_establishments("owner.add", target_type="user", target="user_id")
     @_retried
     def add_owner(
         self, *, actor: UserId, organisation_id: OrganisationId, user_id: UserId
@@ -618,6 +743,7 @@ class AccessService:
         _require_ids(actor=actor, organisation_id=organisation_id, user_id=user_id)
         return self._change_owners(actor, organisation_id, user_id, adding=True)
 
+    @_audited_outside_establishments("owner.remove", target_type="user", target="user_id")
     @_retried
     def remove_owner(
         self, *, actor: UserId, organisation_id: OrganisationId, user_id: UserId
@@ -655,11 +781,23 @@ class AccessService:
             else:
                 owners = organisation.owners - {user_id}
             stored = uow.organisations.update(organisation.with_owners(owners))
+            self.auditor.record(
+                uow,
+                "owner.add" if adding else "owner.remove",
+                actor=actor,
+                target_type="user",
+                target_id=user_id,
+                details={
+                    "organisation_id": organisation.id,
+                    "changed": owners != organisation.owners,
+                },
+            )
             uow.commit()
         return stored
 
     # -- members (C1, C3, A6) ---------------------------------------------------------------
 
+    @audited("member.add")
     @_retried
     def add_member(
         self,
@@ -732,6 +870,18 @@ class AccessService:
                 profile=profile,
                 wanted=wanted,
             )
+            self.auditor.record(
+                uow,
+                "member.add",
+                actor=actor,
+                establishment_id=establishment_id,
+                target_type="user",
+                target_id=added.user.id,
+                details={
+                    "roles": _joined(added.membership.roles),
+                    "created_user": added.created_user,
+                },
+            )
             uow.commit()
         return added
 
@@ -751,6 +901,7 @@ class AccessService:
         For services built on this one (:class:`~practiceid.OnboardingService` writes the
         invitation in the same unit of work). ``profile`` is (first name, last name, job
         title, login or None). Raises as :meth:`add_member`, which also reruns on a lost race.
+        Records no audit event: the calling service's command records its own (F3).
         """
         now = self.clock.now()
         establishment, access = self._acting(uow, actor, establishment_id, Permission.USERS_CREATE)
@@ -822,6 +973,7 @@ class AccessService:
             created_at=self.clock.now(),
         )
 
+    @audited("member.set_roles")
     @_retried
     def set_roles(
         self,
@@ -842,8 +994,11 @@ class AccessService:
         """
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
         role_ids = _role_ids(roles)
-        return self._assign(actor, establishment_id, user_id, lambda _current: role_ids)
+        return self._assign(
+            actor, establishment_id, user_id, lambda _current: role_ids, action="member.set_roles"
+        )
 
+    @audited("member.grant_role")
     @_retried
     def grant_role(
         self,
@@ -856,9 +1011,15 @@ class AccessService:
         """Add one role to the member's roles; see :meth:`set_roles`."""
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id, role=role)
         return self._assign(
-            actor, establishment_id, user_id, lambda current: current | {RoleId(role)}
+            actor,
+            establishment_id,
+            user_id,
+            lambda current: current | {RoleId(role)},
+            action="member.grant_role",
+            details={"role": role},
         )
 
+    @audited("member.revoke_role")
     @_retried
     def revoke_role(
         self,
@@ -871,7 +1032,12 @@ class AccessService:
         """Take one role away from the member; see :meth:`set_roles`."""
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id, role=role)
         return self._assign(
-            actor, establishment_id, user_id, lambda current: current - {RoleId(role)}
+            actor,
+            establishment_id,
+            user_id,
+            lambda current: current - {RoleId(role)},
+            action="member.revoke_role",
+            details={"role": role},
         )
 
     def _assign(
@@ -880,6 +1046,9 @@ class AccessService:
         establishment_id: EstablishmentId,
         user_id: UserId,
         change: Callable[[frozenset[RoleId]], frozenset[RoleId]],
+        *,
+        action: str,
+        details: Mapping[str, DetailValue] | None = None,
     ) -> Membership:
         with self.unit_of_work() as uow:
             establishment, access = self._acting(
@@ -889,15 +1058,26 @@ class AccessService:
             role_ids = change(before.roles)
             for role_id in role_ids - before.roles:
                 establishment.role(role_id)
-            return self._change_member(
-                uow,
-                access,
-                establishment,
-                before,
-                before.with_roles(role_ids),
-                permission=Permission.ROLES_ASSIGN,
+            after = before.with_roles(role_ids)
+            stored = self._change_member(
+                uow, access, establishment, before, after, permission=Permission.ROLES_ASSIGN
             )
+            self._record_member(
+                uow,
+                action,
+                actor,
+                stored,
+                {
+                    **(details or {}),
+                    "roles": _joined(stored.roles),
+                    "previous_roles": _joined(before.roles),
+                    "changed": after != before,
+                },
+            )
+            uow.commit()
+        return stored
 
+    @audited("member.deactivate")
     @_retried
     def deactivate_member(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
@@ -911,8 +1091,11 @@ class AccessService:
             MembershipNotFound.
         """
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
-        return self._set_status(actor, establishment_id, user_id, active=False)
+        return self._set_status(
+            actor, establishment_id, user_id, active=False, action="member.deactivate"
+        )
 
+    @audited("member.reactivate")
     @_retried
     def reactivate_member(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
@@ -923,10 +1106,18 @@ class AccessService:
             PermissionDenied: as :meth:`deactivate_member`. MembershipNotFound.
         """
         _require_ids(actor=actor, establishment_id=establishment_id, user_id=user_id)
-        return self._set_status(actor, establishment_id, user_id, active=True)
+        return self._set_status(
+            actor, establishment_id, user_id, active=True, action="member.reactivate"
+        )
 
     def _set_status(
-        self, actor: UserId, establishment_id: EstablishmentId, user_id: UserId, *, active: bool
+        self,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        *,
+        active: bool,
+        action: str,
     ) -> Membership:
         with self.unit_of_work() as uow:
             establishment, access = self._acting(
@@ -936,7 +1127,8 @@ class AccessService:
             after = before.reactivate() if active else before.deactivate()
             if not active and before.is_active:
                 _release_supervisor(uow, [establishment.id], user_id)
-            return self._change_member(
+                revoke_pins(uow, before.user_id, establishment.id)
+            stored = self._change_member(
                 uow,
                 access,
                 establishment,
@@ -945,6 +1137,15 @@ class AccessService:
                 permission=Permission.USERS_DEACTIVATE,
                 serialize=not active,
             )
+            self._record_member(
+                uow,
+                action,
+                actor,
+                stored,
+                {"status": str(stored.status), "changed": after != before},
+            )
+            uow.commit()
+        return stored
 
     def _change_member(
         self,
@@ -957,6 +1158,10 @@ class AccessService:
         permission: Permission,
         serialize: bool = False,
     ) -> Membership:
+        """Check and write the membership's change, without committing; return it as stored.
+
+        ``after == before`` is allowed and writes nothing (no new version).
+        """
         admin_roles = establishment.administrator_roles
         was_admin_role = not before.roles.isdisjoint(admin_roles)
         is_admin_role = not after.roles.isdisjoint(admin_roles)
@@ -981,8 +1186,26 @@ class AccessService:
         stored = uow.memberships.update(after)
         if administrator or serialize:
             uow.establishments.update(establishment)
-        uow.commit()
         return stored
+
+    def _record_member(
+        self,
+        uow: AccessUnitOfWork,
+        action: str,
+        actor: UserId,
+        membership: Membership,
+        details: Mapping[str, DetailValue],
+    ) -> None:
+        """Record the success of a command on ``membership``, in its unit of work (F3)."""
+        self.auditor.record(
+            uow,
+            action,
+            actor=actor,
+            establishment_id=membership.establishment_id,
+            target_type="user",
+            target_id=membership.user_id,
+            details=details,
+        )
 
     def _is_active_user(self, uow: AccessUnitOfWork, user_id: UserId) -> bool:
         user = self._find_user(uow, user_id)
@@ -1092,6 +1315,7 @@ class AccessService:
             )
         return administered
 
+    @audited("user.deactivate")
     @_retried
     def deactivate_user(self, *, actor: UserId, user_id: UserId) -> User:
         """Deactivate the account everywhere: it can no longer log in (A6, C3).
@@ -1109,6 +1333,7 @@ class AccessService:
         _require_ids(actor=actor, user_id=user_id)
         return self._set_user_status(actor, user_id, active=False)
 
+    @audited("user.reactivate")
     @_retried
     def reactivate_user(self, *, actor: UserId, user_id: UserId) -> User:
         """Reactivate the account (A6): its active memberships give their access again.
@@ -1121,7 +1346,20 @@ class AccessService:
 
     def _set_user_status(self, actor: UserId, user_id: UserId, *, active: bool) -> User:
         with self.unit_of_work() as uow:
+            previous = self._find_user(uow, user_id)  # None: refused below, actor first
             stored = self.set_user_status_in(uow, actor, user_id, active=active)
+            # The account is shared by its establishments (A1): its event is the platform's.
+            self.auditor.record(
+                uow,
+                "user.reactivate" if active else "user.deactivate",
+                actor=actor,
+                target_type="user",
+                target_id=stored.id,
+                details={
+                    "status": str(stored.status),
+                    "changed": previous is None or previous.status is not stored.status,
+                },
+            )
             uow.commit()
         return stored
 
@@ -1130,7 +1368,8 @@ class AccessService:
     ) -> User:
         """Deactivate or reactivate the account inside the caller's unit of work.
 
-        For services built on this one; raises as :meth:`deactivate_user`.
+        For services built on this one; raises as :meth:`deactivate_user`. Records no audit
+        event: the calling service's command records its own (F3).
         """
         # The actor first: a refusal must not tell a stranger whether the account exists.
         administered = self._require_over_account(
@@ -1163,6 +1402,7 @@ class AccessService:
             for establishment_id in supervising:
                 touched.setdefault(establishment_id, uow.establishments.get(establishment_id))
             _release_supervisor(uow, supervising, user_id)
+            revoke_pins(uow, user_id)
         stored = uow.users.update(user.reactivate() if active else user.deactivate())
         for establishment in touched.values():
             uow.establishments.update(establishment)
@@ -1172,6 +1412,7 @@ class AccessService:
 
     # -- roles (C4) -----------------------------------------------------------------------
 
+    @audited("role.define", target_type="role", target="role_id")
     @_retried
     def define_role(
         self,
@@ -1205,11 +1446,26 @@ class AccessService:
                 access, Permission.ROLES_MANAGE, Target.change(establishment.id, grants=changed)
             )
             uow.establishments.update(updated)
+            self.auditor.record(
+                uow,
+                "role.define",
+                actor=actor,
+                establishment_id=establishment.id,
+                target_type="role",
+                target_id=role.id,
+                details={
+                    "name": role.name,
+                    "permissions": _joined(role.permissions),
+                    "created": before is None,
+                    "changed": before != role,
+                },
+            )
             uow.commit()
         return role
 
     # -- departments and delegations (C5, C6) -----------------------------------------------
 
+    @audited("department.create", target_type="department", target="department_id")
     @_retried
     def create_department(
         self,
@@ -1228,8 +1484,11 @@ class AccessService:
         """
         _require_ids(actor=actor, establishment_id=establishment_id, department_id=department_id)
         department = Department.create(name, features, department_id=department_id)
-        return self._store_department(actor, establishment_id, department, new=True)
+        return self._store_department(
+            actor, establishment_id, department, new=True, action="department.create"
+        )
 
+    @audited("department.set_features", target_type="department", target="department_id")
     @_retried
     def set_department_features(
         self,
@@ -1251,11 +1510,21 @@ class AccessService:
         with self.unit_of_work() as uow:
             current = uow.establishments.get(establishment_id).department(department_id)
         return self._store_department(
-            actor, establishment_id, attrs.evolve(current, features=codes), new=False
+            actor,
+            establishment_id,
+            attrs.evolve(current, features=codes),
+            new=False,
+            action="department.set_features",
         )
 
     def _store_department(
-        self, actor: UserId, establishment_id: EstablishmentId, department: Department, *, new: bool
+        self,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        department: Department,
+        *,
+        new: bool,
+        action: str,
     ) -> Department:
         with self.unit_of_work() as uow:
             establishment, _ = self._acting(
@@ -1265,12 +1534,26 @@ class AccessService:
                 raise AccessRejected(
                     [Violation("department.duplicate_id", "this department id is taken", "id")]
                 )
-            if not new:
-                establishment.department(department.id)
+            details: dict[str, DetailValue] = {"features": _joined(department.features)}
+            if new:
+                details["name"] = department.name
+            else:
+                before = establishment.department(department.id)
+                details["changed"] = before != department
             uow.establishments.update(establishment.with_department(department))
+            self.auditor.record(
+                uow,
+                action,
+                actor=actor,
+                establishment_id=establishment.id,
+                target_type="department",
+                target_id=department.id,
+                details=details,
+            )
             uow.commit()
         return department
 
+    @audited("member.set_departments")
     @_retried
     def set_departments(
         self,
@@ -1295,10 +1578,19 @@ class AccessService:
             for department_id in chosen:
                 establishment.department(department_id)
             before = uow.memberships.get(establishment.id, user_id)
-            stored = uow.memberships.update(before.with_departments(chosen))
+            after = before.with_departments(chosen)
+            stored = uow.memberships.update(after)
+            self._record_member(
+                uow,
+                "member.set_departments",
+                actor,
+                stored,
+                {"departments": _joined(chosen), "changed": after != before},
+            )
             uow.commit()
         return stored
 
+    @audited("member.set_features")
     @_retried
     def set_member_features(
         self,
@@ -1324,10 +1616,19 @@ class AccessService:
                 uow, actor, establishment_id, Permission.DEPARTMENTS_MANAGE
             )
             before = uow.memberships.get(establishment.id, user_id)
-            stored = uow.memberships.update(before.with_features(codes))
+            after = before.with_features(codes)
+            stored = uow.memberships.update(after)
+            self._record_member(
+                uow,
+                "member.set_features",
+                actor,
+                stored,
+                {"features": _joined(codes), "changed": after != before},
+            )
             uow.commit()
         return stored
 
+    @audited("member.set_delegations")
     @_retried
     def set_delegations(
         self,
@@ -1381,6 +1682,20 @@ class AccessService:
                     )
             if violations:
                 raise AccessRejected(violations)
-            stored = uow.memberships.update(before.with_delegations(chosen))
+            after = before.with_delegations(chosen)
+            stored = uow.memberships.update(after)
+            self._record_member(
+                uow,
+                "member.set_delegations",
+                actor,
+                stored,
+                {
+                    "physicians": _joined(d.physician for d in stored.delegations),
+                    "inheriting_features": _joined(
+                        d.physician for d in stored.delegations if d.inherit_features
+                    ),
+                    "changed": after != before,
+                },
+            )
             uow.commit()
         return stored

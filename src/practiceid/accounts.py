@@ -2,6 +2,8 @@
 
 The service validates input with the policies, hashes outside any transaction, and leaves
 uniqueness to the repository's atomic contract (A1, A2): it never checks and then inserts.
+Every command records one audit event (F3): its success in its own unit of work, a refusal
+in one of its own (:mod:`practiceid.auditing`).
 
 >>> from practiceid.adapters import InMemoryStore, StaticAuthorizer
 >>> from practiceid.testing import ManualClock, fast_hasher
@@ -36,9 +38,11 @@ from typing import TypeVar
 
 import attrs
 
+from practiceid.auditing import Auditor, NoRequestContext, audited
 from practiceid.errors import (
     AccountDeactivated,
     AuthenticationFailed,
+    ClinicLoginOnly,
     Notice,
     PasswordMismatch,
     PracticeIdError,
@@ -49,11 +53,12 @@ from practiceid.errors import (
 from practiceid.policies.email import EmailPolicy
 from practiceid.policies.login import Login, LoginPolicy
 from practiceid.policies.password import PasswordContext, PasswordPolicy
+from practiceid.ports.audit import RequestContext
 from practiceid.ports.authorization import Authorizer, Permission
 from practiceid.ports.clock import Clock
 from practiceid.ports.hashing import PasswordHasher
 from practiceid.ports.users import UnitOfWorkFactory
-from practiceid.users import User, UserId, clean_profile, new_user_id
+from practiceid.users import AccountKind, User, UserId, clean_profile, new_user_id
 
 __all__ = ["AccountService", "EmailChange", "Registration"]
 
@@ -88,6 +93,8 @@ class AccountService:
         login_policy, email_policy, password_policy: the product's rules.
         practice_name: the practice or product name, given to zxcvbn as known words.
         new_id: makes ids for new users (UUID4 strings by default).
+        request_context: the peer address and request id of the audit events (F3);
+            :class:`~practiceid.auditing.NoRequestContext` by default.
     """
 
     unit_of_work: UnitOfWorkFactory
@@ -99,11 +106,18 @@ class AccountService:
     password_policy: PasswordPolicy = attrs.field(factory=PasswordPolicy)
     practice_name: str = ""
     new_id: Callable[[], UserId] = new_user_id
+    request_context: RequestContext = attrs.field(factory=NoRequestContext)
     _dummy_hash: list[str] = attrs.field(init=False, factory=list, repr=False)
     _dummy_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
 
+    @property
+    def auditor(self) -> Auditor:
+        """Records this service's audit events (F3)."""
+        return Auditor(self.clock, self.request_context)
+
     # -- registration ---------------------------------------------------------------------
 
+    @audited("account.register")
     def register(
         self,
         *,
@@ -117,6 +131,8 @@ class AccountService:
         practice_name: str | None = None,
     ) -> Registration:
         """Create an active user with a password (A1-A4).
+
+        Audited as ``account.register``, the new user acting on themself (F3).
 
         Raises:
             Rejected: one or more fields break a policy; every violation of every field is
@@ -162,6 +178,9 @@ class AccountService:
         )
         with self.unit_of_work() as uow:
             uow.users.add(user)
+            self.auditor.record(
+                uow, "account.register", actor=user.id, target_type="user", target_id=user.id
+            )
             uow.commit()
         return Registration(user, self.email_policy.notices(parsed_email))
 
@@ -170,23 +189,85 @@ class AccountService:
     def authenticate(self, login: str, password: str) -> User:
         """Return the user whose login and password these are.
 
+        Audited as ``account.authenticate`` (F3): a success with the user as actor; a
+        refusal without actor, its target the account only when the login exists. Neither
+        the typed login nor the password reaches the trail, and the refusal is recorded
+        alike whether the login exists or not.
+
         Raises:
             AuthenticationFailed: unknown login, wrong password, or no password set: one
                 error for all, after the same hashing work, so neither the answer nor its
                 timing tells whether the login exists.
             AccountDeactivated: the password is right but the account is deactivated (A6).
+            ClinicLoginOnly: the password is right but the account is a clinic login, which
+                opens shared-device sessions only (F1).
         """
-        user: User | None = None
+        user = self._authenticate(
+            login, password, action="account.authenticate", auditor=self.auditor
+        )
+        with self.unit_of_work() as uow:
+            self.auditor.record(
+                uow, "account.authenticate", actor=user.id, target_type="user", target_id=user.id
+            )
+            uow.commit()
+        return user
+
+    def verify_credentials(self, login: str, password: str) -> User:
+        """Return the user whose login and password these are, recording nothing.
+
+        For services that record a sign-in in an audit event of their own (a shared
+        device's, F1): they record its refusals too, never the login or password typed.
+        Otherwise as :meth:`authenticate`, re-hashing included.
+
+        Unlike :meth:`authenticate`, a clinic login's credentials are accepted: the caller
+        decides what they open.
+
+        Raises:
+            AuthenticationFailed, AccountDeactivated: as :meth:`authenticate`.
+        """
+        return self._authenticate(login, password, person=False)
+
+    def _authenticate(
+        self,
+        login: str,
+        password: str,
+        *,
+        action: str = "",
+        auditor: Auditor | None = None,
+        person: bool = True,
+    ) -> User:
+        """Return the user whose login and password these are, recording only a refusal.
+
+        For :meth:`authenticate` and the services that sign in (they record the success in
+        their own unit of work): a refusal is recorded as ``action`` by ``auditor``, when
+        one is given. ``person``: refuse a clinic login (a person's sign-in, F1).
+        """
+        found: User | None = None
         try:
-            key = self.login_policy.parse(login)
-        except Rejected:
-            key = None
-        if key is not None:
-            with self.unit_of_work() as uow:
-                user = uow.users.find_by_login(key)
-        user = self._check_password(user, password)
-        if not user.is_active:
-            raise AccountDeactivated(user_id=user.id)
+            try:
+                key = self.login_policy.parse(login)
+            except Rejected:
+                key = None
+            if key is not None:
+                with self.unit_of_work() as uow:
+                    found = uow.users.find_by_login(key)
+            user = self._check_password(found, password)
+            if not user.is_active:
+                raise AccountDeactivated(user_id=user.id)
+            if person and user.kind is AccountKind.CLINIC:
+                raise ClinicLoginOnly(user_id=user.id)
+        except PracticeIdError as error:
+            if auditor is None:
+                raise
+            # Recorded whether the login exists or not; never the login or password typed.
+            auditor.refused(
+                self.unit_of_work,
+                action,
+                error,
+                target_type="user",
+                target_id=None if found is None else found.id,
+            )
+            raise
         if user.password_hash is not None and self.hasher.needs_rehash(user.password_hash):
             user = self._rehash(user, password)
         return user
@@ -231,8 +312,11 @@ class AccountService:
 
     # -- changes --------------------------------------------------------------------------
 
+    @audited("account.change_email")
     def change_email(self, *, actor: UserId, user_id: UserId, new_email: str) -> EmailChange:
         """Change a user's e-mail address: a privileged act (A5, support only in source 002).
+
+        Audited as ``account.change_email``: that the address changed, not the address.
 
         Raises:
             PermissionDenied: ``actor`` lacks :attr:`Permission.CHANGE_EMAIL`.
@@ -241,19 +325,35 @@ class AccountService:
         """
         self.authorizer.require(actor, Permission.CHANGE_EMAIL, target=user_id)
         email = self.email_policy.parse(new_email)
-        user = self._update(user_id, lambda u: u.with_email(email))
+        user = self._update(
+            user_id,
+            lambda u: u.with_email(email),
+            action="account.change_email",
+            actor=actor,
+            auditor=self.auditor,
+        )
         return EmailChange(user, self.email_policy.notices(email))
 
+    @audited("account.change_login")
     def change_login(self, *, actor: UserId, user_id: UserId, new_login: str) -> User:
         """Change a user's login (A1): by the user themself or by a holder of CHANGE_LOGIN.
+
+        Audited as ``account.change_login``: that the login changed, not the login.
 
         Raises:
             PermissionDenied, LoginRejected, DuplicateLogin, UserNotFound, StaleUser.
         """
         self.authorizer.require(actor, Permission.CHANGE_LOGIN, target=user_id)
         login: Login = self.login_policy.parse(new_login)
-        return self._update(user_id, lambda u: u.with_login(login))
+        return self._update(
+            user_id,
+            lambda u: u.with_login(login),
+            action="account.change_login",
+            actor=actor,
+            auditor=self.auditor,
+        )
 
+    @audited("account.change_password", actor="user_id")
     def change_password(
         self,
         *,
@@ -264,11 +364,31 @@ class AccountService:
     ) -> User:
         """Change one's own password, proving the current one first (A4).
 
+        Audited as ``account.change_password``, the user acting on themself.
+
         Raises:
             AuthenticationFailed: the current password is wrong.
             PasswordRejected: the new password breaks the policy.
             UserNotFound, StaleUser.
         """
+        return self._change_password(
+            user_id=user_id,
+            current_password=current_password,
+            new_password=new_password,
+            new_password_confirmation=new_password_confirmation,
+            auditor=self.auditor,
+        )
+
+    def _change_password(
+        self,
+        *,
+        user_id: UserId,
+        current_password: str,
+        new_password: str,
+        new_password_confirmation: str,
+        auditor: Auditor,
+    ) -> User:
+        """Change the password and record its success with ``auditor``, not a refusal."""
         with self.unit_of_work() as uow:
             stored = uow.users.get(user_id)
         user = self._check_password(stored, current_password)  # slow: outside the transaction
@@ -285,7 +405,12 @@ class AccountService:
         new_hash = self.hasher.hash(new_password)
         expected_version = user.version
         return self._update(
-            user_id, lambda u: u.with_password_hash(new_hash), expected_version=expected_version
+            user_id,
+            lambda u: u.with_password_hash(new_hash),
+            action="account.change_password",
+            actor=user_id,
+            auditor=auditor,
+            expected_version=expected_version,
         )
 
     def new_password_hash(
@@ -322,13 +447,18 @@ class AccountService:
         user_id: UserId,
         change: Callable[[User], User],
         *,
+        action: str,
+        actor: UserId,
+        auditor: Auditor,
         expected_version: int | None = None,
     ) -> User:
+        """Store ``change`` of the user and its audit event in one unit of work."""
         with self.unit_of_work() as uow:
             user = uow.users.get(user_id)
             if expected_version is not None and user.version != expected_version:
                 raise StaleUser(user_id=user_id, expected=expected_version, stored=user.version)
             updated = uow.users.update(change(user))
+            auditor.record(uow, action, actor=actor, target_type="user", target_id=user_id)
             uow.commit()
         return updated
 

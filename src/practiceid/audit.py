@@ -100,13 +100,26 @@ def _details(
     pairs = values.items() if isinstance(values, Mapping) else values
     cleaned: dict[str, DetailValue] = {}
     for name, value in pairs:
-        if isinstance(value, str):
-            cleaned[str(name)] = value[:_MAX_TEXT]
-        elif value is None or isinstance(value, (bool, int)):
-            cleaned[str(name)] = value
+        if value is None or isinstance(value, (bool, int)):
+            cleaned[_text(name)] = value
         else:
-            cleaned[str(name)] = str(value)[:_MAX_TEXT]
+            cleaned[_text(name)] = _text(value)
     return tuple(sorted(cleaned.items()))
+
+
+def _text(value: object) -> str:
+    """Return text as stored: bounded, without NUL or lone surrogates.
+
+    No database stores those and no UTF-8 encoder accepts them: an id given as bad input
+    must not crash the record of its refusal.
+    """
+    text = value if isinstance(value, str) else str(value)
+    text = text[:_MAX_TEXT].replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _aware(value: datetime) -> datetime:
@@ -130,19 +143,19 @@ class AuditEvent:
     from the host's :class:`~practiceid.ports.RequestContext`.
     """
 
-    action: str
+    action: str = attrs.field(converter=_text)
     at: datetime = attrs.field(converter=_aware)
     outcome: Outcome = Outcome.SUCCEEDED
-    code: str = ""
-    establishment_id: EstablishmentId | None = None
-    actor: UserId | None = None
-    account_id: UserId | None = None
-    device_session_id: str | None = None
-    on_behalf_of: UserId | None = None
-    target_type: str = ""
-    target_id: str = ""
-    peer_address: str | None = None
-    request_id: str = ""
+    code: str = attrs.field(default="", converter=_text)
+    establishment_id: EstablishmentId | None = attrs.field(default=None, converter=_optional_text)
+    actor: UserId | None = attrs.field(default=None, converter=_optional_text)
+    account_id: UserId | None = attrs.field(default=None, converter=_optional_text)
+    device_session_id: str | None = attrs.field(default=None, converter=_optional_text)
+    on_behalf_of: UserId | None = attrs.field(default=None, converter=_optional_text)
+    target_type: str = attrs.field(default="", converter=_text)
+    target_id: str = attrs.field(default="", converter=_text)
+    peer_address: str | None = attrs.field(default=None, converter=_optional_text)
+    request_id: str = attrs.field(default="", converter=_text)
     details: tuple[tuple[str, DetailValue], ...] = attrs.field(default=(), converter=_details)
 
     @property
@@ -270,6 +283,9 @@ class ChainProblem(enum.StrEnum):
     """The record belongs to another chain."""
     UNKNOWN_KEY = "unknown_key"
     """The record names a key the key provider does not have."""
+    UNKEYED = "unkeyed"
+    """The record is a plain SHA-256 one in a chain checked with a key: a keyed chain
+    re-sealed without the key (positions up to ``unkeyed_until`` may be plain)."""
     TRUNCATED = "truncated"
     """The chain ends before the anchored head: records were removed from its end."""
     HEAD_MISMATCH = "head_mismatch"
@@ -307,11 +323,15 @@ def verify_chain(  # noqa: C901, PLR0911 - one check per link problem, in order
     chain: str,
     key: KeyLookup | None = None,
     anchor: ChainHead | None = None,
+    unkeyed_until: int = 0,
 ) -> ChainVerification:
     """Check ``records`` (one chain, in position order, from its first) link by link.
 
     ``key`` finds the secret of each record's ``key_id`` (a keyed chain cannot be checked
-    without it: ``unknown_key``); ``anchor``, a head exported earlier, also detects records
+    without it: ``unknown_key``). Given a key, a plain SHA-256 record is broken
+    (``unkeyed``): anyone can compute those, so a keyed chain re-sealed without the key
+    would otherwise verify; ``unkeyed_until`` names the last position legitimately sealed
+    before the store had a key. ``anchor``, a head exported earlier, also detects records
     removed from the end. Reads lazily and stops at the first broken link, so a chain of any
     length is checked in constant memory.
     """
@@ -330,6 +350,8 @@ def verify_chain(  # noqa: C901, PLR0911 - one check per link problem, in order
         if record.seq > expected_seq:
             return broken(expected_seq, ChainProblem.MISSING)
         secret: bytes | None = None
+        if not record.key_id and key is not None and record.seq > unkeyed_until:
+            return broken(record.seq, ChainProblem.UNKEYED)
         if record.key_id:
             if key is None:
                 return broken(record.seq, ChainProblem.UNKNOWN_KEY)

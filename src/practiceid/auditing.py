@@ -22,22 +22,48 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import attrs
 
-from practiceid.audit import AuditEvent, AuditRecord, DetailValue, Outcome
-from practiceid.errors import PracticeIdError
+from practiceid.audit import (
+    PLATFORM_CHAIN,
+    AuditEvent,
+    AuditRecord,
+    ChainHead,
+    ChainVerification,
+    DetailValue,
+    Outcome,
+    key_lookup,
+    verify_chain,
+)
+from practiceid.authorization import Decision, Reason
+from practiceid.errors import AccessRejected, PracticeIdError, Violation
 from practiceid.establishments import EstablishmentId
-from practiceid.ports.audit import RequestContext, RequestInfo
+from practiceid.permissions import Permission
+from practiceid.ports.audit import KeyProvider, RequestContext, RequestInfo
 from practiceid.ports.clock import Clock
 from practiceid.ports.users import UnitOfWork
 from practiceid.users import UserId
 
-__all__ = ["Auditor", "DeviceActor", "NoRequestContext", "acting_as", "audited", "current_actor"]
+if TYPE_CHECKING:
+    from practiceid.access import AccessService
+    from practiceid.ports.establishments import AccessUnitOfWork
+
+__all__ = [
+    "AuditService",
+    "Auditor",
+    "DeviceActor",
+    "NoRequestContext",
+    "acting_as",
+    "audited",
+    "current_actor",
+]
 
 _MAX_ID = 200
+_MAX_PAGE = 1000
+_MAX_ACTION = 100
 
 
 class NoRequestContext:
@@ -118,20 +144,22 @@ class Auditor:
         code: str = "",
         on_behalf_of: object = None,
         account_id: object = None,
+        device_session_id: object = None,
         details: Mapping[str, DetailValue] | None = None,
     ) -> AuditEvent:
         """Return the event of ``action``, dated now, with the request and device context.
 
         Ids that are not text (bad input) are recorded as ``None``. The device session and
-        its account are those bound by :func:`acting_as`, when its member is the actor.
+        its account, unless given, are those bound by :func:`acting_as` when its member is
+        the actor.
         """
         info = self.request_context.current()
         member = _text_id(actor)
         device = current_actor()
-        device_session_id = None
+        session = _text_id(device_session_id)
         account = _text_id(account_id)
         if device is not None and member is not None and device.member == member:
-            device_session_id = device.device_session_id
+            session = session or device.device_session_id
             account = account or device.account_id
         establishment = _text_id(establishment_id)
         return AuditEvent(
@@ -142,7 +170,7 @@ class Auditor:
             establishment_id=None if establishment is None else EstablishmentId(establishment),
             actor=None if member is None else UserId(member),
             account_id=None if account is None else UserId(account),
-            device_session_id=device_session_id,
+            device_session_id=session,
             on_behalf_of=None if _text_id(on_behalf_of) is None else UserId(str(on_behalf_of)),
             target_type=target_type,
             target_id=_text_id(target_id) or "",
@@ -249,3 +277,176 @@ def audited(
         return run
 
     return decorate
+
+
+@attrs.frozen(kw_only=True)
+class AuditService:
+    """Reading, checking and extending the audit trail (F3).
+
+    Args:
+        unit_of_work: returns a fresh unit of work of the same store as the other services.
+        access: decides who may read the trail (``audit.view``) and export its heads
+            (``audit.export``); support staff with ``audit.view`` read the platform chain.
+        clock: dates the host's own events.
+        keys: the audit key's provider, when the store seals with one: without it a keyed
+            chain cannot be checked (``unknown_key``).
+        request_context: the peer address of the host's own events.
+    """
+
+    unit_of_work: Callable[[], AccessUnitOfWork]
+    access: AccessService
+    clock: Clock
+    keys: KeyProvider | None = None
+    request_context: RequestContext = attrs.field(factory=NoRequestContext)
+
+    @property
+    def auditor(self) -> Auditor:
+        """Records this service's events."""
+        return Auditor(self.clock, self.request_context)
+
+    def _chain(self, uow: AccessUnitOfWork, actor: UserId, chain: object, p: Permission) -> str:
+        if chain == PLATFORM_CHAIN:
+            if p not in self.access.staff.get(actor, frozenset()):
+                raise Decision(
+                    allowed=False,
+                    reason=Reason.MISSING_PERMISSION,
+                    permission=p,
+                    actor=actor,
+                    missing=frozenset({p}),
+                ).error()
+            return PLATFORM_CHAIN
+        if not isinstance(chain, str):
+            raise AccessRejected(
+                [Violation("establishment.invalid_id", "not an id", "establishment_id")]
+            )
+        establishment, _ = self.access.authorize(
+            uow, actor=actor, establishment_id=EstablishmentId(chain), permission=p
+        )
+        return establishment.id
+
+    def records(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId | str,
+        after: int = 0,
+        limit: int = 100,
+    ) -> Sequence[AuditRecord]:
+        """Return the chain's records after position ``after``, at most ``limit`` (1-1000).
+
+        ``establishment_id`` is :data:`~practiceid.audit.PLATFORM_CHAIN` (``""``) for the
+        platform chain, which only support staff read.
+
+        Raises:
+            PermissionDenied: the actor lacks ``audit.view``. AccessRejected: bad paging.
+        """
+        if (
+            type(after) is not int
+            or after < 0
+            or type(limit) is not int
+            or not 1 <= limit <= _MAX_PAGE
+        ):
+            raise AccessRejected(
+                [Violation("audit.invalid_page", "after >= 0, 1 <= limit <= 1000", "limit")]
+            )
+        with self.unit_of_work() as uow:
+            chain = self._chain(uow, actor, establishment_id, Permission.AUDIT_VIEW)
+            return uow.audit.records(chain, after=after, limit=limit)
+
+    def verify(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId | str,
+        anchor: ChainHead | None = None,
+        unkeyed_until: int = 0,
+        batch: int = 1000,
+    ) -> ChainVerification:
+        """Check the whole chain, link by link, and name its first broken link (F3).
+
+        Reads ``batch`` records per unit of work, so a long chain is checked in constant
+        memory without holding a transaction open. ``anchor`` is a head exported earlier
+        (:meth:`head`): it also detects records removed from the end.
+
+        Raises:
+            PermissionDenied: the actor lacks ``audit.view``.
+        """
+        with self.unit_of_work() as uow:
+            chain = self._chain(uow, actor, establishment_id, Permission.AUDIT_VIEW)
+
+        def pages() -> Iterator[AuditRecord]:
+            after = 0
+            while True:
+                with self.unit_of_work() as uow:
+                    page = uow.audit.records(chain, after=after, limit=batch)
+                yield from page
+                if len(page) < batch:
+                    return
+                after = page[-1].seq
+
+        return verify_chain(
+            pages(),
+            chain=chain,
+            key=key_lookup(self.keys),
+            anchor=anchor,
+            unkeyed_until=unkeyed_until,
+        )
+
+    def head(self, *, actor: UserId, establishment_id: EstablishmentId | str) -> ChainHead | None:
+        """Return the chain's head, to export where the database's writers cannot reach.
+
+        Raises:
+            PermissionDenied: the actor lacks ``audit.export``.
+        """
+        with self.unit_of_work() as uow:
+            chain = self._chain(uow, actor, establishment_id, Permission.AUDIT_EXPORT)
+            return uow.audit.head(chain)
+
+    def record(
+        self,
+        *,
+        actor: UserId,
+        establishment_id: EstablishmentId,
+        action: str,
+        target_type: str = "",
+        target_id: str = "",
+        on_behalf_of: UserId | None = None,
+        outcome: Outcome = Outcome.SUCCEEDED,
+        code: str = "",
+        details: Mapping[str, DetailValue] | None = None,
+    ) -> AuditRecord:
+        """Record one of the host's own acts in the establishment's chain.
+
+        Signing a consultation, exporting a record: one chain then tells the practice's
+        whole story, under the same seal. The actor must be an active member; the device
+        session bound by :meth:`~practiceid.DeviceService.acting` is recorded with them.
+        ``action`` is the host's own stable code (``consultation.sign``).
+
+        Raises:
+            PermissionDenied: the actor is not an active member of the establishment.
+            AccessRejected: an empty or over-long action.
+        """
+        given: object = action  # checked: hosts may pass anything
+        if not isinstance(given, str) or not 1 <= len(given) <= _MAX_ACTION:
+            raise AccessRejected([Violation("audit.invalid_action", "1-100 characters", "action")])
+        with self.unit_of_work() as uow:
+            establishment = uow.establishments.get(establishment_id)
+            access = self.access.access_in(uow, actor, establishment)
+            if access.denial is not None:
+                raise Decision(
+                    allowed=False, reason=access.denial, permission=None, actor=actor
+                ).error()
+            stored = self.auditor.record(
+                uow,
+                action,
+                actor=actor,
+                establishment_id=establishment.id,
+                target_type=target_type,
+                target_id=target_id,
+                on_behalf_of=on_behalf_of,
+                outcome=outcome,
+                code=code,
+                details=details,
+            )
+            uow.commit()
+        return stored

@@ -5,6 +5,11 @@ and writes the new :class:`~practiceid.License` and the messages it sends to the
 one unit of work, as onboarding does. The practice requests; the vendor's license desk
 (support staff holding ``licenses.administer``) invoices, records payments and activates.
 
+Every command that changes a license records one audit event in the establishment's chain
+(F3), in the same unit of work, and a refused one a refusal with the error's code; the
+sweep records one event per license it moves on (no actor). A command that changes nothing
+(provisioning a member who has a license) and the reads record nothing.
+
 >>> from practiceid.testing import sample_licensing
 >>> practice = sample_licensing()
 >>> seat = practice.licenses.provision(
@@ -27,6 +32,8 @@ from typing import TypeVar
 import attrs
 
 from practiceid.access import AccessService, _require_ids
+from practiceid.audit import DetailValue
+from practiceid.auditing import Auditor, NoRequestContext, audited
 from practiceid.authorization import Access, Decision, Reason, restrict_to_license
 from practiceid.errors import (
     DuplicateRecord,
@@ -58,6 +65,7 @@ from practiceid.permissions import Permission
 from practiceid.policies import license as policy
 from practiceid.policies.license import LicenseSettings, Step
 from practiceid.policies.professions import PROFESSION_RULES, ProfessionRules
+from practiceid.ports.audit import RequestContext
 from practiceid.ports.clock import Clock
 from practiceid.ports.licenses import LicenseUnitOfWork, LicenseUnitOfWorkFactory
 from practiceid.practitioners import Practitioner
@@ -142,6 +150,9 @@ class LicenseService:
         retries: how many times a use case runs when a concurrent change made it stale.
         batch_size: licenses the sweep changes per unit of work.
         new_message_id: makes outbox message ids.
+        request_context: tells the audit trail the peer address and request id of the
+            request being served (:class:`~practiceid.auditing.NoRequestContext` by
+            default: none).
     """
 
     unit_of_work: LicenseUnitOfWorkFactory
@@ -157,6 +168,40 @@ class LicenseService:
     retries: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     batch_size: int = attrs.field(default=500, validator=attrs.validators.in_(range(1, 10_001)))
     new_message_id: Callable[[], MessageId] = new_message_id
+    request_context: RequestContext = attrs.field(factory=NoRequestContext)
+
+    @property
+    def auditor(self) -> Auditor:
+        """Records this service's audit events, dated by :attr:`clock` (F3)."""
+        return Auditor(self.clock, self.request_context)
+
+    def _audit(
+        self,
+        uow: LicenseUnitOfWork,
+        action: str,
+        *,
+        actor: UserId | None,
+        before: License | None,
+        stored: License,
+        **details: DetailValue,
+    ) -> None:
+        """Record ``action`` on ``stored`` in ``uow``, unless it changed nothing."""
+        if stored == before:
+            return
+        self.auditor.record(
+            uow,
+            action,
+            actor=actor,
+            establishment_id=stored.establishment_id,
+            target_type="license",
+            target_id=stored.user_id,
+            details={
+                "status_before": None if before is None else str(before.status),
+                "status": str(stored.status),
+                "kind": str(stored.kind),
+                **details,
+            },
+        )
 
     # -- running use cases ------------------------------------------------------------------
 
@@ -347,6 +392,7 @@ class LicenseService:
 
     # -- the practice's side ------------------------------------------------------------------
 
+    @audited("license.provision", target_type="license")
     def provision(
         self,
         *,
@@ -390,11 +436,13 @@ class LicenseService:
                     establishment_id, user_id, wanted, now=self.clock.now(), settings=self.settings
                 )
                 stored, _ = self._write(uow, step, before=None)
+                self._audit(uow, "license.provision", actor=actor, before=None, stored=stored)
                 uow.commit()
             return stored
 
         return self._run(attempt)
 
+    @audited("license.set_kind", target_type="license")
     def set_kind(
         self,
         *,
@@ -424,11 +472,20 @@ class LicenseService:
                 self._check_kind(uow, establishment, user_id, wanted)
                 step = policy.change_kind(before, self.clock.now(), self.settings, kind=wanted)
                 stored, _ = self._write(uow, step, before=before)
+                self._audit(
+                    uow,
+                    "license.set_kind",
+                    actor=actor,
+                    before=before,
+                    stored=stored,
+                    kind_before=str(before.kind),
+                )
                 uow.commit()
             return stored
 
         return self._run(attempt)
 
+    @audited("license.request", target_type="license")
     def request_activation(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
     ) -> License:
@@ -458,6 +515,15 @@ class LicenseService:
                 asked = self._asked(uow, actor, establishment, membership, before, now)
                 step = policy.request(before, now, self.settings, asked=asked)
                 stored, _ = self._write(uow, step, before=before)
+                self._audit(
+                    uow,
+                    "license.request",
+                    actor=actor,
+                    before=before,
+                    stored=stored,
+                    months=asked.months,
+                    bill_to=asked.bill_to,
+                )
                 uow.commit()
             return stored
 
@@ -529,6 +595,7 @@ class LicenseService:
                 return kind, carried[kind]
         return "", ""
 
+    @audited("license.withdraw", target_type="license")
     def withdraw(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
     ) -> License:
@@ -551,6 +618,7 @@ class LicenseService:
                 before = uow.licenses.get(establishment_id, user_id)
                 step = policy.withdraw(before, self.clock.now(), self.settings)
                 stored, _ = self._write(uow, step, before=before)
+                self._audit(uow, "license.withdraw", actor=actor, before=before, stored=stored)
                 uow.commit()
             return stored
 
@@ -577,6 +645,7 @@ class LicenseService:
             chosen = self._to_invoice(uow, establishment, _user_ids(user_ids))
             return self._invoice_request(establishment, chosen, number=None, issued_at=None)
 
+    @audited("license.invoice", target_type="invoice", target="invoice_number")
     def invoice(
         self,
         *,
@@ -647,6 +716,19 @@ class LicenseService:
                         currency=line.currency,
                     )
                     self._write(uow, step, before=before)
+                self.auditor.record(
+                    uow,
+                    "license.invoice",
+                    actor=actor,
+                    establishment_id=establishment.id,
+                    target_type="invoice",
+                    target_id=invoice_number,
+                    details={
+                        "licenses": len(request.lines),
+                        "total": str(request.total),
+                        "currency": request.currency,
+                    },
+                )
                 uow.commit()
             return request
 
@@ -724,6 +806,7 @@ class LicenseService:
             issued_at=issued_at,
         )
 
+    @audited("license.record_payment", target_type="invoice", target="invoice_number")
     def record_payment(
         self, *, actor: UserId, invoice_number: str, paid_at: datetime | None = None
     ) -> tuple[License, ...]:
@@ -774,11 +857,27 @@ class LicenseService:
                 for before in on_invoice:
                     step = policy.record_payment(before, now, self.settings, paid_at=when)
                     stored.append(self._write(uow, step, before=before)[0])
+                # One event for the one payment, in its establishment's chain (an invoice
+                # number belongs to one establishment: reserve_invoice).
+                for place in dict.fromkeys(lic.establishment_id for lic in stored):
+                    self.auditor.record(
+                        uow,
+                        "license.record_payment",
+                        actor=actor,
+                        establishment_id=place,
+                        target_type="invoice",
+                        target_id=number,
+                        details={
+                            "licenses": sum(1 for lic in stored if lic.establishment_id == place),
+                            "paid_at": when.isoformat(),
+                        },
+                    )
                 uow.commit()
             return tuple(stored)
 
         return self._run(attempt)
 
+    @audited("license.activate", target_type="license")
     def activate(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
     ) -> License:
@@ -797,6 +896,14 @@ class LicenseService:
                 before = uow.licenses.get(establishment_id, user_id)
                 step = policy.activate(before, self.clock.now(), self.settings)
                 stored, _ = self._write(uow, step, before=before)
+                self._audit(
+                    uow,
+                    "license.activate",
+                    actor=actor,
+                    before=before,
+                    stored=stored,
+                    late=MessageKind.LICENSE_ACTIVATION_LATE in step.messages,
+                )
                 uow.commit()
             return stored
 
@@ -969,6 +1076,11 @@ class LicenseService:
         from several workers at once, as :meth:`~practiceid.OnboardingService.run_due`.
         A deactivated member's license keeps its calendar (the window ends on its day) but
         sends them nothing; a late activation is reported to whoever requested it.
+
+        Each license it moves on records one audit event, without actor, with the change:
+        ``license.expire``, else ``license.notice``, else ``license.activation_late``
+        (``activation_late`` in its details says whether the step also reported a late
+        activation). A license only rescheduled records nothing.
         """
         moment: object = self.clock.now() if now is None else now
         if not isinstance(moment, datetime) or moment.utcoffset() is None:
@@ -991,7 +1103,18 @@ class LicenseService:
                     step = policy.tick(before, at, self.settings) or Step(
                         attrs.evolve(before, due_at=policy.next_due(before, self.settings))
                     )
-                    _, sent = self._write(uow, step, before=before)
+                    stored, sent = self._write(uow, step, before=before)
+                    if step.messages:
+                        self._audit(
+                            uow,
+                            _sweep_action(step.messages),
+                            actor=None,
+                            before=before,
+                            stored=stored,
+                            notices_sent=stored.notices_sent,
+                            activation_late=MessageKind.LICENSE_ACTIVATION_LATE in step.messages,
+                            messages=len(sent),
+                        )
                     told = {m.kind for m in sent}
                     for kind in step.messages:
                         if kind in told or kind is not MessageKind.LICENSE_EXPIRING:
@@ -1003,6 +1126,16 @@ class LicenseService:
 
 
 _ONE_DAY = timedelta(days=1)
+
+
+def _sweep_action(messages: Iterable[MessageKind]) -> str:
+    """The audit action of a sweep's step: what it did that matters most."""
+    done = set(messages)
+    if MessageKind.LICENSE_EXPIRED in done:
+        return "license.expire"
+    if MessageKind.LICENSE_EXPIRING in done:
+        return "license.notice"
+    return "license.activation_late"
 
 
 def _user_ids(raw: object) -> tuple[UserId, ...] | None:

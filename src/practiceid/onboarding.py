@@ -5,6 +5,9 @@ and writes the new :class:`~practiceid.Onboarding` *and the message it sends* to
 in one unit of work. A :class:`~practiceid.outbox.Dispatcher` delivers the messages later, so
 a failing mail server or a crash never loses one and never sends one twice.
 
+Every command records one audit event (F3) in that same unit of work, or its refusal in a
+unit of work of its own; the sweep records one event per record it changes.
+
 >>> from practiceid import ProductKind
 >>> from practiceid.testing import sample_onboarding
 >>> practice = sample_onboarding(ProductKind.HOSPITAL)
@@ -37,6 +40,8 @@ from practiceid.access import (
     clean_initials,
 )
 from practiceid.accounts import AccountService
+from practiceid.audit import DetailValue
+from practiceid.auditing import Auditor, NoRequestContext, audited
 from practiceid.errors import (
     AccessRejected,
     AccountDeactivated,
@@ -45,9 +50,11 @@ from practiceid.errors import (
     DuplicateLogin,
     DuplicateRecord,
     IllegalTransition,
+    InvitationInvalid,
     Notice,
     OnboardingIncomplete,
     PasswordRejected,
+    PracticeIdError,
     StaleRecord,
     StaleUser,
     UserNotFound,
@@ -67,6 +74,7 @@ from practiceid.outbox import Message, MessageId, new_message_id
 from practiceid.permissions import Permission
 from practiceid.policies import invitation
 from practiceid.policies.invitation import InvitationSettings, Step, status_at
+from practiceid.ports.audit import RequestContext
 from practiceid.ports.clock import Clock
 from practiceid.ports.onboarding import OnboardingUnitOfWork, OnboardingUnitOfWorkFactory
 from practiceid.users import User, UserId
@@ -243,6 +251,9 @@ class OnboardingService:
         retries: how many times a use case runs when a concurrent change made it stale.
         batch_size: records the sweep changes per unit of work.
         new_message_id: makes outbox message ids.
+        request_context: the peer address and request id of the audit events (F3);
+            :class:`~practiceid.auditing.NoRequestContext` by default. Give ``accounts``
+            the same one.
     """
 
     unit_of_work: OnboardingUnitOfWorkFactory
@@ -259,6 +270,12 @@ class OnboardingService:
     retries: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     batch_size: int = attrs.field(default=500, validator=attrs.validators.in_(range(1, 10_001)))
     new_message_id: Callable[[], MessageId] = new_message_id
+    request_context: RequestContext = attrs.field(factory=NoRequestContext)
+
+    @property
+    def auditor(self) -> Auditor:
+        """Records this service's audit events (F3)."""
+        return Auditor(self.clock, self.request_context)
 
     # -- running use cases ------------------------------------------------------------------
 
@@ -358,6 +375,7 @@ class OnboardingService:
 
     # -- inviting (D1, C1) ------------------------------------------------------------------
 
+    @audited("invitation.send")
     def invite(
         self,
         *,
@@ -389,6 +407,9 @@ class OnboardingService:
         An address that belongs to an account attaches that account (C1): no new account,
         no invitation, and a ``member_added`` notice instead. A password given then is
         ignored, with a ``member.password_ignored`` notice.
+
+        Audited as ``invitation.send`` in the establishment's chain, also when an existing
+        account is attached (``created_account`` false).
 
         Raises:
             PasswordRejected: ``password.required`` (administrator mode without one),
@@ -438,6 +459,15 @@ class OnboardingService:
                         actor=actor,
                         password_hash=password_hash,
                     )
+                self.auditor.record(
+                    uow,
+                    "invitation.send",
+                    actor=actor,
+                    establishment_id=establishment.id,
+                    target_type="user",
+                    target_id=invited.user.id,
+                    details=_invited_details(invited, role_ids),
+                )
                 uow.commit()
             return invited
 
@@ -518,12 +548,14 @@ class OnboardingService:
         assert message is not None  # noqa: S101 - every first step sends
         return Invited(attrs.evolve(added, user=user), stored, message)
 
+    @audited("invitation.resend")
     def resend(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
     ) -> Onboarding:
         """Re-send the invitation in one click: new link, old links dead, deadline from now (D2).
 
-        Needs ``users.create`` in an establishment the account belongs to.
+        Needs ``users.create`` in an establishment the account belongs to. Audited as
+        ``invitation.resend`` in that establishment's chain.
 
         Raises:
             PermissionDenied, MembershipNotFound, OnboardingNotFound.
@@ -552,6 +584,15 @@ class OnboardingService:
                     )
                 step = invitation.resend(before, now, self.settings, email_key=user.email.key)
                 stored, _ = self._write(uow, step, before=before)
+                self.auditor.record(
+                    uow,
+                    "invitation.resend",
+                    actor=actor,
+                    establishment_id=establishment_id,
+                    target_type="user",
+                    target_id=user_id,
+                    details=_onboarding_details(stored),
+                )
                 uow.commit()
             return stored
 
@@ -606,12 +647,35 @@ class OnboardingService:
         In ``WELCOME`` mode the password is temporary: :meth:`sign_in` then asks for a new
         one (``password_change``).
 
+        Audited as ``invitation.accept``, the account acting on itself, in the invitation's
+        establishment. A refused link is recorded alike for every reason, without actor,
+        target or token; a refusal once the link opened names the account.
+
         Raises:
             InvitationInvalid: unknown, used, expired or revoked link (one error for all).
             PasswordRejected: the password breaks the policy (A4); the link still works.
         """
-        with self.unit_of_work() as uow:
-            _, user = self._check_link(uow, token)
+        opened: Onboarding | None = None
+        try:
+            with self.unit_of_work() as uow:
+                opened, user = self._check_link(uow, token)
+            return self._accept(user, token, password, password_confirmation)
+        except PracticeIdError as error:
+            if opened is None or isinstance(error, InvitationInvalid):
+                self.auditor.refused(self.unit_of_work, "invitation.accept", error)
+            else:
+                self.auditor.refused(
+                    self.unit_of_work,
+                    "invitation.accept",
+                    error,
+                    actor=opened.user_id,
+                    establishment_id=opened.establishment_id,
+                    target_type="user",
+                    target_id=opened.user_id,
+                )
+            raise
+
+    def _accept(self, user: User, token: str, password: str, password_confirmation: str) -> User:
         password_hash = self.accounts.new_password_hash(  # slow: outside the transaction
             password,
             password_confirmation,
@@ -631,7 +695,16 @@ class OnboardingService:
                     email_key=current.email.key,
                 )
                 stored_user = uow.users.update(current.with_password_hash(password_hash))
-                self._write(uow, step, before=before)
+                stored, _ = self._write(uow, step, before=before)
+                self.auditor.record(
+                    uow,
+                    "invitation.accept",
+                    actor=current.id,
+                    establishment_id=stored.establishment_id,
+                    target_type="user",
+                    target_id=current.id,
+                    details=_onboarding_details(stored),
+                )
                 uow.commit()
             return stored_user
 
@@ -647,13 +720,20 @@ class OnboardingService:
         temporary password. Check :attr:`SignIn.may_continue`, or guard each request with
         :meth:`require_onboarded`.
 
+        Audited as ``account.sign_in`` (one event, not also ``account.authenticate``), with
+        the account as actor and what is ``missing``; a refusal as
+        :meth:`~practiceid.AccountService.authenticate` records one: without actor, naming
+        the account only when the login exists.
+
         Raises:
-            AuthenticationFailed, AccountDeactivated: as
+            AuthenticationFailed, AccountDeactivated, ClinicLoginOnly: as
                 :meth:`~practiceid.AccountService.authenticate`.
             IllegalTransition: the account has a password but its invitation was never
                 accepted (a password written around practiceid).
         """
-        user = self.accounts.authenticate(login, password)
+        user = self.accounts._authenticate(  # noqa: SLF001 - the success is recorded below
+            login, password, action="account.sign_in", auditor=self.auditor
+        )
 
         def attempt() -> SignIn:
             with self.unit_of_work() as uow:
@@ -667,17 +747,33 @@ class OnboardingService:
                     raise AccountDeactivated(user_id=user.id)
                 step = invitation.sign_in(before, now, current_terms=terms)
                 stored, _ = self._write(uow, step, before=before)
+                missing = invitation.missing_steps(stored, terms)
+                self.auditor.record(
+                    uow,
+                    "account.sign_in",
+                    actor=user.id,
+                    target_type="user",
+                    target_id=user.id,
+                    details={"status": str(stored.status), "missing": ",".join(missing)},
+                )
                 uow.commit()
-            missing = invitation.missing_steps(stored, terms)
             return SignIn(user, stored, missing, terms if "terms" in missing else None)
 
-        return self._run(attempt)
+        try:
+            return self._run(attempt)
+        except PracticeIdError as error:
+            self.auditor.refused(
+                self.unit_of_work, "account.sign_in", error, target_type="user", target_id=user.id
+            )
+            raise
 
+    @audited("terms.accept", actor="user_id")
     def accept_terms(self, *, user_id: UserId, version: str) -> Onboarding:
         """Record that the signed-in account accepted this version of the terms (D2).
 
         Call it for the account of the current session only. Accepting the current version
-        after the first sign-in makes an accepted account active.
+        after the first sign-in makes an accepted account active. Audited as
+        ``terms.accept``, the account acting on itself, also when it had accepted already.
 
         Raises:
             TermsNotCurrent: not the current version.
@@ -697,11 +793,20 @@ class OnboardingService:
                     current_terms=uow.terms.current(),
                 )
                 stored, _ = self._write(uow, step, before=before)
+                self.auditor.record(
+                    uow,
+                    "terms.accept",
+                    actor=user_id,
+                    target_type="user",
+                    target_id=user_id,
+                    details={"version": stored.terms_version, "status": str(stored.status)},
+                )
                 uow.commit()
             return stored
 
         return self._run(attempt)
 
+    @audited("account.change_password", actor="user_id")
     def change_password(
         self,
         *,
@@ -711,6 +816,9 @@ class OnboardingService:
         new_password_confirmation: str,
     ) -> Onboarding:
         """Change one's password; a temporary password (``WELCOME`` mode) is then gone (D1).
+
+        Audited as ``account.change_password``, once, in the unit of work that stores the
+        new password.
 
         Raises:
             As :meth:`~practiceid.AccountService.change_password`.
@@ -723,11 +831,12 @@ class OnboardingService:
             found = uow.onboardings.find(user_id)
             if found is not None:  # refuse now rather than after the password changed
                 invitation.password_changed(found, self.clock.now(), current_terms=None)
-        user = self.accounts.change_password(
+        user = self.accounts._change_password(  # noqa: SLF001 - its refusal is recorded here
             user_id=user_id,
             current_password=current_password,
             new_password=new_password,
             new_password_confirmation=new_password_confirmation,
+            auditor=self.auditor,
         )
 
         def attempt() -> Onboarding:
@@ -772,16 +881,31 @@ class OnboardingService:
 
         Every account must accept it at its next sign-in before it continues. A vendor's
         act: call it from a deployment or an admin tool, not from a practice's request.
+        Audited as ``terms.publish``, without actor (the service has none to name).
 
         Raises:
             AccessRejected: ``terms.invalid_version`` (1 to 64 letters, digits, ``.``,
                 ``_``, ``:``, ``-``).
             DuplicateRecord: the version was published before.
         """
-        if not _TERMS_VERSION.fullmatch(_text(version)):
-            raise _rejected(
-                "version", "terms.invalid_version", "a version is 1 to 64 letters or digits"
+        valid = bool(_TERMS_VERSION.fullmatch(_text(version)))
+        try:
+            if not valid:
+                raise _rejected(
+                    "version", "terms.invalid_version", "a version is 1 to 64 letters or digits"
+                )
+            return self._publish_terms(version)
+        except PracticeIdError as error:
+            self.auditor.refused(
+                self.unit_of_work,
+                "terms.publish",
+                error,
+                target_type="terms",
+                target_id=version if valid else None,
             )
+            raise
+
+    def _publish_terms(self, version: str) -> TermsOfUse:
         with self.unit_of_work() as uow:
             current = uow.terms.current()
             now = self.clock.now()
@@ -791,6 +915,13 @@ class OnboardingService:
                 now = current.published_at + timedelta(microseconds=1)
             terms = TermsOfUse(published_at=now, version=version)
             uow.terms.publish(terms)
+            self.auditor.record(
+                uow,
+                "terms.publish",
+                target_type="terms",
+                target_id=version,
+                details={"published_at": terms.published_at.isoformat()},
+            )
             uow.commit()
         return terms
 
@@ -801,17 +932,21 @@ class OnboardingService:
 
     # -- deactivation (A6, D2) ------------------------------------------------------------
 
+    @audited("account.deactivate")
     def deactivate(self, *, actor: UserId, user_id: UserId) -> Onboarding:
         """Deactivate the account and stop its onboarding: links die, no more reminders.
 
-        The rules of :meth:`~practiceid.AccessService.deactivate_user` apply.
+        The rules of :meth:`~practiceid.AccessService.deactivate_user` apply. Audited as
+        ``account.deactivate``, also when the account was deactivated already.
         """
         return self._set_status(actor, user_id, active=False)
 
+    @audited("account.reactivate")
     def reactivate(self, *, actor: UserId, user_id: UserId) -> Onboarding:
         """Reactivate the account; onboarding resumes where it was (a new link if invited).
 
-        The rules of :meth:`~practiceid.AccessService.reactivate_user` apply.
+        The rules of :meth:`~practiceid.AccessService.reactivate_user` apply. Audited as
+        ``account.reactivate``, also when the account was active already.
         """
         return self._set_status(actor, user_id, active=True)
 
@@ -838,6 +973,14 @@ class OnboardingService:
                     stored, _ = self._write(uow, step, before=before)
                 else:
                     stored, _ = self._write(uow, invitation.deactivate(before, now), before=before)
+                self.auditor.record(
+                    uow,
+                    "account.reactivate" if active else "account.deactivate",
+                    actor=actor,
+                    target_type="user",
+                    target_id=user_id,
+                    details=_onboarding_details(stored),
+                )
                 uow.commit()
             return stored
 
@@ -899,37 +1042,82 @@ class OnboardingService:
         what is due (an indexed query on ``due_at``), and several workers can run it at once:
         each unit of work holds the records it takes, and the others skip them. An account
         deactivated around this service is deactivated here instead of reminded.
+
+        Each record changed is audited, without actor, in the unit of work that changes it:
+        ``invitation.remind``, ``invitation.expire`` or ``onboarding.deactivate``, in the
+        invitation's establishment. A mere rescheduling records nothing.
         """
         at = self.clock.now() if now is None else now
         reminded: list[UserId] = []
         expired: list[UserId] = []
         deactivated: list[UserId] = []
+        buckets = {
+            "invitation.remind": reminded,
+            "invitation.expire": expired,
+            "onboarding.deactivate": deactivated,
+        }
         while True:
             with self.unit_of_work() as uow:
                 due = list(uow.onboardings.claim_due(now=at, limit=self.batch_size))
                 for before in due:
-                    user = _find_user(uow, before.user_id)
-                    if user is None or not user.is_active:
-                        step: Step | None = invitation.deactivate(before, at)
-                        bucket = deactivated
-                    else:
-                        step = invitation.tick(before, at, self.settings)
-                        bucket = reminded
-                        if step is not None and step.message is MessageKind.INVITATION_EXPIRED:
-                            bucket = expired
-                    if step is None:  # nothing due after all: never look at it again early
-                        step = Step(attrs.evolve(before, due_at=None))
-                    elif step.message is not None:  # not a mere rescheduling
-                        bucket.append(before.user_id)
-                    self._write(uow, step, before=before)
+                    action = self._sweep(uow, before, at)
+                    if action is not None:
+                        buckets[action].append(before.user_id)
                 uow.commit()
             if len(due) < self.batch_size:
                 break
         return SweepReport(tuple(reminded), tuple(expired), tuple(deactivated))
 
+    def _sweep(self, uow: OnboardingUnitOfWork, before: Onboarding, at: datetime) -> str | None:
+        """Take one due record's step and record it; return its action (None: rescheduled)."""
+        user = _find_user(uow, before.user_id)
+        if user is None or not user.is_active:
+            step: Step | None = invitation.deactivate(before, at)
+            action = "onboarding.deactivate"
+        else:
+            step = invitation.tick(before, at, self.settings)
+            expiring = step is not None and step.message is MessageKind.INVITATION_EXPIRED
+            action = "invitation.expire" if expiring else "invitation.remind"
+        if step is None:  # nothing due after all: never look at it again early
+            self._write(uow, Step(attrs.evolve(before, due_at=None)), before=before)
+            return None
+        stored, _ = self._write(uow, step, before=before)
+        if step.message is None:  # a mere rescheduling
+            return None
+        self.auditor.record(
+            uow,
+            action,
+            establishment_id=stored.establishment_id,
+            target_type="user",
+            target_id=stored.user_id,
+            details=_onboarding_details(stored),
+        )
+        return action
+
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _onboarding_details(onboarding: Onboarding) -> dict[str, DetailValue]:
+    """What an audit event tells of an onboarding record: never a token or an address."""
+    return {
+        "status": str(onboarding.status),
+        "mode": str(onboarding.mode),
+        "round": onboarding.round,
+    }
+
+
+def _invited_details(invited: Invited, role_ids: frozenset[RoleId]) -> dict[str, DetailValue]:
+    """What ``invitation.send`` tells: the roles given, the account's creation, the message."""
+    details: dict[str, DetailValue] = {
+        "created_account": invited.member.created_user,
+        "roles": ",".join(sorted(role_ids)),
+        "message": str(invited.message.kind),
+    }
+    if invited.onboarding is not None:
+        details.update(_onboarding_details(invited.onboarding))
+    return details
 
 
 def _require_active(user: User, command: invitation.Command) -> None:

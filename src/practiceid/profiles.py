@@ -17,6 +17,12 @@ shared trainee account                 ``payments.manage_billing``              
 ``self_service`` permissions), support staff, or the permission in every establishment of the
 account with one of them having created it. A trainee sets their own supervisor and initials.
 
+Every command that changes something records one audit event (F3), in the establishment's
+chain when it names one, otherwise in the platform chain (a person's own data belongs to no
+establishment); a refused command records a refusal with the error's code. The events name
+the fields that changed, never their values: no identifier, bank account or certificate is
+copied into the trail. A command that changes nothing records nothing.
+
 >>> from practiceid import AccessService, ProductKind
 >>> from practiceid.adapters import InMemoryStore
 >>> from practiceid.testing import ManualClock, sample_user
@@ -82,6 +88,7 @@ from practiceid.access import (
     clean_initials,
     initials_for,
 )
+from practiceid.auditing import Auditor, NoRequestContext, audited
 from practiceid.authorization import Access, Decision, Reason, decide
 from practiceid.errors import (
     BillingIncomplete,
@@ -113,7 +120,8 @@ from practiceid.policies.professions import (
     Profession,
     ProfessionRules,
 )
-from practiceid.ports.establishments import AccessUnitOfWork
+from practiceid.ports.audit import RequestContext
+from practiceid.ports.establishments import AccessUnitOfWork, AccessUnitOfWorkFactory
 from practiceid.practitioners import (
     BillingData,
     BillingIdentity,
@@ -138,6 +146,13 @@ _MAX_ADDRESSES: Final = 10
 _MAX_KEY: Final = 40
 
 _Change = Callable[[Practitioner], Practitioner]
+
+# Never named as a change: bookkeeping, or the record's own key.
+_UNAUDITED: Final = frozenset(
+    {"version", "created_at", "updated_at", "user_id", "establishment_id"}
+)
+# Named field by field (``billing.iban``, ``settings.hub_region``).
+_NESTED: Final = frozenset({"settings", "billing"})
 
 
 class _Numbers(TypedDict, total=False):
@@ -168,6 +183,32 @@ def _text(
     return value, _violations(problems, field)
 
 
+def _changes(
+    before: attrs.AttrsInstance | None, after: attrs.AttrsInstance, *, prefix: str = ""
+) -> list[str]:
+    """Name the fields ``after`` changes (``["billing.iban", "country"]``).
+
+    Only names: an audit event never carries a changed value (a NISS, an IBAN). A record
+    created from nothing (``before`` is ``None``) names the fields it sets.
+    """
+    names: list[str] = []
+    for field in attrs.fields(type(after)):
+        if field.name in _UNAUDITED:
+            continue
+        new = getattr(after, field.name)
+        old = None if before is None else getattr(before, field.name)
+        if not prefix and field.name in _NESTED and attrs.has(type(new)):
+            names += _changes(old, new, prefix=f"{field.name}.")
+        elif new != old and (before is not None or new not in (None, (), "", False)):
+            names.append(prefix + field.name)
+    return names
+
+
+def _fields(names: Iterable[str]) -> str:
+    """The changed fields as an event's detail: sorted names, comma-separated."""
+    return ",".join(sorted(set(names)))
+
+
 def _optional(raw: object) -> bool:
     """Whether an optional field was left empty (``None`` or blank text)."""
     return raw is None or (isinstance(raw, str) and not raw.strip())
@@ -184,11 +225,25 @@ class ProfileService:
             (:data:`~practiceid.PROFESSION_RULES` by default).
         require_known_bank: refuse a Belgian IBAN whose bank code has no known BIC, instead
             of accepting it with an ``iban.bic_unknown`` notice.
+        request_context: tells the audit trail the peer address and request id of the
+            request being served (:class:`~practiceid.auditing.NoRequestContext` by
+            default: none).
     """
 
     access: AccessService
     profession_rules: Mapping[ProductKind, ProfessionRules] = PROFESSION_RULES
     require_known_bank: bool = False
+    request_context: RequestContext = attrs.field(factory=NoRequestContext)
+
+    @property
+    def auditor(self) -> Auditor:
+        """Records this service's audit events, dated by the access service's clock (F3)."""
+        return Auditor(self.access.clock, self.request_context)
+
+    @property
+    def unit_of_work(self) -> AccessUnitOfWorkFactory:
+        """The access service's unit of work, where the audit events are recorded too."""
+        return self.access.unit_of_work
 
     @property
     def retries(self) -> int:
@@ -311,6 +366,7 @@ class ProfileService:
 
     # -- names and initials (A7) ------------------------------------------------------------
 
+    @audited("profile.rename")
     @_retried
     def rename(
         self,
@@ -342,9 +398,18 @@ class ProfileService:
             if renamed == user:
                 return user
             stored = uow.users.update(renamed)
+            self.auditor.record(
+                uow,
+                "profile.rename",
+                actor=actor,
+                target_type="user",
+                target_id=user_id,
+                details={"fields": _fields(_changes(user, renamed))},
+            )
             uow.commit()
             return stored
 
+    @audited("member.set_initials")
     @_retried
     def set_initials(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId, initials: str
@@ -369,11 +434,21 @@ class ProfileService:
                 return membership
             initials_for(uow, establishment_id, uow.users.get(user_id), wanted)  # free, or raise
             stored = uow.memberships.update(membership.with_initials(wanted))
+            self.auditor.record(
+                uow,
+                "member.set_initials",
+                actor=actor,
+                establishment_id=establishment_id,
+                target_type="user",
+                target_id=user_id,
+                details={"fields": "initials"},
+            )
             uow.commit()
             return stored
 
     # -- practitioner data (B1-B4) ----------------------------------------------------------
 
+    @audited("practitioner.save")
     @_retried
     def save_practitioner(
         self,
@@ -468,6 +543,19 @@ class ProfileService:
                     read.get(changed.establishment_id)
                     or uow.establishments.get(changed.establishment_id)
                 )
+            self.auditor.record(
+                uow,
+                "practitioner.save",
+                actor=actor,
+                establishment_id=establishment.id,
+                target_type="user",
+                target_id=user_id,
+                details={
+                    "created": existing is None,
+                    "fields": _fields(_changes(existing, candidate)),
+                    "supervisors_changed": len(supervisors_changed),
+                },
+            )
             uow.commit()
             return stored
 
@@ -813,6 +901,7 @@ class ProfileService:
             )
         return []
 
+    @audited("member.set_supervisor", target="trainee")
     @_retried
     def set_supervisor(
         self,
@@ -859,9 +948,19 @@ class ProfileService:
                 return membership
             stored = uow.memberships.update(membership.with_supervisor(supervisor))
             uow.establishments.update(establishment)  # serializes with deactivations
+            self.auditor.record(
+                uow,
+                "member.set_supervisor",
+                actor=actor,
+                establishment_id=establishment.id,
+                target_type="user",
+                target_id=trainee,
+                details={"supervisor": supervisor, "previous_supervisor": membership.supervisor},
+            )
             uow.commit()
             return stored
 
+    @audited("member.hand_over_trainees", target="supervisor")
     @_retried
     def hand_over_trainees(
         self,
@@ -905,11 +1004,21 @@ class ProfileService:
             stored = [uow.memberships.update(t.with_supervisor(new_supervisor)) for t in trainees]
             if stored:
                 uow.establishments.update(establishment)
+                self.auditor.record(
+                    uow,
+                    "member.hand_over_trainees",
+                    actor=actor,
+                    establishment_id=establishment.id,
+                    target_type="user",
+                    target_id=supervisor,
+                    details={"new_supervisor": new_supervisor, "trainees": len(stored)},
+                )
                 uow.commit()
             return stored
 
     # -- settings (B5) ----------------------------------------------------------------------
 
+    @audited("practitioner.set_hub_region")
     @_retried
     def set_hub_region(
         self, *, actor: UserId, user_id: UserId, region: HubRegion | str | None
@@ -937,12 +1046,14 @@ class ProfileService:
                     ]
                 ) from None
         return self._change_practitioner(
+            "practitioner.set_hub_region",
             actor,
             user_id,
             Permission.USERS_EDIT_PROFILE,
             lambda p: attrs.evolve(p, settings=attrs.evolve(p.settings, hub_region=chosen)),
         )
 
+    @audited("practitioner.register_ehealth_certificate")
     @_retried
     def register_ehealth_certificate(
         self,
@@ -1020,8 +1131,15 @@ class ProfileService:
             settings = attrs.evolve(practitioner.settings, ehealth=record)
             return attrs.evolve(practitioner, settings=settings)
 
-        return self._change_practitioner(actor, user_id, Permission.USERS_EDIT_PROFILE, register)
+        return self._change_practitioner(
+            "practitioner.register_ehealth_certificate",
+            actor,
+            user_id,
+            Permission.USERS_EDIT_PROFILE,
+            register,
+        )
 
+    @audited("practitioner.register_edmg")
     @_retried
     def register_edmg(
         self,
@@ -1081,7 +1199,9 @@ class ProfileService:
                 practitioner, settings=attrs.evolve(practitioner.settings, edmg=registration)
             )
 
-        return self._change_practitioner(actor, user_id, Permission.USERS_EDIT_PROFILE, register)
+        return self._change_practitioner(
+            "practitioner.register_edmg", actor, user_id, Permission.USERS_EDIT_PROFILE, register
+        )
 
     def _parse_edmg_accounts(
         self, accounts: object
@@ -1134,6 +1254,7 @@ class ProfileService:
 
     # -- billing (B6) -----------------------------------------------------------------------
 
+    @audited("practitioner.save_billing")
     @_retried
     def save_billing(
         self,
@@ -1186,11 +1307,16 @@ class ProfileService:
             company_name=name, enterprise_number=number, conventioned=conventioned, iban=account
         )
         return self._change_practitioner(
-            actor, user_id, Permission.BILLING_MANAGE, lambda p: attrs.evolve(p, billing=billing)
+            "practitioner.save_billing",
+            actor,
+            user_id,
+            Permission.BILLING_MANAGE,
+            lambda p: attrs.evolve(p, billing=billing),
         )
 
     def _change_practitioner(
         self,
+        action: str,
         actor: UserId,
         user_id: UserId,
         permission: Permission,
@@ -1203,11 +1329,20 @@ class ProfileService:
             if after == before:
                 return before
             stored = uow.practitioners.update(after)
+            self.auditor.record(
+                uow,
+                action,
+                actor=actor,
+                target_type="user",
+                target_id=user_id,
+                details={"fields": _fields(_changes(before, after))},
+            )
             uow.commit()
             return stored
 
     # -- establishment profile (C7) ---------------------------------------------------------
 
+    @audited("establishment.save_profile", target_type="establishment", target="establishment_id")
     @_retried
     def save_establishment_profile(
         self,
@@ -1290,9 +1425,24 @@ class ProfileService:
                 trainee_account=before.trainee_account if before else None,
                 version=before.version if before else 0,
             )
-            if clean != establishment.name:
+            renamed = clean != establishment.name
+            if renamed:
                 uow.establishments.update(attrs.evolve(establishment, name=clean))
             stored = self._store_profile(uow, before, after)
+            if renamed or stored is not before:
+                changed = _changes(before, after) if stored is not before else []
+                self.auditor.record(
+                    uow,
+                    "establishment.save_profile",
+                    actor=actor,
+                    establishment_id=establishment.id,
+                    target_type="establishment",
+                    target_id=establishment.id,
+                    details={
+                        "created": before is None,
+                        "fields": _fields([*changed, *(["name"] if renamed else [])]),
+                    },
+                )
             uow.commit()
             return stored
 
@@ -1307,6 +1457,7 @@ class ProfileService:
             return before
         return uow.establishment_profiles.update(after)
 
+    @audited("establishment.set_logo", target_type="establishment", target="establishment_id")
     @_retried
     def set_logo(
         self, *, actor: UserId, establishment_id: EstablishmentId, logo: bytes | None
@@ -1327,12 +1478,17 @@ class ProfileService:
             if checked is None:
                 raise EstablishmentProfileRejected(_violations(problems, "logo"))
         return self._change_profile(
+            "establishment.set_logo",
             actor,
             establishment_id,
             Permission.ESTABLISHMENT_EDIT_PROFILE,
             lambda p: attrs.evolve(p, logo=checked),
+            removed=checked is None,
         )
 
+    @audited(
+        "establishment.set_trainee_account", target_type="establishment", target="establishment_id"
+    )
     @_retried
     def set_trainee_account(
         self, *, actor: UserId, establishment_id: EstablishmentId, iban_number: str | None
@@ -1357,18 +1513,23 @@ class ProfileService:
                     error.for_field("iban_number").violations
                 ) from None
         return self._change_profile(
+            "establishment.set_trainee_account",
             actor,
             establishment_id,
             Permission.BILLING_MANAGE,
             lambda p: attrs.evolve(p, trainee_account=account),
+            removed=account is None,
         )
 
     def _change_profile(
         self,
+        action: str,
         actor: UserId,
         establishment_id: EstablishmentId,
         permission: Permission,
         change: _ProfileChange,
+        *,
+        removed: bool,
     ) -> EstablishmentProfile:
         now = self.access.clock.now()
         with self.access.unit_of_work() as uow:
@@ -1391,6 +1552,15 @@ class ProfileService:
             if after == before:
                 return before
             stored = uow.establishment_profiles.update(attrs.evolve(after, updated_at=now))
+            self.auditor.record(
+                uow,
+                action,
+                actor=actor,
+                establishment_id=establishment.id,
+                target_type="establishment",
+                target_id=establishment.id,
+                details={"fields": _fields(_changes(before, after)), "removed": removed},
+            )
             uow.commit()
             return stored
 

@@ -19,7 +19,7 @@ from practiceid.errors import ProfileRejected, Violation
 from practiceid.policies.email import EmailAddress
 from practiceid.policies.login import Login
 
-__all__ = ["User", "UserId", "UserStatus", "clean_profile", "new_user_id"]
+__all__ = ["AccountKind", "User", "UserId", "UserStatus", "clean_profile", "new_user_id"]
 
 UserId = NewType("UserId", str)
 """An opaque identifier. practiceid generates UUID4 strings; hosts may supply their own."""
@@ -39,12 +39,26 @@ class UserStatus(enum.StrEnum):
     DEACTIVATED = "deactivated"
 
 
+class AccountKind(enum.StrEnum):
+    """Whose account it is."""
+
+    PERSON = "person"
+    """A person's own account: they sign in with it and act in their own name."""
+    CLINIC = "clinic"
+    """A clinic login (F1): shared by the devices of one establishment, tied to no member.
+
+    It opens device sessions only (:class:`~practiceid.DeviceService`); members act on them
+    with their PINs.
+    """
+
+
 @attrs.frozen
 class User:
     """An account: who may log in, and how to reach them.
 
     ``password_hash`` is the stored, self-describing hash (PHC string); it never appears in
-    ``repr``. ``version`` counts stored changes and lets repositories refuse stale updates.
+    ``repr``. ``kind`` tells a person's account from a clinic login (F1).
+    ``version`` counts stored changes and lets repositories refuse stale updates.
     """
 
     id: UserId
@@ -57,6 +71,7 @@ class User:
     status: UserStatus = UserStatus.ACTIVE
     password_hash: str | None = attrs.field(default=None, repr=False)
     version: int = 0
+    kind: AccountKind = AccountKind.PERSON
 
     @property
     def full_name(self) -> str:

@@ -27,7 +27,17 @@ from typing import Protocol, Self, TypeVar
 import attrs
 
 from practiceid.audit import AuditEvent, AuditRecord, ChainHead, audit_key, chain_of, seal
+from practiceid.devices import (
+    ClinicLogin,
+    DeviceSession,
+    DeviceSessionId,
+    DeviceState,
+    MemberCredential,
+    PinGuard,
+)
 from practiceid.errors import (
+    ClinicLoginNotFound,
+    DeviceSessionInvalid,
     DuplicateEmail,
     DuplicateIdentifier,
     DuplicateInitials,
@@ -39,10 +49,10 @@ from practiceid.errors import (
     LicenseNotFound,
     MembershipNotFound,
     MessageNotFound,
-    NotFound,
     OnboardingNotFound,
     OrganisationNotFound,
     PermissionDenied,
+    PracticeIdError,
     PractitionerNotFound,
     StaleRecord,
     StaleUser,
@@ -70,13 +80,17 @@ from practiceid.users import User, UserId, UserStatus
 
 __all__ = [
     "InMemoryAuditLog",
+    "InMemoryClinicLoginRepository",
+    "InMemoryDeviceSessionRepository",
     "InMemoryEstablishmentProfileRepository",
     "InMemoryEstablishmentRepository",
     "InMemoryLicenseRepository",
+    "InMemoryMemberCredentialRepository",
     "InMemoryMembershipRepository",
     "InMemoryOnboardingRepository",
     "InMemoryOrganisationRepository",
     "InMemoryOutboxRepository",
+    "InMemoryPinGuardRepository",
     "InMemoryPractitionerRepository",
     "InMemoryStore",
     "InMemoryTermsRepository",
@@ -98,6 +112,12 @@ class InMemoryStore:
         self._lock = threading.RLock()
         self._keys = keys
         self._audit: dict[str, list[AuditRecord]] = {}
+        self._clinic_logins: dict[UserId, ClinicLogin] = {}
+        self._credentials: dict[tuple[EstablishmentId, UserId], MemberCredential] = {}
+        self._pins: dict[tuple[EstablishmentId, bytes], UserId] = {}
+        self._device_sessions: dict[DeviceSessionId, DeviceSession] = {}
+        self._device_tokens: dict[bytes, DeviceSessionId] = {}
+        self._pin_guards: dict[EstablishmentId, PinGuard] = {}
         self._users: dict[UserId, User] = {}
         self._by_login: dict[str, UserId] = {}
         self._by_email: dict[str, UserId] = {}
@@ -223,7 +243,7 @@ def _replace(
     value: _V,
     *,
     entity: str,
-    not_found: type[NotFound],
+    not_found: Callable[..., PracticeIdError],
     id_params: Mapping[str, object],
 ) -> _V:
     """Store ``value`` under ``key`` if the stored version matches; return it, version + 1."""
@@ -877,6 +897,290 @@ class InMemoryLicenseRepository:
         return due[: max(limit, 0)]
 
 
+class InMemoryClinicLoginRepository:
+    """The :class:`~practiceid.ports.ClinicLoginRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[UserId, ClinicLogin]:
+        return self._uow._active_store()._clinic_logins  # noqa: SLF001
+
+    def add(self, clinic_login: ClinicLogin) -> None:
+        """Store a new clinic login; raise DuplicateRecord when the account is one."""
+        table = self._table()
+        if clinic_login.user_id in table:
+            raise DuplicateRecord(entity="clinic_login", id=clinic_login.user_id)
+        _insert(self._uow, table, clinic_login.user_id, clinic_login)
+
+    def get(self, user_id: UserId) -> ClinicLogin:
+        """Return the clinic login; raise ClinicLoginNotFound."""
+        found = self.find(user_id)
+        if found is None:
+            raise ClinicLoginNotFound(user_id=user_id)
+        return found
+
+    def find(self, user_id: UserId) -> ClinicLogin | None:
+        """Return the clinic login whose account this is, if any."""
+        try:
+            return self._table().get(user_id)
+        except TypeError:  # an unhashable id names nobody
+            return None
+
+    def update(self, clinic_login: ClinicLogin) -> ClinicLogin:
+        """Replace the stored clinic login if its version matches."""
+        return _replace(
+            self._uow,
+            self._table(),
+            clinic_login.user_id,
+            clinic_login,
+            entity="clinic_login",
+            not_found=ClinicLoginNotFound,
+            id_params={"user_id": clinic_login.user_id},
+        )
+
+    def list_for_establishment(self, establishment_id: EstablishmentId) -> Sequence[ClinicLogin]:
+        """Return the establishment's clinic logins, by user id."""
+        return sorted(
+            (c for c in self._table().values() if c.establishment_id == establishment_id),
+            key=lambda c: c.user_id,
+        )
+
+
+class InMemoryMemberCredentialRepository:
+    """The :class:`~practiceid.ports.MemberCredentialRepository` of an in-memory store."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[tuple[EstablishmentId, UserId], MemberCredential]:
+        return self._uow._active_store()._credentials  # noqa: SLF001
+
+    def _pins(self) -> dict[tuple[EstablishmentId, bytes], UserId]:
+        return self._uow._active_store()._pins  # noqa: SLF001
+
+    def _claim_pin(self, credential: MemberCredential, before: MemberCredential | None) -> None:
+        pins = self._pins()
+        old = None if before is None or before.pin_digest is None else before.pin_digest
+        new = credential.pin_digest
+        if new == old:
+            return
+        if new is not None:
+            holder = pins.get((credential.establishment_id, new))
+            if holder is not None and holder != credential.user_id:
+                raise DuplicateRecord(
+                    entity="pin",
+                    id=credential.establishment_id,
+                    establishment_id=credential.establishment_id,
+                )
+            pins[credential.establishment_id, new] = credential.user_id
+        if old is not None:
+            del pins[credential.establishment_id, old]
+
+        def undo() -> None:
+            if new is not None:
+                del pins[credential.establishment_id, new]
+            if old is not None:
+                pins[credential.establishment_id, old] = credential.user_id
+
+        self._uow._record(undo)  # noqa: SLF001
+
+    def add(self, credential: MemberCredential) -> None:
+        """Store a member's first credential; raise DuplicateRecord for it or its PIN."""
+        table = self._table()
+        key = (credential.establishment_id, credential.user_id)
+        if key in table:
+            raise DuplicateRecord(
+                entity="member_credential",
+                id=f"{credential.establishment_id}/{credential.user_id}",
+                establishment_id=credential.establishment_id,
+                user_id=credential.user_id,
+            )
+        self._claim_pin(credential, None)
+        _insert(self._uow, table, key, credential)
+
+    def find(self, establishment_id: EstablishmentId, user_id: UserId) -> MemberCredential | None:
+        """Return the member's credential, if any."""
+        try:
+            return self._table().get((establishment_id, user_id))
+        except TypeError:  # an unhashable id names nobody
+            return None
+
+    def find_by_pin(
+        self, establishment_id: EstablishmentId, pin_digest: bytes
+    ) -> MemberCredential | None:
+        """Return the credential holding this PIN digest in the establishment, if any."""
+        try:
+            holder = self._pins().get((establishment_id, pin_digest))
+        except TypeError:
+            return None
+        return None if holder is None else self._table()[establishment_id, holder]
+
+    def update(self, credential: MemberCredential) -> MemberCredential:
+        """Replace the stored credential if its version matches and its PIN is free."""
+        key = (credential.establishment_id, credential.user_id)
+        current = self.find(*key)
+        if current is None:
+            raise DuplicateRecord(
+                entity="member_credential",
+                id=f"{credential.establishment_id}/{credential.user_id}",
+                establishment_id=credential.establishment_id,
+                user_id=credential.user_id,
+            )
+        if current.version != credential.version:
+            raise StaleRecord(
+                entity="member_credential",
+                id=f"{credential.establishment_id}/{credential.user_id}",
+                establishment_id=credential.establishment_id,
+                user_id=credential.user_id,
+                expected=credential.version,
+                stored=current.version,
+            )
+        self._claim_pin(credential, current)
+        return _replace(
+            self._uow,
+            self._table(),
+            key,
+            credential,
+            entity="member_credential",
+            not_found=DuplicateRecord,
+            id_params={
+                "establishment_id": credential.establishment_id,
+                "user_id": credential.user_id,
+            },
+        )
+
+    def list_for_user(self, user_id: UserId) -> Sequence[MemberCredential]:
+        """Return the user's credentials, by establishment."""
+        return sorted(
+            (c for c in self._table().values() if c.user_id == user_id),
+            key=lambda c: (c.establishment_id, c.user_id),
+        )
+
+    def list_for_establishment(
+        self, establishment_id: EstablishmentId
+    ) -> Sequence[MemberCredential]:
+        """Return the establishment's credentials, by user id."""
+        return sorted(
+            (c for c in self._table().values() if c.establishment_id == establishment_id),
+            key=lambda c: (c.establishment_id, c.user_id),
+        )
+
+    def key_ids(self, establishment_id: EstablishmentId) -> Sequence[str]:
+        """Return the PIN key ids in use in the establishment, sorted."""
+        return sorted(
+            {
+                c.pin_key_id
+                for c in self._table().values()
+                if c.establishment_id == establishment_id and c.pin_digest is not None
+            }
+        )
+
+
+class InMemoryDeviceSessionRepository:
+    """The :class:`~practiceid.ports.DeviceSessionRepository` of an in-memory store."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[DeviceSessionId, DeviceSession]:
+        return self._uow._active_store()._device_sessions  # noqa: SLF001
+
+    def _tokens(self) -> dict[bytes, DeviceSessionId]:
+        return self._uow._active_store()._device_tokens  # noqa: SLF001
+
+    def add(self, session: DeviceSession) -> None:
+        """Store a new session; raise DuplicateRecord for a taken id or token."""
+        table = self._table()
+        tokens = self._tokens()
+        if session.id in table or session.token_digest in tokens:
+            raise DuplicateRecord(entity="device_session", id=session.id)
+        _insert(self._uow, table, session.id, session)
+        _insert(self._uow, tokens, session.token_digest, session.id)
+
+    def find(self, session_id: DeviceSessionId) -> DeviceSession | None:
+        """Return the session, if any."""
+        try:
+            return self._table().get(session_id)
+        except TypeError:
+            return None
+
+    def find_by_token(self, token_digest: bytes) -> DeviceSession | None:
+        """Return the session whose token has this digest, if any."""
+        try:
+            found = self._tokens().get(token_digest)
+        except TypeError:
+            return None
+        return None if found is None else self._table()[found]
+
+    def update(self, session: DeviceSession) -> DeviceSession:
+        """Replace the stored session if its version matches."""
+        current = self.find(session.id)
+        if current is not None and session.token_digest != current.token_digest:
+            raise DuplicateRecord(entity="device_session", id=session.id)  # tokens never change
+        return _replace(
+            self._uow,
+            self._table(),
+            session.id,
+            session,
+            entity="device_session",
+            not_found=DeviceSessionInvalid,
+            id_params={"device_session_id": session.id},
+        )
+
+    def list_for_establishment(self, establishment_id: EstablishmentId) -> Sequence[DeviceSession]:
+        """Return the establishment's sessions not closed, by id."""
+        return sorted(
+            (
+                s
+                for s in self._table().values()
+                if s.establishment_id == establishment_id and s.state is not DeviceState.CLOSED
+            ),
+            key=lambda s: s.id,
+        )
+
+
+class InMemoryPinGuardRepository:
+    """The :class:`~practiceid.ports.PinGuardRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[EstablishmentId, PinGuard]:
+        return self._uow._active_store()._pin_guards  # noqa: SLF001
+
+    def find(self, establishment_id: EstablishmentId) -> PinGuard | None:
+        """Return the establishment's guard, if any."""
+        try:
+            return self._table().get(establishment_id)
+        except TypeError:
+            return None
+
+    def save(self, guard: PinGuard) -> PinGuard:
+        """Store the guard, new at version 0, refusing a stale one."""
+        table = self._table()
+        current = table.get(guard.establishment_id)
+        # Stored guards have versions from 1: version 0 means "new", so two first misses race.
+        if (0 if current is None else current.version) != guard.version:
+            raise StaleRecord(
+                entity="pin_guard",
+                id=guard.establishment_id,
+                expected=guard.version,
+                stored=None if current is None else current.version,
+            )
+        stored = attrs.evolve(guard, version=guard.version + 1)
+        table[guard.establishment_id] = stored
+
+        def undo() -> None:
+            if current is None:
+                del table[guard.establishment_id]
+            else:
+                table[guard.establishment_id] = current
+
+        self._uow._record(undo)  # noqa: SLF001
+        return stored
+
+
 class InMemoryAuditLog:
     """The :class:`~practiceid.ports.AuditLog` of an :class:`InMemoryUnitOfWork`."""
 
@@ -937,6 +1241,10 @@ class InMemoryUnitOfWork:
         self.outbox = InMemoryOutboxRepository(self)
         self.licenses = InMemoryLicenseRepository(self)
         self.audit = InMemoryAuditLog(self)
+        self.clinic_logins = InMemoryClinicLoginRepository(self)
+        self.member_credentials = InMemoryMemberCredentialRepository(self)
+        self.device_sessions = InMemoryDeviceSessionRepository(self)
+        self.pin_guards = InMemoryPinGuardRepository(self)
 
     def __enter__(self) -> Self:
         if self._active:

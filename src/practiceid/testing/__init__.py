@@ -23,8 +23,10 @@ import attrs
 
 from practiceid.access import AccessService
 from practiceid.accounts import AccountService
+from practiceid.adapters.keys import ContextVarRequestContext, StaticKeyProvider
 from practiceid.adapters.memory import InMemoryStore, StaticAuthorizer
 from practiceid.adapters.notifiers import RecordingNotifier
+from practiceid.devices import ClinicLogin
 from practiceid.establishments import Establishment, EstablishmentId, OrganisationId, ProductKind
 from practiceid.hashing import Argon2idHasher, Argon2idParameters
 from practiceid.licenses import LicenseKind, Price, PricePer, PriceTable
@@ -36,10 +38,13 @@ from practiceid.policies.email import EmailAddress
 from practiceid.policies.invitation import InvitationSettings
 from practiceid.policies.license import LicenseSettings
 from practiceid.policies.login import Login
+from practiceid.policies.pin import PinSettings
 from practiceid.ports.clock import Clock
+from practiceid.ports.devices import DeviceUnitOfWorkFactory
 from practiceid.ports.licenses import LicenseUnitOfWorkFactory
 from practiceid.ports.onboarding import OnboardingUnitOfWorkFactory
 from practiceid.profiles import ProfileService
+from practiceid.shared_devices import DeviceService
 from practiceid.testing.samples import (
     sample_certificate,
     sample_inami,
@@ -51,13 +56,16 @@ from practiceid.users import User, UserId
 
 __all__ = [
     "FAST_ARGON2",
+    "SAMPLE_CLINIC_PASSWORD",
     "SAMPLE_PRICES",
     "ManualClock",
+    "SampleDevices",
     "SampleLicensing",
     "SampleOnboarding",
     "SamplePractice",
     "fast_hasher",
     "sample_certificate",
+    "sample_devices",
     "sample_inami",
     "sample_jpeg",
     "sample_licensing",
@@ -395,4 +403,127 @@ def sample_licensing(
         secretary=secretary,
         desk=desk,
         establishment=establishment,
+    )
+
+
+SAMPLE_CLINIC_PASSWORD = "Clinique-Partagee-Tablette-7"
+"""The sample clinic login's password (made up; never reuse it)."""
+
+
+@attrs.frozen
+class SampleDevices:
+    """A veterinary clinic wired for shared devices (F1-F4), in memory by default.
+
+    ``owner`` administers the clinic. ``members`` maps ``"veterinarian"``, ``"nurse"``
+    and ``"secretary"`` to their user ids, and ``pins`` to the PIN each was issued (shown
+    once: kept here for examples only). The clinic login is ``clinic_login_email`` with
+    ``clinic_password``.
+    """
+
+    unit_of_work: DeviceUnitOfWorkFactory
+    clock: ManualClock
+    keys: StaticKeyProvider
+    request_context: ContextVarRequestContext
+    access: AccessService
+    accounts: AccountService
+    devices: DeviceService
+    owner: User
+    establishment: Establishment
+    clinic_login: ClinicLogin
+    clinic_login_email: str
+    clinic_password: str
+    members: dict[str, UserId]
+    pins: dict[str, str] = attrs.field(repr=False)
+
+
+def sample_devices(
+    *,
+    unit_of_work: DeviceUnitOfWorkFactory | None = None,
+    clock: ManualClock | None = None,
+    settings: PinSettings | None = None,
+    keys: StaticKeyProvider | None = None,
+) -> SampleDevices:
+    """Return a clinic with a clinic login and three members holding PINs.
+
+    >>> clinic = sample_devices()
+    >>> sorted(clinic.members)
+    ['nurse', 'secretary', 'veterinarian']
+    >>> all(len(pin) == 6 for pin in clinic.pins.values())
+    True
+    """
+    factory = unit_of_work if unit_of_work is not None else InMemoryStore().unit_of_work
+    clock = clock if clock is not None else ManualClock()
+    keys = keys if keys is not None else StaticKeyProvider.generate("pin", "audit")
+    context = ContextVarRequestContext()
+    owner = sample_user(first_name="Olivia", last_name="Proprio")
+    with factory() as uow:
+        uow.users.add(owner)
+        uow.commit()
+    access = AccessService(unit_of_work=factory, clock=clock, request_context=context)
+    accounts = AccountService(
+        unit_of_work=factory,
+        hasher=fast_hasher(),
+        clock=clock,
+        authorizer=StaticAuthorizer(),
+        request_context=context,
+    )
+    devices = DeviceService(
+        unit_of_work=factory,
+        access=access,
+        accounts=accounts,
+        keys=keys,
+        clock=clock,
+        settings=settings if settings is not None else PinSettings(),
+        request_context=context,
+    )
+    organisation = access.found_organisation(owner=owner.id, name="Clinique de l'Exemple")
+    establishment = access.open_establishment(
+        actor=owner.id,
+        organisation_id=organisation.id,
+        name="Clinique vétérinaire de l'Exemple",
+        product=ProductKind.VETERINARY,
+    )
+    email = "info@clinique-exemple.be"
+    created = devices.create_clinic_login(
+        actor=owner.id,
+        establishment_id=establishment.id,
+        email=email,
+        password=SAMPLE_CLINIC_PASSWORD,
+        password_confirmation=SAMPLE_CLINIC_PASSWORD,
+        networks=["192.0.2.0/24"],
+    )
+    members: dict[str, UserId] = {}
+    pins: dict[str, str] = {}
+    for name, first, last, role in (
+        ("veterinarian", "Victor", "Exemple", "physician"),
+        ("nurse", "Alice", "Exemple", "nurse"),
+        ("secretary", "Sam", "Accueil", "secretary"),
+    ):
+        user_id = access.add_member(
+            actor=owner.id,
+            establishment_id=establishment.id,
+            email=f"{first.lower()}.{last.lower()}@clinique-exemple.be",
+            roles=[role],
+            first_name=first,
+            last_name=last,
+        ).user.id
+        members[name] = user_id
+        pins[name] = devices.issue_pin(
+            actor=owner.id, establishment_id=establishment.id, user_id=user_id
+        ).pin
+    return SampleDevices(
+        unit_of_work=factory,
+        clock=clock,
+        keys=keys,
+        request_context=context,
+        access=access,
+        accounts=accounts,
+        devices=devices,
+        owner=owner,
+        establishment=establishment,
+        clinic_login=created.clinic_login,
+        clinic_login_email=email,
+        clinic_password=SAMPLE_CLINIC_PASSWORD,
+        members=members,
+        pins=pins,
     )

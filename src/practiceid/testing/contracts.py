@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -48,8 +48,33 @@ from hypothesis.stateful import (
 )
 from hypothesis.strategies import SearchStrategy
 
+from practiceid.adapters.keys import StaticKeyProvider
 from practiceid.adapters.memory import InMemoryStore
+from practiceid.audit import (
+    AUDIT_KEY_PURPOSE,
+    GENESIS,
+    PLATFORM_CHAIN,
+    AuditEvent,
+    AuditRecord,
+    ChainProblem,
+    ChainVerification,
+    DetailValue,
+    Outcome,
+    chain_of,
+    key_lookup,
+    verify_chain,
+)
+from practiceid.devices import (
+    ClinicLogin,
+    DeviceSession,
+    DeviceSessionId,
+    DeviceState,
+    MemberCredential,
+    PinGuard,
+)
 from practiceid.errors import (
+    ClinicLoginNotFound,
+    DeviceSessionInvalid,
     DuplicateEmail,
     DuplicateIdentifier,
     DuplicateInitials,
@@ -73,6 +98,7 @@ from practiceid.errors import (
     StaleRecord,
     StaleUser,
     UnitOfWorkError,
+    UnknownKey,
     UnsupportedPasswordHash,
     UserNotFound,
 )
@@ -115,8 +141,10 @@ from practiceid.policies.identifiers.rpps import RppsNumber
 from practiceid.policies.login import Login, LoginPolicy
 from practiceid.policies.logo import MAX_BYTES, MAX_SIDE, parse_logo
 from practiceid.policies.professions import Profession
+from practiceid.ports.audit import KeyProvider
 from practiceid.ports.authorization import Authorizer, Permission
 from practiceid.ports.clock import Clock
+from practiceid.ports.devices import DeviceUnitOfWork, DeviceUnitOfWorkFactory
 from practiceid.ports.establishments import AccessUnitOfWork, AccessUnitOfWorkFactory
 from practiceid.ports.hashing import PasswordHasher
 from practiceid.ports.licenses import LicenseUnitOfWork, LicenseUnitOfWorkFactory
@@ -132,12 +160,14 @@ from practiceid.practitioners import (
     PractitionerSettings,
 )
 from practiceid.testing import sample_inami, sample_jpeg, sample_png, sample_user
-from practiceid.users import User, UserId, UserStatus, clean_profile
+from practiceid.users import AccountKind, User, UserId, UserStatus, clean_profile
 
 __all__ = [
     "AccessRepositoriesContract",
+    "AuditLogContract",
     "AuthorizerContract",
     "ClockContract",
+    "DeviceRepositoriesContract",
     "LicenseRepositoriesContract",
     "OnboardingRepositoriesContract",
     "PasswordHasherContract",
@@ -6227,3 +6257,2157 @@ class AuthorizerContract:
         authorizer = self.make_authorizer(self.actor, frozenset(Permission))
         with pytest.raises(PermissionDenied):
             authorizer.require(self.stranger, Permission.CHANGE_EMAIL, target=self.target)
+
+
+# -- the audit trail (F3) -----------------------------------------------------------------------
+
+_AUDITED = datetime(2027, 3, 1, 8, 30, 0, 250001, tzinfo=UTC)
+_AUDIT_THREADS = 8
+_AUDIT_CHAINS = (PLATFORM_CHAIN, "est-ans", "est-bree")
+_AUDIT_ACTORS = (None, UserId("user-anna"), UserId("user-bert"))
+_AUDIT_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+# Text the event's columns hold: any character but NUL (PostgreSQL's text cannot hold it)
+# and lone surrogates (not UTF-8, so no digest covers them). Details are JSON text: a NUL
+# there is escaped, and allowed.
+_AUDIT_CHARACTERS = st.characters(codec="utf-8", exclude_characters="\x00")
+_AUDIT_TEXT = st.text(_AUDIT_CHARACTERS, max_size=24)
+_AUDIT_DETAIL_TEXT = st.text(st.characters(codec="utf-8"), max_size=24)
+_AUDIT_DETAIL_VALUES: SearchStrategy[DetailValue] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    _AUDIT_DETAIL_TEXT,
+)
+_AUDIT_ZONES = (UTC, _BRUSSELS_SUMMER, _NEWFOUNDLAND, _KATHMANDU)
+
+
+def _audit_event(n: int, establishment_id: str | None = _EST, **overrides: object) -> AuditEvent:
+    """The ``n``-th test event: in ``establishment_id``'s chain, ``n`` seconds after a time."""
+    fields: dict[str, Any] = {
+        "action": f"contract.step-{n}",
+        "at": _AUDITED + timedelta(seconds=n),
+        "establishment_id": None if establishment_id is None else EstablishmentId(establishment_id),
+        "actor": UserId(f"user-{n % 3}"),
+        "target_type": "user",
+        "target_id": f"user-{n % 5}",
+        "details": {"n": n},
+    }
+    fields.update(overrides)
+    return AuditEvent(**fields)
+
+
+def _fullest_audit_events() -> list[AuditEvent]:
+    """Events with every field set, at its longest or oddest, and one with none set."""
+    details: dict[str, DetailValue] = {
+        "text": "ünïcødé 𝐄\u0301 — 中文 😴",
+        "empty": "",
+        "quotes": "\"\\'\n\t",
+        "nul": "a\x00b",
+        "longest": "é" * 500,
+        "count": 42,
+        "zero": 0,
+        "negative": -7,
+        "beyond 64 bits": 2**70,
+        "yes": True,
+        "no": False,
+        "nothing": None,
+        "": "an empty name",
+    }
+    fullest = AuditEvent(
+        action="prescription.signée",
+        at=datetime(2027, 3, 1, 14, 15, 16, 123457, tzinfo=_KATHMANDU),
+        outcome=Outcome.REFUSED,
+        code="license.expired",
+        establishment_id=EstablishmentId("cabinet-été-Ω"),
+        actor=UserId("u-Élodie-𝐄\u0301"),
+        account_id=UserId("clinic-login-Ω"),
+        device_session_id="ds-" + "x" * 64,
+        on_behalf_of=UserId("u-dr-Núñez"),
+        target_type="membership",
+        target_id=_long_text("cabinet-été-Ω/u-Élodie ", 200),
+        peer_address="2001:db8::1",
+        request_id="req-4bf92f3577b34da6a3ce929d0e0e4736",
+        details=details,
+    )
+    return [
+        fullest,
+        attrs.evolve(fullest, at=datetime(1970, 1, 1, tzinfo=UTC), outcome=Outcome.SUCCEEDED),
+        attrs.evolve(fullest, at=datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=_NEWFOUNDLAND)),
+        AuditEvent(action="x", at=_AUDITED),  # the platform chain, every field empty
+        AuditEvent(action="x", at=_AUDITED, establishment_id=EstablishmentId("cabinet-été-Ω")),
+    ]
+
+
+def _detail_types(record: AuditRecord) -> list[tuple[str, str]]:
+    """The type of each detail: ``True`` must not come back as ``1``, nor ``1`` as ``True``."""
+    return [(name, type(value).__name__) for name, value in record.event.details]
+
+
+@st.composite
+def _audit_events(draw: st.DrawFn) -> AuditEvent:
+    """Any event of a few chains, with text and details of every kind."""
+    optional = st.none() | _AUDIT_TEXT
+    return AuditEvent(
+        action=draw(_AUDIT_TEXT),
+        at=draw(
+            st.datetimes(
+                min_value=datetime(1900, 1, 1),  # noqa: DTZ001 - bounds of aware datetimes
+                max_value=datetime(2200, 1, 1),  # noqa: DTZ001
+                timezones=st.sampled_from(_AUDIT_ZONES),
+            )
+        ),
+        outcome=draw(st.sampled_from(Outcome)),
+        code=draw(_AUDIT_TEXT),
+        establishment_id=draw(st.sampled_from((None, _EST, EstablishmentId("cabinet-été-Ω")))),
+        actor=draw(optional.map(lambda v: None if v is None else UserId(v))),
+        account_id=draw(optional.map(lambda v: None if v is None else UserId(v))),
+        device_session_id=draw(optional),
+        on_behalf_of=draw(optional.map(lambda v: None if v is None else UserId(v))),
+        target_type=draw(_AUDIT_TEXT),
+        target_id=draw(_AUDIT_TEXT),
+        peer_address=draw(optional),
+        request_id=draw(_AUDIT_TEXT),
+        details=draw(st.dictionaries(_AUDIT_DETAIL_TEXT, _AUDIT_DETAIL_VALUES, max_size=5)),
+    )
+
+
+class _RotatingAuditKeys:
+    """A :class:`~practiceid.ports.KeyProvider` whose current audit key a test changes."""
+
+    def __init__(self) -> None:
+        self.secrets = {"2027-01": bytes(range(32)), "2027-02": bytes(range(32, 64))}
+        self.current_id = "2027-01"
+
+    def current(self, purpose: str) -> tuple[str, bytes]:
+        if purpose != AUDIT_KEY_PURPOSE:
+            raise UnknownKey(purpose=purpose, key_id=None)
+        return self.current_id, self.secrets[self.current_id]
+
+    def key(self, purpose: str, key_id: str) -> bytes:
+        if purpose != AUDIT_KEY_PURPOSE or key_id not in self.secrets:
+            raise UnknownKey(purpose=purpose, key_id=key_id)
+        return self.secrets[key_id]
+
+
+class AuditLogContract:
+    """The :class:`~practiceid.ports.AuditLog` of a unit of work (F3).
+
+    Implement ``make_unit_of_work_factory(keys)`` returning a factory of units of work over
+    one fresh, empty store whose audit log seals with ``keys`` (a
+    :class:`~practiceid.ports.KeyProvider`, or ``None`` for a plain SHA-256 chain). The
+    suite checks that positions run 1, 2, 3, … in each chain, chains being independent;
+    that every field of a record comes back exactly (text of any script, details of every
+    kind, instants to the microsecond, the digests); that a rollback takes the record and
+    the head back; ``records`` paging by ``after`` and ``limit``, ``head`` and ``chains``
+    (code point order); that the stored chains verify with
+    :func:`~practiceid.audit.verify_chain`, keyed or not, across a key rotation; that eight
+    units of work appending to one chain at once take positions 1 to 8 and leave an intact
+    chain; and that random operations agree with the in-memory store, digests included.
+
+    Event text is any text without NUL characters (PostgreSQL's text cannot hold them) or
+    lone surrogates (no UTF-8 digest covers them); details may hold NUL characters.
+    """
+
+    def make_unit_of_work_factory(self, keys: KeyProvider | None) -> UnitOfWorkFactory:
+        """Return a factory of units of work over a fresh, empty store sealing with ``keys``."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def uow_factory(self) -> UnitOfWorkFactory:
+        """A fresh store with a plain (unkeyed) chain."""
+        return self.make_unit_of_work_factory(None)
+
+    @pytest.fixture(params=["plain", "keyed"])
+    def keys(self, request: pytest.FixtureRequest) -> KeyProvider | None:
+        """No key (a plain SHA-256 chain), then a generated audit key."""
+        if request.param == "plain":
+            return None
+        return StaticKeyProvider.generate(AUDIT_KEY_PURPOSE)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _append(factory: UnitOfWorkFactory, *events: AuditEvent) -> list[AuditRecord]:
+        """Append ``events``, in order, in one committed unit of work; return the records."""
+        with factory() as uow:
+            records = [uow.audit.append(event) for event in events]
+            uow.commit()
+        return records
+
+    @staticmethod
+    def _chain(factory: UnitOfWorkFactory, chain: str) -> list[AuditRecord]:
+        with factory() as uow:
+            return list(uow.audit.records(chain))
+
+    @staticmethod
+    def _verified(
+        records: Sequence[AuditRecord], chain: str, keys: KeyProvider | None
+    ) -> ChainVerification:
+        return verify_chain(records, chain=chain, key=key_lookup(keys))
+
+    # -- positions and chains -------------------------------------------------------------
+
+    def test_appends_take_positions_one_to_n_each_linked_to_the_one_before(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        appended = self._append(uow_factory, *(_audit_event(n) for n in range(3)))
+        appended += self._append(uow_factory, _audit_event(3), _audit_event(4))
+        appended += self._append(uow_factory, _audit_event(5))
+
+        assert [r.seq for r in appended] == [1, 2, 3, 4, 5, 6]
+        assert all(r.chain == _EST for r in appended)
+        assert [r.previous for r in appended] == [GENESIS, *(r.digest for r in appended[:-1])]
+        assert len({r.digest for r in appended}) == 6
+        stored = self._chain(uow_factory, _EST)
+        _assert_same(stored, appended, "records")
+        with uow_factory() as uow:
+            assert uow.audit.head(_EST) == appended[-1].head
+            assert list(uow.audit.chains()) == [_EST]
+
+    def test_chains_are_independent_each_from_position_one(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        where = [_EST, None, _ANNEX, _EST, None, _EST, _ANNEX]
+        appended = self._append(
+            uow_factory, *(_audit_event(n, est) for n, est in enumerate(where[:4]))
+        )
+        appended += self._append(
+            uow_factory, *(_audit_event(n + 4, est) for n, est in enumerate(where[4:]))
+        )
+
+        assert [(r.chain, r.seq) for r in appended] == [
+            (_EST, 1),
+            (PLATFORM_CHAIN, 1),
+            (_ANNEX, 1),
+            (_EST, 2),
+            (PLATFORM_CHAIN, 2),
+            (_EST, 3),
+            (_ANNEX, 2),
+        ]
+        with uow_factory() as uow:
+            assert list(uow.audit.chains()) == sorted([PLATFORM_CHAIN, _EST, _ANNEX])
+            for chain in (PLATFORM_CHAIN, _EST, _ANNEX):
+                mine = [r for r in appended if r.chain == chain]
+                _assert_same(list(uow.audit.records(chain)), mine, f"records({chain!r})")
+                assert uow.audit.head(chain) == mine[-1].head
+                assert mine[0].previous == GENESIS
+                assert verify_chain(mine, chain=chain).intact
+
+    def test_every_field_round_trips_exactly(self, keys: KeyProvider | None) -> None:
+        factory = self.make_unit_of_work_factory(keys)
+        events = _fullest_audit_events()
+        appended = self._append(factory, *events)
+        key_id = "" if keys is None else keys.current(AUDIT_KEY_PURPOSE)[0]
+
+        for chain in {r.chain for r in appended}:
+            mine = [r for r in appended if r.chain == chain]
+            stored = self._chain(factory, chain)
+            _assert_same(stored, mine, f"records({chain!r})")
+            assert [_detail_types(r) for r in stored] == [_detail_types(r) for r in mine]
+            assert all(r.key_id == key_id for r in stored)
+            assert all(r.event.at.utcoffset() == timedelta(0) for r in stored)
+            assert self._verified(stored, chain, keys).intact
+        for record, event in zip(appended, events, strict=True):
+            _assert_same(record.event, event, "the sealed event")
+        # The dates came back to the microsecond, in UTC.
+        assert self._chain(factory, "cabinet-été-Ω")[0].event.at == datetime(
+            2027, 3, 1, 8, 30, 16, 123457, tzinfo=UTC
+        )
+
+    def test_random_events_round_trip_exactly(self, keys: KeyProvider | None) -> None:
+        factory = self.make_unit_of_work_factory(keys)
+
+        @_AUDIT_SETTINGS
+        @given(events=st.lists(_audit_events(), min_size=1, max_size=4))
+        def round_trip(events: list[AuditEvent]) -> None:
+            with factory() as uow:
+                heads = {chain_of(e): uow.audit.head(chain_of(e)) for e in events}
+                appended = [uow.audit.append(event) for event in events]
+                uow.commit()
+            for chain, head in heads.items():
+                mine = [r for r in appended if r.chain == chain]
+                after = 0 if head is None else head.seq
+                assert [r.seq for r in mine] == list(range(after + 1, after + 1 + len(mine)))
+                with factory() as uow:
+                    stored = list(uow.audit.records(chain, after=after))
+                _assert_same(stored, mine, f"records({chain!r})")
+                assert [_detail_types(r) for r in stored] == [_detail_types(r) for r in mine]
+
+        round_trip()
+        for chain in (PLATFORM_CHAIN, _EST, "cabinet-été-Ω"):
+            stored = self._chain(factory, chain)
+            assert self._verified(stored, chain, keys).intact
+
+    # -- units of work --------------------------------------------------------------------
+
+    def test_a_rollback_takes_back_the_record_and_the_head(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        committed = self._append(uow_factory, _audit_event(0), _audit_event(1))
+        with uow_factory() as uow:
+            added = [uow.audit.append(_audit_event(n)) for n in (2, 3)]
+            assert [r.seq for r in uow.audit.records(_EST)] == [1, 2, 3, 4]
+            assert uow.audit.head(_EST) == added[-1].head
+            uow.rollback()
+            _assert_same(list(uow.audit.records(_EST)), committed, "after rollback")
+            assert uow.audit.head(_EST) == committed[-1].head
+            # The position is free again, after the committed head.
+            again = uow.audit.append(_audit_event(4))
+            assert (again.seq, again.previous) == (3, committed[-1].digest)
+            uow.audit.append(_audit_event(5, None))  # a new chain, left without commit
+        with pytest.raises(RuntimeError), uow_factory() as uow:
+            uow.audit.append(_audit_event(6, _ANNEX))
+            raise RuntimeError
+        with uow_factory() as uow:
+            _assert_same(list(uow.audit.records(_EST)), committed, "after leaving")
+            assert uow.audit.head(_EST) == committed[-1].head
+            for chain in (PLATFORM_CHAIN, _ANNEX):
+                assert list(uow.audit.records(chain)) == []
+                assert uow.audit.head(chain) is None
+            assert list(uow.audit.chains()) == [_EST]
+        later = self._append(uow_factory, _audit_event(7), _audit_event(8, _ANNEX))
+        assert [(r.chain, r.seq) for r in later] == [(_EST, 3), (_ANNEX, 1)]
+        stored = self._chain(uow_factory, _EST)
+        assert verify_chain(stored, chain=_EST, anchor=later[0].head).intact
+
+    def test_a_commit_keeps_the_unit_of_work_open_for_more_appends(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        with uow_factory() as uow:
+            first = uow.audit.append(_audit_event(0))
+            uow.commit()
+            second = uow.audit.append(_audit_event(1))
+            uow.rollback()
+            third = uow.audit.append(_audit_event(2))
+            uow.commit()
+        assert [r.seq for r in (first, second, third)] == [1, 2, 2]
+        _assert_same(self._chain(uow_factory, _EST), [first, third], "records")
+
+    def test_the_audit_log_outside_its_unit_of_work_raises(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        uow = uow_factory()
+        calls: list[Callable[[], object]] = [
+            lambda: uow.audit.append(_audit_event(0)),
+            lambda: uow.audit.records(_EST),
+            lambda: uow.audit.head(_EST),
+            uow.audit.chains,
+        ]
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow:
+            pass
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def test_an_empty_store_has_no_chain_no_head_and_no_records(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        with uow_factory() as uow:
+            assert list(uow.audit.chains()) == []
+            for chain in (PLATFORM_CHAIN, _EST, "unknown"):
+                assert uow.audit.head(chain) is None
+                assert list(uow.audit.records(chain)) == []
+                assert list(uow.audit.records(chain, after=3, limit=2)) == []
+
+    def test_records_pages_by_position_after_and_limit(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        appended = self._append(uow_factory, *(_audit_event(n) for n in range(7)))
+        self._append(uow_factory, _audit_event(7, _ANNEX))
+        with uow_factory() as uow:
+            for after in (-1, 0, 1, 3, 6, 7, 10, 2**62):
+                for limit in (None, -1, 0, 1, 2, 3, 7, 100, 2**62):
+                    expected = [r for r in appended if r.seq > after]
+                    if limit is not None:
+                        expected = expected[: max(limit, 0)]
+                    got = list(uow.audit.records(_EST, after=after, limit=limit))
+                    _assert_same(got, expected, f"records(after={after}, limit={limit})")
+            paged: list[AuditRecord] = []
+            while page := list(
+                uow.audit.records(_EST, after=paged[-1].seq if paged else 0, limit=3)
+            ):
+                paged += page
+        _assert_same(paged, appended, "every page")
+
+    def test_chains_are_listed_once_each_in_code_point_order(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        names = ["est-9", "Zèbre", "est-10", "ébène", "alpha", "est-10", "ＡＢＣ", "Alpha"]
+        self._append(uow_factory, *(_audit_event(n, name) for n, name in enumerate(names)))
+        self._append(uow_factory, _audit_event(9, None))
+        with uow_factory() as uow:
+            assert list(uow.audit.chains()) == sorted({*names, PLATFORM_CHAIN})
+            assert uow.audit.chains()[0] == PLATFORM_CHAIN
+            assert [r.seq for r in uow.audit.records("est-10")] == [1, 2]
+
+    # -- verification -----------------------------------------------------------------------
+
+    def test_the_stored_chains_verify_keyed_or_not(self, keys: KeyProvider | None) -> None:
+        factory = self.make_unit_of_work_factory(keys)
+        for batch in range(4):
+            self._append(
+                factory,
+                *(_audit_event(10 * batch + n, (_EST, None)[n % 2]) for n in range(5)),
+            )
+        with factory() as uow:
+            for chain, count in ((_EST, 12), (PLATFORM_CHAIN, 8)):
+                stored = list(uow.audit.records(chain))
+                head = uow.audit.head(chain)
+                verified = verify_chain(stored, chain=chain, key=key_lookup(keys), anchor=head)
+                assert verified.intact, verified
+                assert (verified.checked, verified.head) == (count, head)
+                if keys is None:
+                    assert {r.key_id for r in stored} == {""}
+                else:
+                    # A keyed chain cannot be checked without its key.
+                    assert {r.key_id for r in stored} == {keys.current(AUDIT_KEY_PURPOSE)[0]}
+                    unkeyed = verify_chain(stored, chain=chain)
+                    assert (unkeyed.broken_at, unkeyed.problem) == (1, ChainProblem.UNKNOWN_KEY)
+
+    def test_new_records_use_the_current_key_and_older_ones_still_verify(self) -> None:
+        keys = _RotatingAuditKeys()
+        factory = self.make_unit_of_work_factory(keys)
+        self._append(factory, _audit_event(0), _audit_event(1))
+        keys.current_id = "2027-02"
+        self._append(factory, _audit_event(2))
+        stored = self._chain(factory, _EST)
+        assert [r.key_id for r in stored] == ["2027-01", "2027-01", "2027-02"]
+        assert verify_chain(stored, chain=_EST, key=key_lookup(keys)).intact
+        del keys.secrets["2027-01"]
+        retired = verify_chain(stored, chain=_EST, key=key_lookup(keys))
+        assert (retired.broken_at, retired.problem) == (1, ChainProblem.UNKNOWN_KEY)
+
+    # -- concurrency ------------------------------------------------------------------------
+
+    def test_eight_concurrent_appends_to_one_chain_take_positions_one_to_eight(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            event = _audit_event(i, actor=UserId(f"user-thread-{i}"))
+            barrier.wait()
+            with uow_factory() as uow:
+                record = uow.audit.append(event)
+                uow.commit()
+            return record
+
+        # A new chain (its head is made by one of them), then the same chain again.
+        for round_ in (1, 2):
+            results = _race_in_threads(attempt, _AUDIT_THREADS)
+            assert all(isinstance(r, AuditRecord) for r in results), results
+            records = sorted(cast("list[AuditRecord]", results), key=lambda r: r.seq)
+            first = (round_ - 1) * _AUDIT_THREADS + 1
+            assert [r.seq for r in records] == list(range(first, first + _AUDIT_THREADS))
+            stored = self._chain(uow_factory, _EST)
+            _assert_same(stored[first - 1 :], records, "the racers' records")
+            verified = verify_chain(stored, chain=_EST)
+            assert verified.intact, verified
+            assert verified.checked == round_ * _AUDIT_THREADS
+
+    def test_concurrent_appends_to_several_chains_each_take_their_own_positions(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        chains = [_EST, _ANNEX, None, "est-ciney"]
+
+        def attempt(i: int, barrier: threading.Barrier) -> object:
+            events = [_audit_event(10 * i + n, chains[i % 4]) for n in range(3)]
+            barrier.wait()
+            with uow_factory() as uow:
+                records = [uow.audit.append(event) for event in events]
+                uow.commit()
+            return records
+
+        results = _race_in_threads(attempt, _AUDIT_THREADS)
+        assert all(isinstance(r, list) for r in results), results
+        with uow_factory() as uow:
+            assert list(uow.audit.chains()) == sorted(chain_of(_audit_event(0, c)) for c in chains)
+            for chain in uow.audit.chains():
+                stored = list(uow.audit.records(chain))
+                assert [r.seq for r in stored] == [1, 2, 3, 4, 5, 6]
+                assert verify_chain(stored, chain=chain).intact
+                # Each unit of work's three records are consecutive: it held the head.
+                by_thread = [int(r.event.action.rsplit("-", 1)[1]) // 10 for r in stored]
+                assert by_thread[:3] == [by_thread[0]] * 3
+                assert by_thread[3:] == [by_thread[3]] * 3
+
+    # -- against the in-memory store -------------------------------------------------------
+
+    def test_agrees_with_the_in_memory_store_under_random_operations(self) -> None:
+        keys = StaticKeyProvider.generate(AUDIT_KEY_PURPOSE)
+        configured = type(
+            _AuditAgreesWithMemory.__name__,
+            (_AuditAgreesWithMemory,),
+            {
+                "make_factory": staticmethod(partial(self.make_unit_of_work_factory, keys)),
+                "keys": keys,
+            },
+        )
+        run_state_machine_as_test(configured, settings=_DIFFERENTIAL_SETTINGS)
+
+
+class _AuditAgreesWithMemory(_AgreesWithMemory[UnitOfWork]):
+    """The audit log of an adapter against the in-memory store's, under the same key.
+
+    Appends to a few chains, reads with every ``after`` and ``limit``, mixed with users'
+    writes in the same units of work, which end in commits, rollbacks and exceptions. Seals
+    are deterministic: the records must agree to the digest.
+    """
+
+    keys: KeyProvider  # set by the contract's test
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reference_factory = InMemoryStore(keys=self.keys).unit_of_work
+        self.appended = 0
+
+    @rule(operation=st.deferred(lambda: _operations(_AuditAgreesWithMemory)))
+    def step(self, operation: tuple[str, dict[str, Any]]) -> None:
+        self._run(operation)
+
+    @_operation(
+        weight=4,
+        chain=st.sampled_from(_AUDIT_CHAINS),
+        actor=st.sampled_from(_AUDIT_ACTORS),
+        outcome=st.sampled_from(Outcome),
+        detail=_AUDIT_DETAIL_VALUES,
+    )
+    def append(
+        self, *, chain: str, actor: UserId | None, outcome: Outcome, detail: DetailValue
+    ) -> None:
+        self.appended += 1
+        event = _audit_event(
+            self.appended,
+            chain or None,
+            actor=actor,
+            outcome=outcome,
+            details={"value": detail},
+        )
+        self._both(f"audit.append({event!r})", lambda uow: uow.audit.append(event))
+
+    @_operation(
+        chain=st.sampled_from(_AUDIT_CHAINS),
+        after=st.integers(-1, 6),
+        limit=st.none() | st.integers(-1, 4),
+    )
+    def read_audit(self, *, chain: str, after: int, limit: int | None) -> None:
+        self._both(
+            f"audit.records({chain!r}, after={after}, limit={limit})",
+            lambda uow: list(uow.audit.records(chain, after=after, limit=limit)),
+        )
+        self._both(f"audit.head({chain!r})", lambda uow: uow.audit.head(chain))
+
+    def _contents(self, uow: UnitOfWork) -> dict[str, object]:
+        found = super()._contents(uow)
+        found["audit.chains()"] = list(uow.audit.chains())
+        for chain in _AUDIT_CHAINS:
+            found[f"audit.records({chain!r})"] = list(uow.audit.records(chain))
+            found[f"audit.head({chain!r})"] = uow.audit.head(chain)
+        return found
+
+
+# -- shared clinic devices (F1-F4) ----------------------------------------------------------------
+
+_DEVICED = datetime(2027, 4, 6, 7, 45, 30, 123457, tzinfo=UTC)
+_DEVICE_THREADS = 8
+_PIN_KEY = "pin-2027-04"
+_OLD_PIN_KEY = "pin-2027-01"
+# As a practice declares them: a lone address, a host inside its network, both families.
+_NETWORKS = ("198.51.100.77/26", "10.0.0.7", "2001:db8:0:1::/64", "192.0.2.0/24", "::1")
+_ODD_DIGESTS = (bytes(range(32)), b"\x00" * 32, b"\xff" * 32, b"\x00" * 31 + b"\x01")
+
+_DeviceRecord = _Record | ClinicLogin | MemberCredential | DeviceSession | PinGuard
+
+
+def _pin(label: object) -> bytes:
+    """A made-up PIN digest (32 bytes, as HMAC-SHA-256 gives), one per ``label``."""
+    return hashlib.sha256(f"practiceid-contract:pin:{label}".encode()).digest()
+
+
+def _token(label: object) -> bytes:
+    """A made-up device token digest (32 bytes, as SHA-256 gives), one per ``label``."""
+    return hashlib.sha256(f"practiceid-contract:device:{label}".encode()).digest()
+
+
+def _clinic_login(
+    user_id: UserId, establishment_id: EstablishmentId = _EST, **overrides: object
+) -> ClinicLogin:
+    """``user_id``'s clinic login in ``establishment_id``, made by ``owner`` at a time."""
+    values: dict[str, object] = {
+        "user_id": user_id,
+        "establishment_id": establishment_id,
+        "created_at": _DEVICED,
+        "created_by": UserId("owner"),
+    }
+    values.update(overrides)
+    return ClinicLogin(**values)  # type: ignore[arg-type]
+
+
+def _credential(
+    user_id: UserId,
+    establishment_id: EstablishmentId = _EST,
+    pin: object = None,
+    **overrides: object,
+) -> MemberCredential:
+    """``user_id``'s credential in ``establishment_id``: the PIN labelled ``pin``, if any."""
+    credential = MemberCredential(establishment_id, user_id)
+    if pin is not None:
+        credential = credential.with_pin(_pin(pin), _PIN_KEY, _DEVICED)
+    return attrs.evolve(credential, **overrides)  # type: ignore[arg-type]
+
+
+def _device_session(
+    session_id: str,
+    account_id: UserId,
+    establishment_id: EstablishmentId = _EST,
+    **overrides: object,
+) -> DeviceSession:
+    """A locked session ``session_id`` opened by ``account_id``; its token named after it."""
+    values: dict[str, object] = {
+        "id": DeviceSessionId(session_id),
+        "establishment_id": establishment_id,
+        "account_id": account_id,
+        "token_digest": _token(session_id),
+        "opened_at": _DEVICED,
+        "expires_at": _DEVICED + timedelta(hours=12),
+        "last_activity_at": _DEVICED,
+    }
+    values.update(overrides)
+    return DeviceSession(**values)  # type: ignore[arg-type]
+
+
+def _add_device_record(uow: DeviceUnitOfWork, record: _DeviceRecord) -> None:
+    """Add ``record`` through the repository of its kind (a guard is saved)."""
+    if isinstance(record, ClinicLogin):
+        uow.clinic_logins.add(record)
+    elif isinstance(record, MemberCredential):
+        uow.member_credentials.add(record)
+    elif isinstance(record, DeviceSession):
+        uow.device_sessions.add(record)
+    elif isinstance(record, PinGuard):
+        uow.pin_guards.save(record)
+    else:
+        _add_record(uow, record)
+
+
+def _fullest_clinic_logins(first: UserId, second: UserId) -> list[ClinicLogin]:
+    """A clinic login with every field set (networks of both families), one with defaults."""
+    return [
+        ClinicLogin(
+            user_id=first,
+            establishment_id=_EST,
+            created_at=datetime(2027, 3, 28, 0, 59, 59, 999999, tzinfo=UTC).astimezone(_KATHMANDU),
+            created_by=UserId("u-Élodie-𝐄\u0301"),
+            remote_access=False,
+            networks=_NETWORKS,
+            version=7,
+        ),
+        ClinicLogin(
+            user_id=second,
+            establishment_id=_EST,
+            created_at=_DEVICED.astimezone(_NEWFOUNDLAND),
+            created_by=first,
+        ),
+    ]
+
+
+def _fullest_credentials(users: Sequence[User]) -> list[MemberCredential]:
+    """Credentials with every field set, digests of odd bytes; then one without a PIN."""
+    zones = (UTC, _NEWFOUNDLAND, _KATHMANDU, _BRUSSELS_SUMMER)
+    credentials = []
+    for n, user in enumerate(users[:-1]):
+        issued = (_DEVICED - timedelta(days=n, microseconds=n)).astimezone(zones[n % 4])
+        credentials.append(
+            MemberCredential(
+                establishment_id=_EST,
+                user_id=user.id,
+                pin_digest=_ODD_DIGESTS[n % len(_ODD_DIGESTS)] if n < 4 else _pin(n),
+                pin_key_id=(_PIN_KEY, _OLD_PIN_KEY, "k" * 64, "clé-ü-Ω")[n % 4],
+                pin_issued_at=issued,
+                misses=n % 5,
+                blocked_at=(issued + timedelta(minutes=1, microseconds=1)) if n % 2 else None,
+                remote_access=bool(n % 2),
+                version=n,
+            )
+        )
+    credentials.append(MemberCredential(_EST, users[-1].id, remote_access=True, version=2))
+    return credentials
+
+
+def _fullest_sessions(account: UserId, members: Sequence[UserId]) -> list[DeviceSession]:
+    """A session in each state with every field it may hold set, instants in odd offsets."""
+    opened = datetime(2027, 3, 28, 0, 59, 59, 999999, tzinfo=UTC).astimezone(_NEWFOUNDLAND)
+    return [
+        DeviceSession(
+            id=DeviceSessionId(f"ds-{state.value}-{'x' * 40}"),
+            establishment_id=_EST,
+            account_id=account if n % 2 else members[n],
+            token_digest=_ODD_DIGESTS[n],
+            opened_at=opened + timedelta(microseconds=n),
+            expires_at=(opened + timedelta(hours=12, microseconds=1)).astimezone(_KATHMANDU),
+            last_activity_at=opened + timedelta(minutes=n, microseconds=999999),
+            state=state,
+            member=members[n] if state is DeviceState.UNLOCKED else None,
+            unlocked_at=opened + timedelta(seconds=1) if state is DeviceState.UNLOCKED else None,
+            misses=n,
+            remote=bool(n % 2 == 0),
+            peer_address=("2001:db8::1", "::ffff:192.0.2.7", None, "192.0.2.254")[n],
+            version=3 * n,
+        )
+        for n, state in enumerate(DeviceState)
+    ]
+
+
+class DeviceRepositoriesContract(_AccessStoreContract):
+    """The shared devices' repositories of a device unit of work (F1-F4), and users' kinds.
+
+    Implement ``make_unit_of_work_factory`` returning a factory of
+    :class:`~practiceid.ports.DeviceUnitOfWork` over one fresh, empty store. The suite
+    checks the error contracts of :class:`~practiceid.ports.ClinicLoginRepository`,
+    :class:`~practiceid.ports.MemberCredentialRepository`,
+    :class:`~practiceid.ports.DeviceSessionRepository` and
+    :class:`~practiceid.ports.PinGuardRepository`: every field round-trips (digests of any
+    bytes, instants to the microsecond, a user's :class:`~practiceid.AccountKind`); refusals
+    carry their exact params (a PIN's never names its digest) and leave the unit of work
+    usable; lists are in code point order; ``find_by_pin`` and ``find_by_token`` find by
+    the digest only; ``key_ids`` names the keys of the PINs held; rollbacks free PINs again;
+    of eight units of work giving one PIN to eight members at once exactly one commits, and
+    of eight first misses exactly one, the others refused as stale and none lost when run
+    again; and random operations agree with the in-memory store. It stores the users and
+    establishments a record refers to before the record, so an adapter may enforce foreign
+    keys.
+    """
+
+    def make_unit_of_work_factory(self) -> DeviceUnitOfWorkFactory:
+        """Return a factory of device units of work over a fresh, empty store."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def uow_factory(self) -> DeviceUnitOfWorkFactory:
+        """The factory under test, fresh for each test."""
+        return self.make_unit_of_work_factory()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _store(factory: DeviceUnitOfWorkFactory, *records: _DeviceRecord) -> None:
+        """Store ``records``, in order, in one committed unit of work."""
+        with factory() as uow:
+            for record in records:
+                _add_device_record(uow, record)
+            uow.commit()
+
+    def _named(self, factory: DeviceUnitOfWorkFactory, *names: str) -> list[User]:
+        """Store the practice, :data:`_ANNEX`, :data:`_ZEBRA` and a user ``user-<name>`` each.
+
+        ``clinic`` names a clinic account.
+        """
+        users = [
+            sample_user(
+                id=UserId(f"user-{name}"),
+                kind=AccountKind.CLINIC if name.startswith("clinic") else AccountKind.PERSON,
+            )
+            for name in names
+        ]
+        self._practice(factory, *users)
+        self._store(factory, _establishment(_ANNEX), _establishment(_ZEBRA))
+        return users
+
+    @staticmethod
+    def _pin_taken(establishment_id: EstablishmentId = _EST) -> dict[str, object]:
+        return {"entity": "pin", "id": establishment_id, "establishment_id": establishment_id}
+
+    @staticmethod
+    def _credential_params(credential: MemberCredential) -> dict[str, object]:
+        return {
+            "entity": "member_credential",
+            "id": f"{credential.establishment_id}/{credential.user_id}",
+            "establishment_id": credential.establishment_id,
+            "user_id": credential.user_id,
+        }
+
+    # -- users' kinds ---------------------------------------------------------------------
+
+    def test_a_users_kind_round_trips_through_every_look_up_and_update(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        person = sample_user()
+        clinic = sample_user(kind=AccountKind.CLINIC, login=Login("Accueil-Tilleuls"))
+        self._add(uow_factory, person, clinic)
+        with uow_factory() as uow:
+            for user in (person, clinic):
+                _assert_same(uow.users.get(user.id), user, f"get {user.kind}")
+                _assert_same(uow.users.find_by_login(user.login), user, "find_by_login")
+                _assert_same(uow.users.find_by_email(user.email), user, "find_by_email")
+            listed = list(uow.users.list())
+            _assert_same(listed, sorted([person, clinic], key=lambda u: u.login.key), "list")
+            stored = uow.users.update(attrs.evolve(person, kind=AccountKind.CLINIC))
+            back = uow.users.update(attrs.evolve(clinic, kind=AccountKind.PERSON))
+            uow.commit()
+        with uow_factory() as uow:
+            _assert_same(uow.users.get(person.id), stored, "get after update")
+            _assert_same(uow.users.get(clinic.id), back, "get after second update")
+        assert (stored.kind, back.kind) == (AccountKind.CLINIC, AccountKind.PERSON)
+
+    # -- clinic logins (F1) ---------------------------------------------------------------
+
+    def test_every_clinic_login_field_round_trips_through_get_find_and_the_list(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        first, second = self._named(uow_factory, "clinic-a", "clinic-b")
+        logins = _fullest_clinic_logins(first.id, second.id)
+        assert logins[0].networks == (
+            "10.0.0.7/32",
+            "192.0.2.0/24",
+            "198.51.100.64/26",
+            "::1/128",
+            "2001:db8:0:1::/64",
+        )
+        self._store(uow_factory, *logins)
+        with uow_factory() as uow:
+            for login in logins:
+                _assert_same(uow.clinic_logins.get(login.user_id), login, "get")
+                _assert_same(uow.clinic_logins.find(login.user_id), login, "find")
+            _assert_same(list(uow.clinic_logins.list_for_establishment(_EST)), logins, "list")
+            assert list(uow.clinic_logins.list_for_establishment(_ANNEX)) == []
+        assert logins[0].allows_from("10.0.0.7")
+        assert not logins[0].allows_from("10.0.0.8")
+
+    def test_clinic_login_update_stores_every_field_and_returns_the_next_version(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        first, second = self._named(uow_factory, "clinic-a", "clinic-b")
+        fullest, sparest = _fullest_clinic_logins(first.id, second.id)
+        self._store(uow_factory, attrs.evolve(fullest, version=0))
+        with uow_factory() as uow:
+            moved = attrs.evolve(
+                sparest, user_id=first.id, establishment_id=_ZEBRA, networks=("::/0",)
+            )
+            stored = uow.clinic_logins.update(moved)
+            uow.commit()
+        _assert_same(stored, attrs.evolve(moved, version=1), "update")
+        with uow_factory() as uow:
+            _assert_same(uow.clinic_logins.get(first.id), stored, "get after update")
+            assert list(uow.clinic_logins.list_for_establishment(_EST)) == []
+            assert list(uow.clinic_logins.list_for_establishment(_ZEBRA)) == [stored]
+            again = uow.clinic_logins.update(attrs.evolve(fullest, version=1))
+            uow.commit()
+        with uow_factory() as uow:
+            _assert_same(uow.clinic_logins.get(first.id), again, "get after second update")
+        assert again.version == 2
+
+    def test_a_second_clinic_login_of_an_account_raises_duplicate_record_and_changes_nothing(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        (clinic,) = self._named(uow_factory, "clinic")
+        first = _clinic_login(clinic.id)
+        self._store(uow_factory, first)
+        with uow_factory() as uow:
+            for second in (first, _clinic_login(clinic.id, _ANNEX, remote_access=False)):
+                with pytest.raises(DuplicateRecord) as raised:
+                    uow.clinic_logins.add(second)
+                assert _refusal(raised) == (
+                    DuplicateRecord,
+                    "record.duplicate",
+                    {"entity": "clinic_login", "id": clinic.id},
+                )
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.clinic_logins.get(clinic.id) == first
+            assert list(uow.clinic_logins.list_for_establishment(_ANNEX)) == []
+            # Within one unit of work too.
+            (other,) = [sample_user(kind=AccountKind.CLINIC)]
+            uow.users.add(other)
+            uow.clinic_logins.add(_clinic_login(other.id))
+            with pytest.raises(DuplicateRecord):
+                uow.clinic_logins.add(_clinic_login(other.id, _ZEBRA))
+            uow.commit()
+        with uow_factory() as uow:
+            assert [c.user_id for c in uow.clinic_logins.list_for_establishment(_EST)] == sorted(
+                [clinic.id, other.id]
+            )
+            assert list(uow.clinic_logins.list_for_establishment(_ZEBRA)) == []
+
+    def test_unknown_clinic_login_is_none_and_get_and_update_raise_clinic_login_not_found(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        (clinic,) = self._named(uow_factory, "clinic")
+        with uow_factory() as uow:
+            assert uow.clinic_logins.find(clinic.id) is None
+            calls: list[Callable[[], object]] = [
+                lambda: uow.clinic_logins.get(clinic.id),
+                lambda: uow.clinic_logins.update(_clinic_login(clinic.id)),
+            ]
+            for call in calls:
+                with pytest.raises(ClinicLoginNotFound) as raised:
+                    call()
+                assert _refusal(raised) == (
+                    ClinicLoginNotFound,
+                    "clinic_login.not_found",
+                    {"user_id": clinic.id},
+                )
+            for odd in (None, 42, ("user", "clinic"), "user-clinic\x00"):
+                assert uow.clinic_logins.find(cast("UserId", odd)) is None
+                assert list(uow.clinic_logins.list_for_establishment(cast("Any", odd))) == []
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.clinic_logins.list_for_establishment(_EST)) == []
+
+    def test_stale_clinic_login_update_raises_stale_record_and_changes_nothing(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        (clinic,) = self._named(uow_factory, "clinic")
+        first = _clinic_login(clinic.id)
+        self._store(uow_factory, first)
+        with uow_factory() as uow:
+            current = uow.clinic_logins.update(attrs.evolve(first, remote_access=False))
+            uow.commit()
+        for version in (0, 2, 9):
+            with uow_factory() as uow:
+                with pytest.raises(StaleRecord) as raised:
+                    uow.clinic_logins.update(
+                        attrs.evolve(current, networks=("192.0.2.0/24",), version=version)
+                    )
+                uow.commit()
+            assert _refusal(raised) == (
+                StaleRecord,
+                "record.stale",
+                {
+                    "entity": "clinic_login",
+                    "id": clinic.id,
+                    "user_id": clinic.id,
+                    "expected": version,
+                    "stored": 1,
+                },
+            )
+        with uow_factory() as uow:
+            assert uow.clinic_logins.get(clinic.id) == current
+
+    def test_clinic_logins_are_listed_by_user_id_in_code_point_order(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        names = ("clinic-b", "clinic-Z", "clinic-é", "clinic-a", "clinic-10", "clinic-9")
+        users = self._named(uow_factory, *names)
+        self._store(
+            uow_factory,
+            *(_clinic_login(u.id, (_EST, _ZEBRA)[n % 2]) for n, u in enumerate(users)),
+        )
+        with uow_factory() as uow:
+            for place in (_EST, _ZEBRA):
+                listed = [c.user_id for c in uow.clinic_logins.list_for_establishment(place)]
+                chosen = [u.id for n, u in enumerate(users) if (_EST, _ZEBRA)[n % 2] == place]
+                assert listed == sorted(chosen), place
+
+    # -- members' credentials (F2, F4) ----------------------------------------------------
+
+    def test_every_credential_field_round_trips_through_every_look_up(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, 7)
+        credentials = _fullest_credentials(users)
+        self._store(uow_factory, *credentials)
+        with uow_factory() as uow:
+            for credential in credentials:
+                where = f"{credential.user_id}"
+                found = uow.member_credentials.find(_EST, credential.user_id)
+                _assert_same(found, credential, f"find {where}")
+                if credential.pin_digest is not None:
+                    by_pin = uow.member_credentials.find_by_pin(_EST, credential.pin_digest)
+                    _assert_same(by_pin, credential, f"find_by_pin {where}")
+                _assert_same(
+                    list(uow.member_credentials.list_for_user(credential.user_id)),
+                    [credential],
+                    f"list_for_user {where}",
+                )
+            _assert_same(
+                list(uow.member_credentials.list_for_establishment(_EST)),
+                sorted(credentials, key=lambda c: c.user_id),
+                "list_for_establishment",
+            )
+            assert list(uow.member_credentials.key_ids(_EST)) == sorted(
+                {_PIN_KEY, _OLD_PIN_KEY, "k" * 64, "clé-ü-Ω"}
+            )
+
+    def test_credential_update_stores_every_field_and_returns_the_next_version(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, 7)
+        member = users[1].id
+        self._store(uow_factory, _credential(member))
+        fullest = attrs.evolve(_fullest_credentials(users)[1], version=0)
+        with uow_factory() as uow:
+            stored = uow.member_credentials.update(fullest)
+            uow.commit()
+        _assert_same(stored, attrs.evolve(fullest, version=1), "update")
+        with uow_factory() as uow:
+            _assert_same(uow.member_credentials.find(_EST, member), stored, "find after update")
+            assert fullest.pin_digest is not None
+            found = uow.member_credentials.find_by_pin(_EST, fullest.pin_digest)
+            _assert_same(found, stored, "find_by_pin after update")
+            revoked = uow.member_credentials.update(stored.revoked())
+            uow.commit()
+        _assert_same(revoked, attrs.evolve(stored.revoked(), version=2), "revoked")
+        with uow_factory() as uow:
+            _assert_same(uow.member_credentials.find(_EST, member), revoked, "find revoked")
+            assert uow.member_credentials.find_by_pin(_EST, fullest.pin_digest) is None
+            assert list(uow.member_credentials.key_ids(_EST)) == []
+
+    def test_a_second_credential_of_a_member_raises_duplicate_record_and_changes_nothing(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        (user,) = self._people(uow_factory, 1)
+        first = _credential(user.id, pin=1)
+        self._store(uow_factory, first)
+        with uow_factory() as uow:
+            # The member's credential is named before the PIN, even their own PIN.
+            for second in (first, _credential(user.id, pin=2), _credential(user.id)):
+                with pytest.raises(DuplicateRecord) as raised:
+                    uow.member_credentials.add(second)
+                assert _refusal(raised) == (
+                    DuplicateRecord,
+                    "record.duplicate",
+                    self._credential_params(first),
+                )
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.member_credentials.list_for_user(user.id)) == [first]
+            assert uow.member_credentials.find_by_pin(_EST, _pin(2)) is None
+
+    def test_a_pin_another_member_holds_is_refused_on_add_and_update_without_its_digest(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        holder, adder, updater = self._named(uow_factory, "holder", "adder", "updater")
+        held = _credential(holder.id, pin="held")
+        before = _credential(updater.id, pin="own", remote_access=True)
+        self._store(uow_factory, held, before)
+        with uow_factory() as uow:
+            refusals = []
+            with pytest.raises(DuplicateRecord) as added:
+                uow.member_credentials.add(_credential(adder.id, pin="held"))
+            refusals.append(added)
+            with pytest.raises(DuplicateRecord) as updated:
+                uow.member_credentials.update(before.with_pin(_pin("held"), _OLD_PIN_KEY, _DEVICED))
+            refusals.append(updated)
+            blocked = uow.member_credentials.update(
+                attrs.evolve(held, misses=5, blocked_at=_DEVICED)
+            )
+            with pytest.raises(DuplicateRecord) as still:  # a blocked PIN is still held
+                uow.member_credentials.add(_credential(adder.id, pin="held"))
+            refusals.append(still)
+            uow.commit()
+        for raised in refusals:
+            assert _refusal(raised) == (DuplicateRecord, "record.duplicate", self._pin_taken())
+            shown = f"{raised.value!r} {raised.value} {raised.value.params}"
+            assert _pin("held").hex() not in shown
+            assert repr(_pin("held")) not in shown
+        with uow_factory() as uow:
+            assert uow.member_credentials.find_by_pin(_EST, _pin("held")) == blocked
+            assert uow.member_credentials.find(_EST, adder.id) is None
+            assert uow.member_credentials.find(_EST, updater.id) == before
+            # The same PIN in another establishment is another member's to hold.
+            elsewhere = _credential(adder.id, _ANNEX, pin="held")
+            uow.member_credentials.add(elsewhere)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.member_credentials.find_by_pin(_ANNEX, _pin("held")) == elsewhere
+            assert uow.member_credentials.find_by_pin(_EST, _pin("held")) == blocked
+
+    def test_a_member_keeps_their_pin_through_other_changes_and_frees_it_by_changing_it(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        first, second = self._people(uow_factory, 2)
+        credential = _credential(first.id, pin=1)
+        self._store(uow_factory, credential)
+        with uow_factory() as uow:
+            kept = uow.member_credentials.update(
+                attrs.evolve(credential, misses=2, remote_access=True)
+            )
+            rotated = uow.member_credentials.update(kept.with_pin(_pin(2), _PIN_KEY, _DEVICED))
+            uow.member_credentials.add(_credential(second.id, pin=1))  # freed: taken again
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.member_credentials.find_by_pin(_EST, _pin(2)) == rotated
+            found = uow.member_credentials.find_by_pin(_EST, _pin(1))
+            assert found is not None
+            assert found.user_id == second.id
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.member_credentials.update(rotated.with_pin(_pin(1), _PIN_KEY, _DEVICED))
+            assert _refusal(raised)[2] == self._pin_taken()
+
+    def test_credentials_without_a_pin_never_clash_and_a_revoked_pin_is_free(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        users = self._people(uow_factory, 4)
+        self._store(uow_factory, *(_credential(u.id) for u in users[:3]))
+        self._store(uow_factory, _credential(users[3].id, pin="freed"))
+        with uow_factory() as uow:
+            stored = uow.member_credentials.find(_EST, users[3].id)
+            assert stored is not None
+            uow.member_credentials.update(stored.revoked())
+            other = uow.member_credentials.find(_EST, users[0].id)
+            assert other is not None
+            taken = uow.member_credentials.update(other.with_pin(_pin("freed"), _PIN_KEY, _DEVICED))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.member_credentials.find_by_pin(_EST, _pin("freed")) == taken
+            without = [
+                c.user_id
+                for c in uow.member_credentials.list_for_establishment(_EST)
+                if c.pin_digest is None
+            ]
+        assert without == sorted(u.id for u in users[1:])
+
+    def test_update_refuses_a_missing_then_a_stale_credential_then_a_taken_pin(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        holder, member, stranger = self._people(uow_factory, 3)
+        self._store(uow_factory, _credential(holder.id, pin="held"), _credential(member.id))
+        with uow_factory() as uow:
+            stored = uow.member_credentials.update(_credential(member.id, remote_access=True))
+            uow.commit()
+        taking = _credential(member.id, pin="held", remote_access=True)
+        missing = _credential(stranger.id, pin="held")
+        with uow_factory() as uow:
+            # No NotFound for credentials: a missing one is a DuplicateRecord, named first.
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.member_credentials.update(missing)
+            assert _refusal(raised) == (
+                DuplicateRecord,
+                "record.duplicate",
+                self._credential_params(missing),
+            )
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.member_credentials.update(_credential(member.id, _ANNEX))
+            assert _refusal(raised)[2] == self._credential_params(_credential(member.id, _ANNEX))
+            for version in (0, 2):
+                with pytest.raises(StaleRecord) as stale:
+                    uow.member_credentials.update(attrs.evolve(taking, version=version))
+                assert _refusal(stale) == (
+                    StaleRecord,
+                    "record.stale",
+                    {
+                        **self._credential_params(taking),
+                        "entity": "member_credential",
+                        "expected": version,
+                        "stored": 1,
+                    },
+                )
+            with pytest.raises(DuplicateRecord) as raised:
+                uow.member_credentials.update(attrs.evolve(taking, version=1))
+            assert _refusal(raised)[2] == self._pin_taken()
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.member_credentials.find(_EST, member.id) == stored
+            assert uow.member_credentials.find(_EST, stranger.id) is None
+
+    def test_find_by_pin_finds_each_member_by_their_digest_in_their_establishment_only(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        first, second = self._named(uow_factory, "anna", "bert")
+        credentials = [
+            _credential(first.id, pin=1),
+            _credential(second.id, pin=2),
+            _credential(first.id, _ANNEX, pin=2),
+            _credential(second.id, _ZEBRA),
+        ]
+        self._store(uow_factory, *credentials)
+        with uow_factory() as uow:
+            assert uow.member_credentials.find_by_pin(_EST, _pin(1)) == credentials[0]
+            assert uow.member_credentials.find_by_pin(_EST, _pin(2)) == credentials[1]
+            assert uow.member_credentials.find_by_pin(_ANNEX, _pin(2)) == credentials[2]
+            for place, digest in ((_ANNEX, _pin(1)), (_ZEBRA, _pin(1)), (_EST, _pin(3))):
+                assert uow.member_credentials.find_by_pin(place, digest) is None
+            # Only the very digest: not a prefix, not its text, not another type.
+            odd: list[object] = [
+                _pin(1)[:31],
+                _pin(1) + b"\x00",
+                _pin(1).hex(),
+                bytearray(_pin(1)),
+                None,
+                b"",
+            ]
+            for value in odd:
+                assert uow.member_credentials.find_by_pin(_EST, cast("bytes", value)) is None
+            assert uow.member_credentials.find_by_pin(cast("Any", None), _pin(1)) is None
+
+    def test_key_ids_name_the_keys_of_the_pins_held_in_the_establishment_sorted(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        users = self._named(uow_factory, "a", "b", "c", "d", "e")
+        newer, older = _PIN_KEY, _OLD_PIN_KEY
+        self._store(
+            uow_factory,
+            _credential(users[0].id, pin=1, pin_key_id=newer),
+            _credential(users[1].id, pin=2, pin_key_id=older),
+            _credential(users[2].id, pin=3, pin_key_id=newer, blocked_at=_DEVICED),
+            # Without a PIN, a key id names nothing in use.
+            _credential(users[3].id, pin_key_id="pin-2026-12"),
+            _credential(users[4].id, _ANNEX, pin=4, pin_key_id="pin-annexe"),
+        )
+        with uow_factory() as uow:
+            assert list(uow.member_credentials.key_ids(_EST)) == [older, newer]
+            assert list(uow.member_credentials.key_ids(_ANNEX)) == ["pin-annexe"]
+            assert list(uow.member_credentials.key_ids(_ZEBRA)) == []
+            rotated = uow.member_credentials.find(_EST, users[1].id)
+            assert rotated is not None
+            uow.member_credentials.update(rotated.with_pin(_pin(5), newer, _DEVICED))
+            assert list(uow.member_credentials.key_ids(_EST)) == [newer]
+            uow.rollback()
+            assert list(uow.member_credentials.key_ids(_EST)) == [older, newer]
+
+    def test_credentials_are_listed_by_establishment_then_user_in_code_point_order(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        users = self._named(uow_factory, "b", "Z", "é", "a", "10", "9")
+        places = (_EST, _ZEBRA, _ANNEX)
+        credentials = [
+            _credential(u.id, places[(n + k) % 3], pin=f"{n}-{k}")
+            for n, u in enumerate(users)
+            for k in range(2)
+        ]
+        self._store(uow_factory, *reversed(credentials))
+        with uow_factory() as uow:
+            for user in users:
+                listed = list(uow.member_credentials.list_for_user(user.id))
+                mine = [c for c in credentials if c.user_id == user.id]
+                assert listed == sorted(mine, key=lambda c: c.establishment_id), user.id
+            for place in places:
+                listed = list(uow.member_credentials.list_for_establishment(place))
+                mine = [c for c in credentials if c.establishment_id == place]
+                assert listed == sorted(mine, key=lambda c: c.user_id), place
+
+    # -- device sessions (F1, F3) ---------------------------------------------------------
+
+    def test_every_device_session_field_round_trips_in_every_state(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        clinic, *members = self._named(uow_factory, "clinic", "a", "b", "c", "d")
+        sessions = _fullest_sessions(clinic.id, [m.id for m in members])
+        sparest = _device_session("ds-sparest", clinic.id)
+        self._store(uow_factory, *sessions, sparest)
+        with uow_factory() as uow:
+            for session in (*sessions, sparest):
+                where = f"{session.state}"
+                _assert_same(uow.device_sessions.find(session.id), session, f"find {where}")
+                found = uow.device_sessions.find_by_token(session.token_digest)
+                _assert_same(found, session, f"find_by_token {where}")
+            listed = list(uow.device_sessions.list_for_establishment(_EST))
+        opened = [s for s in (*sessions, sparest) if s.state is not DeviceState.CLOSED]
+        _assert_same(listed, sorted(opened, key=lambda s: s.id), "list_for_establishment")
+
+    def test_device_session_update_stores_every_field_and_returns_the_next_version(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        clinic, member = self._named(uow_factory, "clinic", "member")
+        session = _device_session("ds-1", clinic.id)
+        self._store(uow_factory, session)
+        later = (_DEVICED + timedelta(minutes=3, microseconds=1)).astimezone(_KATHMANDU)
+        with uow_factory() as uow:
+            unlocked = uow.device_sessions.update(session.unlock(member.id, later))
+            uow.commit()
+        _assert_same(unlocked, attrs.evolve(session.unlock(member.id, later), version=1), "unlock")
+        with uow_factory() as uow:
+            _assert_same(uow.device_sessions.find(session.id), unlocked, "find after unlock")
+            missed = uow.device_sessions.update(unlocked.missed(later, attempts=2))
+            closed = uow.device_sessions.update(
+                attrs.evolve(missed.close(later), peer_address="2001:db8::2", remote=True)
+            )
+            uow.commit()
+        assert (missed.state, missed.member, missed.misses) == (DeviceState.LOCKED, None, 1)
+        with uow_factory() as uow:
+            _assert_same(uow.device_sessions.find_by_token(_token("ds-1")), closed, "closed")
+            assert list(uow.device_sessions.list_for_establishment(_EST)) == []
+        assert closed.version == 3
+
+    def test_a_taken_session_id_or_token_raises_duplicate_record_and_changes_nothing(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        (clinic,) = self._named(uow_factory, "clinic")
+        first = _device_session("ds-1", clinic.id)
+        self._store(uow_factory, first)
+        with uow_factory() as uow:
+            uow.device_sessions.add(_device_session("ds-2", clinic.id, _ANNEX))
+            taken = [
+                _device_session("ds-1", clinic.id, token_digest=_token("other")),
+                _device_session("ds-3", clinic.id, _ZEBRA, token_digest=first.token_digest),
+                _device_session("ds-4", clinic.id, token_digest=_token("ds-2")),
+            ]
+            for session in taken:
+                with pytest.raises(DuplicateRecord) as raised:
+                    uow.device_sessions.add(session)
+                assert _refusal(raised) == (
+                    DuplicateRecord,
+                    "record.duplicate",
+                    {"entity": "device_session", "id": session.id},
+                )
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.device_sessions.find(first.id) == first
+            assert uow.device_sessions.find_by_token(_token("other")) is None
+            for session_id in ("ds-3", "ds-4"):
+                assert uow.device_sessions.find(DeviceSessionId(session_id)) is None
+            assert list(uow.device_sessions.list_for_establishment(_ZEBRA)) == []
+            assert [s.id for s in uow.device_sessions.list_for_establishment(_ANNEX)] == ["ds-2"]
+
+    def test_update_of_an_unknown_or_stale_session_is_refused_and_changes_nothing(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        clinic, member = self._named(uow_factory, "clinic", "member")
+        session = _device_session("ds-1", clinic.id)
+        self._store(uow_factory, session)
+        with uow_factory() as uow:
+            stored = uow.device_sessions.update(session.touched(_DEVICED + timedelta(seconds=1)))
+            uow.commit()
+        with uow_factory() as uow:
+            unknown = _device_session("ds-unknown", clinic.id)
+            with pytest.raises(DeviceSessionInvalid) as raised:
+                uow.device_sessions.update(unknown)
+            assert _refusal(raised) == (
+                DeviceSessionInvalid,
+                "device.session_invalid",
+                {"device_session_id": "ds-unknown"},
+            )
+            for version in (0, 2, 7):
+                with pytest.raises(StaleRecord) as stale:
+                    uow.device_sessions.update(
+                        attrs.evolve(session.unlock(member.id, _DEVICED), version=version)
+                    )
+                assert _refusal(stale) == (
+                    StaleRecord,
+                    "record.stale",
+                    {
+                        "entity": "device_session",
+                        "id": "ds-1",
+                        "device_session_id": "ds-1",
+                        "expected": version,
+                        "stored": 1,
+                    },
+                )
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.device_sessions.find(session.id) == stored
+            assert uow.device_sessions.find(unknown.id) is None
+
+    def test_find_by_token_finds_a_session_by_its_very_digest_whatever_its_state(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        (clinic,) = self._named(uow_factory, "clinic")
+        sessions = [
+            _device_session(f"ds-{n}", clinic.id, place, state=state)
+            for n, (place, state) in enumerate(
+                (
+                    (_EST, DeviceState.LOCKED),
+                    (_ANNEX, DeviceState.CLOSED),
+                    (_EST, DeviceState.CREDENTIAL_REQUIRED),
+                )
+            )
+        ]
+        self._store(uow_factory, *sessions)
+        with uow_factory() as uow:
+            for session in sessions:
+                assert uow.device_sessions.find_by_token(session.token_digest) == session
+            odd: list[object] = [
+                _token("ds-0")[:31],
+                _token("ds-0") + b"\x00",
+                _token("ds-0").hex(),
+                bytearray(_token("ds-0")),
+                None,
+                b"",
+                _token("ds-9"),
+            ]
+            for value in odd:
+                assert uow.device_sessions.find_by_token(cast("bytes", value)) is None
+            for session_id in (None, 42, "ds-0\x00", "DS-0"):
+                assert uow.device_sessions.find(cast("DeviceSessionId", session_id)) is None
+
+    def test_open_sessions_are_listed_by_id_in_code_point_order(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        (clinic,) = self._named(uow_factory, "clinic")
+        ids = ("ds-b", "ds-Z", "ds-é", "ds-a", "ds-10", "ds-9", "ds-closed")
+        states = (*DeviceState, DeviceState.LOCKED, DeviceState.UNLOCKED, DeviceState.CLOSED)
+        sessions = [
+            _device_session(session_id, clinic.id, (_EST, _ZEBRA)[n % 2], state=states[n])
+            for n, session_id in enumerate(ids)
+        ]
+        self._store(uow_factory, *sessions)
+        with uow_factory() as uow:
+            for place in (_EST, _ZEBRA):
+                listed = list(uow.device_sessions.list_for_establishment(place))
+                wanted = [
+                    s
+                    for s in sessions
+                    if s.establishment_id == place and s.state is not DeviceState.CLOSED
+                ]
+                assert listed == sorted(wanted, key=lambda s: s.id), place
+            assert list(uow.device_sessions.list_for_establishment(_ANNEX)) == []
+            assert list(uow.device_sessions.list_for_establishment(cast("Any", None))) == []
+
+    # -- PIN guards (F2) ------------------------------------------------------------------
+
+    def test_a_pin_guard_is_stored_new_at_version_zero_then_replaced_keeping_its_misses(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        self._named(uow_factory)
+        misses = (
+            _DEVICED.astimezone(_NEWFOUNDLAND),
+            (_DEVICED + timedelta(microseconds=1)).astimezone(_KATHMANDU),
+            _DEVICED + timedelta(minutes=59, seconds=59, microseconds=999999),
+        )
+        with uow_factory() as uow:
+            assert uow.pin_guards.find(_EST) is None
+            first = uow.pin_guards.save(PinGuard(_EST, misses[:1]))
+            uow.commit()
+        _assert_same(first, PinGuard(_EST, misses[:1], version=1), "first save")
+        with uow_factory() as uow:
+            _assert_same(uow.pin_guards.find(_EST), first, "find")
+            second = uow.pin_guards.save(attrs.evolve(first, misses=misses))
+            annex = uow.pin_guards.save(PinGuard(_ANNEX))  # no misses: an empty budget
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.pin_guards.find(_EST)
+            _assert_same(stored, PinGuard(_EST, misses, version=2), "find after second save")
+            assert stored is not None
+            assert all(miss.utcoffset() is not None for miss in stored.misses)
+            _assert_same(uow.pin_guards.find(_ANNEX), annex, "empty guard")
+            assert uow.pin_guards.find(_ZEBRA) is None
+            assert uow.pin_guards.find(cast("EstablishmentId", None)) is None
+            emptied = uow.pin_guards.save(attrs.evolve(second, misses=()))
+            uow.commit()
+        with uow_factory() as uow:
+            _assert_same(uow.pin_guards.find(_EST), emptied, "emptied")
+        assert emptied.version == 3
+
+    def test_a_stale_pin_guard_is_refused_and_changes_nothing(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        self._named(uow_factory)
+        stored = self._save_guard(uow_factory, PinGuard(_EST, (_DEVICED,)))
+        attempts = [
+            (_EST, 0, 1),  # a second "first" miss: someone got there first
+            (_EST, 2, 1),
+            (_EST, 7, 1),
+            (_ANNEX, 1, None),  # a guard said to be stored that is not
+        ]
+        with uow_factory() as uow:
+            for place, version, found in attempts:
+                guard = PinGuard(place, (_DEVICED + timedelta(seconds=1),), version=version)
+                with pytest.raises(StaleRecord) as raised:
+                    uow.pin_guards.save(guard)
+                assert _refusal(raised) == (
+                    StaleRecord,
+                    "record.stale",
+                    {"entity": "pin_guard", "id": place, "expected": version, "stored": found},
+                )
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.pin_guards.find(_EST) == stored
+            assert uow.pin_guards.find(_ANNEX) is None
+
+    @staticmethod
+    def _save_guard(factory: DeviceUnitOfWorkFactory, guard: PinGuard) -> PinGuard:
+        with factory() as uow:
+            stored = uow.pin_guards.save(guard)
+            uow.commit()
+        return stored
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def _device_writes(self, uow: DeviceUnitOfWork, clinic: UserId, member: UserId) -> None:
+        """One write of each kind, all about :data:`_EST`."""
+        uow.clinic_logins.add(_clinic_login(clinic))
+        uow.member_credentials.add(_credential(member, pin="written"))
+        uow.device_sessions.add(_device_session("ds-written", clinic))
+        uow.pin_guards.save(PinGuard(_EST, (_DEVICED,)))
+
+    def _assert_no_device_record(
+        self, factory: DeviceUnitOfWorkFactory, clinic: UserId, member: UserId
+    ) -> None:
+        with factory() as uow:
+            assert uow.clinic_logins.find(clinic) is None
+            assert list(uow.clinic_logins.list_for_establishment(_EST)) == []
+            assert uow.member_credentials.find(_EST, member) is None
+            assert uow.member_credentials.find_by_pin(_EST, _pin("written")) is None
+            assert list(uow.member_credentials.list_for_user(member)) == []
+            assert list(uow.member_credentials.key_ids(_EST)) == []
+            assert uow.device_sessions.find(DeviceSessionId("ds-written")) is None
+            assert uow.device_sessions.find_by_token(_token("ds-written")) is None
+            assert list(uow.device_sessions.list_for_establishment(_EST)) == []
+            assert uow.pin_guards.find(_EST) is None
+
+    def test_leaving_without_commit_or_by_an_exception_discards_device_writes(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        class Boom(Exception):
+            pass
+
+        clinic, member = self._named(uow_factory, "clinic", "member")
+        with uow_factory() as uow:
+            self._device_writes(uow, clinic.id, member.id)
+        self._assert_no_device_record(uow_factory, clinic.id, member.id)
+        with pytest.raises(Boom), uow_factory() as uow:
+            self._device_writes(uow, clinic.id, member.id)
+            raise Boom
+        self._assert_no_device_record(uow_factory, clinic.id, member.id)
+        with uow_factory() as uow:  # all of them were free again
+            self._device_writes(uow, clinic.id, member.id)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.clinic_logins.find(clinic.id) is not None
+            assert uow.member_credentials.find_by_pin(_EST, _pin("written")) is not None
+
+    def test_rollback_discards_device_changes_made_since_the_last_commit(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        clinic, member, other = self._named(uow_factory, "clinic", "member", "other")
+        with uow_factory() as uow:
+            self._device_writes(uow, clinic.id, member.id)
+            uow.commit()
+            login = uow.clinic_logins.get(clinic.id)
+            credential = uow.member_credentials.find(_EST, member.id)
+            session = uow.device_sessions.find(DeviceSessionId("ds-written"))
+            guard = uow.pin_guards.find(_EST)
+            assert credential is not None
+            assert session is not None
+            assert guard is not None
+            uow.clinic_logins.update(attrs.evolve(login, remote_access=False))
+            uow.member_credentials.update(credential.with_pin(_pin("new"), _PIN_KEY, _DEVICED))
+            uow.member_credentials.add(_credential(other.id, pin="written"))  # freed above
+            uow.device_sessions.update(session.close(_DEVICED))
+            uow.device_sessions.add(_device_session("ds-rolled-back", clinic.id))
+            uow.pin_guards.save(attrs.evolve(guard, misses=()))
+            uow.pin_guards.save(PinGuard(_ANNEX, (_DEVICED,)))
+            uow.users.update(attrs.evolve(other, kind=AccountKind.CLINIC))
+            uow.rollback()
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.clinic_logins.get(clinic.id) == login
+            assert uow.member_credentials.find_by_pin(_EST, _pin("written")) == credential
+            assert uow.member_credentials.find_by_pin(_EST, _pin("new")) is None
+            assert uow.member_credentials.find(_EST, other.id) is None
+            assert list(uow.device_sessions.list_for_establishment(_EST)) == [session]
+            assert uow.device_sessions.find(DeviceSessionId("ds-rolled-back")) is None
+            assert uow.pin_guards.find(_EST) == guard
+            assert uow.pin_guards.find(_ANNEX) is None
+            assert uow.users.get(other.id).kind is AccountKind.PERSON
+
+    def test_refused_device_writes_leave_the_unit_of_work_usable(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        clinic, member, other = self._named(uow_factory, "clinic", "member", "other")
+        with uow_factory() as uow:
+            self._device_writes(uow, clinic.id, member.id)
+            uow.commit()
+        with uow_factory() as uow:
+            refusals: list[tuple[type[PracticeIdError], Callable[[], object]]] = [
+                (DuplicateRecord, lambda: uow.clinic_logins.add(_clinic_login(clinic.id))),
+                (ClinicLoginNotFound, lambda: uow.clinic_logins.update(_clinic_login(other.id))),
+                (
+                    DuplicateRecord,
+                    lambda: uow.member_credentials.add(_credential(other.id, pin="written")),
+                ),
+                (DuplicateRecord, lambda: uow.member_credentials.update(_credential(other.id))),
+                (
+                    StaleRecord,
+                    lambda: uow.member_credentials.update(_credential(member.id, version=5)),
+                ),
+                (
+                    DuplicateRecord,
+                    lambda: uow.device_sessions.add(_device_session("ds-written", clinic.id)),
+                ),
+                (
+                    DeviceSessionInvalid,
+                    lambda: uow.device_sessions.update(_device_session("ds-none", clinic.id)),
+                ),
+                (StaleRecord, lambda: uow.pin_guards.save(PinGuard(_EST))),
+            ]
+            for refused, call in refusals:
+                with pytest.raises(refused):
+                    call()
+            added = _credential(other.id, pin="other")
+            uow.member_credentials.add(added)
+            uow.device_sessions.add(_device_session("ds-after", clinic.id))
+            guard = uow.pin_guards.save(PinGuard(_ANNEX, (_DEVICED,)))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.member_credentials.find_by_pin(_EST, _pin("other")) == added
+            assert uow.device_sessions.find(DeviceSessionId("ds-after")) is not None
+            assert uow.pin_guards.find(_ANNEX) == guard
+
+    def test_device_repositories_outside_their_unit_of_work_raise(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        clinic, member = self._named(uow_factory, "clinic", "member")
+        uow = uow_factory()
+        session = _device_session("ds-1", clinic.id)
+        calls: list[Callable[[], object]] = [
+            lambda: uow.clinic_logins.add(_clinic_login(clinic.id)),
+            lambda: uow.clinic_logins.get(clinic.id),
+            lambda: uow.clinic_logins.find(clinic.id),
+            lambda: uow.clinic_logins.update(_clinic_login(clinic.id)),
+            lambda: uow.clinic_logins.list_for_establishment(_EST),
+            lambda: uow.member_credentials.add(_credential(member.id, pin=1)),
+            lambda: uow.member_credentials.find(_EST, member.id),
+            lambda: uow.member_credentials.find_by_pin(_EST, _pin(1)),
+            lambda: uow.member_credentials.update(_credential(member.id, pin=1)),
+            lambda: uow.member_credentials.list_for_user(member.id),
+            lambda: uow.member_credentials.list_for_establishment(_EST),
+            lambda: uow.member_credentials.key_ids(_EST),
+            lambda: uow.device_sessions.add(session),
+            lambda: uow.device_sessions.find(session.id),
+            lambda: uow.device_sessions.find_by_token(session.token_digest),
+            lambda: uow.device_sessions.update(session),
+            lambda: uow.device_sessions.list_for_establishment(_EST),
+            lambda: uow.pin_guards.find(_EST),
+            lambda: uow.pin_guards.save(PinGuard(_EST)),
+        ]
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        with uow:
+            pass
+        for call in calls:
+            with pytest.raises(UnitOfWorkError):
+                call()
+        self._assert_no_device_record(uow_factory, clinic.id, member.id)
+
+    # -- against the in-memory store -------------------------------------------------------
+
+    def test_agrees_with_the_in_memory_store_under_random_operations(self) -> None:
+        _run_against_memory(_DeviceAgreesWithMemory, self.make_unit_of_work_factory)
+
+    # -- concurrency (F2: one PIN per member; no wrong PIN lost) ---------------------------
+
+    def test_eight_concurrent_issues_of_one_pin_to_eight_members_have_exactly_one_winner(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        members = self._people(uow_factory, 2 * _DEVICE_THREADS)
+        new, held = members[:_DEVICE_THREADS], members[_DEVICE_THREADS:]
+        # The second round's members hold a credential without a PIN: issuing updates it.
+        self._store(uow_factory, *(_credential(m.id, remote_access=True) for m in held))
+
+        def first_issue(i: int, barrier: threading.Barrier) -> object:
+            credential = _credential(new[i].id, pin="shared", misses=i)
+            barrier.wait()
+            with uow_factory() as uow:
+                uow.member_credentials.add(credential)
+                uow.commit()
+            return credential
+
+        def reissue(i: int, barrier: threading.Barrier) -> object:
+            with uow_factory() as uow:
+                read = uow.member_credentials.find(_EST, held[i].id)
+            assert read is not None
+            barrier.wait()
+            with uow_factory() as uow:
+                stored = uow.member_credentials.update(
+                    read.with_pin(_pin("again"), _PIN_KEY, _DEVICED + timedelta(seconds=i))
+                )
+                uow.commit()
+            return stored
+
+        for attempt, digest in ((first_issue, _pin("shared")), (reissue, _pin("again"))):
+            results = _race_in_threads(attempt, _DEVICE_THREADS)
+            winners = [r for r in results if isinstance(r, MemberCredential)]
+            refusals = [r for r in results if isinstance(r, DuplicateRecord)]
+            assert len(winners) == 1, results
+            assert len(refusals) == _DEVICE_THREADS - 1, results
+            assert all(dict(r.params) == self._pin_taken() for r in refusals), refusals
+            with uow_factory() as uow:
+                assert uow.member_credentials.find_by_pin(_EST, digest) == winners[0]
+                holders = [
+                    c
+                    for c in uow.member_credentials.list_for_establishment(_EST)
+                    if c.pin_digest == digest
+                ]
+            assert holders == winners
+        with uow_factory() as uow:
+            assert len(uow.member_credentials.list_for_establishment(_EST)) == 1 + len(held)
+
+    def test_eight_concurrent_first_misses_have_one_winner_and_retried_misses_are_all_kept(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        self._named(uow_factory)
+
+        def first_miss(i: int, barrier: threading.Barrier) -> object:
+            with uow_factory() as uow:
+                assert uow.pin_guards.find(_EST) is None
+            barrier.wait()
+            with uow_factory() as uow:
+                stored = uow.pin_guards.save(PinGuard(_EST, (_DEVICED + timedelta(seconds=i),)))
+                uow.commit()
+            return stored
+
+        results = _race_in_threads(first_miss, _DEVICE_THREADS)
+        winners = [r for r in results if isinstance(r, PinGuard)]
+        refusals = [r for r in results if isinstance(r, StaleRecord)]
+        assert len(winners) == 1, results
+        assert len(refusals) == _DEVICE_THREADS - 1, results
+        assert all(
+            dict(r.params) == {"entity": "pin_guard", "id": _EST, "expected": 0, "stored": 1}
+            for r in refusals
+        ), refusals
+        with uow_factory() as uow:
+            assert uow.pin_guards.find(_EST) == winners[0]
+
+        def retried_miss(i: int, barrier: threading.Barrier) -> object:
+            # The service's pattern: read, add the miss, save; run again when refused.
+            miss = _DEVICED + timedelta(minutes=1, microseconds=i)
+            barrier.wait()
+            for _ in range(500):
+                try:
+                    with uow_factory() as uow:
+                        guard = uow.pin_guards.find(_EST) or PinGuard(_EST)
+                        saved = uow.pin_guards.save(
+                            attrs.evolve(guard, misses=(*guard.misses, miss))
+                        )
+                        uow.commit()
+                except StaleRecord:
+                    continue
+                return saved
+            raise AssertionError("a miss was never saved")  # pragma: no cover
+
+        results = _race_in_threads(retried_miss, _DEVICE_THREADS)
+        assert all(isinstance(r, PinGuard) for r in results), results
+        with uow_factory() as uow:
+            stored = uow.pin_guards.find(_EST)
+        assert stored is not None
+        assert stored.version == 1 + _DEVICE_THREADS
+        assert sorted(stored.misses) == sorted(
+            [
+                *winners[0].misses,
+                *(_DEVICED + timedelta(minutes=1, microseconds=i) for i in range(_DEVICE_THREADS)),
+            ]
+        )
+
+    def test_eight_concurrent_updates_of_one_device_session_have_exactly_one_winner(
+        self, uow_factory: DeviceUnitOfWorkFactory
+    ) -> None:
+        clinic, *members = self._named(uow_factory, "clinic", *(str(i) for i in range(8)))
+        self._store(uow_factory, _device_session("ds-1", clinic.id))
+
+        def unlock(i: int, barrier: threading.Barrier) -> object:
+            with uow_factory() as uow:
+                read = uow.device_sessions.find(DeviceSessionId("ds-1"))
+            assert read is not None
+            barrier.wait()
+            with uow_factory() as uow:
+                stored = uow.device_sessions.update(read.unlock(members[i].id, _DEVICED))
+                uow.commit()
+            return stored
+
+        results = _race_in_threads(unlock, _DEVICE_THREADS)
+        winners = [r for r in results if isinstance(r, DeviceSession)]
+        refusals = [r for r in results if isinstance(r, StaleRecord)]
+        assert len(winners) == 1, results
+        assert len(refusals) == _DEVICE_THREADS - 1, results
+        assert winners[0].version == 1
+        with uow_factory() as uow:
+            assert uow.device_sessions.find_by_token(_token("ds-1")) == winners[0]
+
+
+# The pools of the device machine: few values, so that collisions and ties are common.
+_DEVICE_ESTABLISHMENTS = (_ESTABLISHMENT_IDS[0], _ESTABLISHMENT_IDS[2])
+_SESSION_IDS = tuple(DeviceSessionId(f"ds-{name}") for name in ("a", "B", "c", "é"))
+_TOKEN_LABELS = ("t1", "t2", "t3")
+_PIN_LABELS = ("p1", "p2", "p3")
+_PIN_KEYS = (_OLD_PIN_KEY, _PIN_KEY)
+_DEVICE_TIMES = tuple(
+    (_DEVICED + timedelta(minutes=m, microseconds=m)).astimezone(zone)
+    for m, zone in enumerate((UTC, _KATHMANDU, _NEWFOUNDLAND))
+)
+_NETWORK_CHOICES = ((), ("192.0.2.0/24",), ("10.0.0.7", "2001:db8::/32"))
+
+
+class _DeviceAgreesWithMemory(_AgreesWithMemory[DeviceUnitOfWork]):
+    """Users and the device repositories against the in-memory store's.
+
+    Two establishments; clinic logins, credentials and sessions point at stored users. PINs
+    come from three digests and tokens from three, so that clashes are frequent; credentials
+    get PINs, lose them, miss and are blocked; sessions are unlocked, locked, missed, closed;
+    guards are saved at the version read or a stale one. Users change kind too.
+    """
+
+    def _add(self, record: _DeviceRecord) -> None:
+        self._both(f"add({record!r})", lambda uow: _add_device_record(uow, record))
+
+    def _reference(self) -> DeviceUnitOfWork:
+        return self._pair()[1]
+
+    def _clinic_logins(self) -> list[UserId]:
+        reference = self._reference()
+        return [
+            c.user_id
+            for establishment_id in _DEVICE_ESTABLISHMENTS
+            for c in reference.clinic_logins.list_for_establishment(establishment_id)
+        ]
+
+    def _credentials(self) -> list[tuple[EstablishmentId, UserId]]:
+        reference = self._reference()
+        return [
+            (c.establishment_id, c.user_id)
+            for establishment_id in _DEVICE_ESTABLISHMENTS
+            for c in reference.member_credentials.list_for_establishment(establishment_id)
+        ]
+
+    def _sessions(self) -> list[DeviceSessionId]:
+        reference = self._reference()
+        return [s for s in _SESSION_IDS if reference.device_sessions.find(s) is not None]
+
+    @rule(operation=st.deferred(lambda: _operations(_DeviceAgreesWithMemory)))
+    def step(self, operation: tuple[str, dict[str, Any]]) -> None:
+        self._run(operation)
+
+    @initialize(seeded=st.sampled_from((False, True, True, True)))
+    def seed(self, *, seeded: bool) -> None:
+        """Two establishments; sometimes users, a clinic login, PINs and sessions too."""
+        organisation = Organisation(
+            id=_ORGANISATION_IDS[0], name="Groupe des Tilleuls", owners=(), created_at=_OPENED
+        )
+        self._add(organisation)
+        for establishment_id in _DEVICE_ESTABLISHMENTS:
+            self._add(_establishment(establishment_id, organisation_id=organisation.id))
+        if seeded:
+            anna, bert, chloe, dirk = _USER_IDS
+            ans, ciney = _DEVICE_ESTABLISHMENTS
+            for user_id in _USER_IDS:
+                kind = AccountKind.CLINIC if user_id == dirk else AccountKind.PERSON
+                self._add(sample_user(id=user_id, kind=kind))
+            self._add(_clinic_login(dirk, ans, networks=_NETWORK_CHOICES[1]))
+            self._add(_credential(anna, ans, pin=_PIN_LABELS[0]))
+            self._add(_credential(bert, ans, pin=_PIN_LABELS[1], pin_key_id=_OLD_PIN_KEY))
+            self._add(_credential(chloe, ans))
+            self._add(_credential(anna, ciney, pin=_PIN_LABELS[1]))
+            self._add(_device_session(_SESSION_IDS[0], dirk, ans, token_digest=_token("t1")))
+            self._add(
+                _device_session(_SESSION_IDS[1], anna, ciney, token_digest=_token("t2")).unlock(
+                    anna, _DEVICE_TIMES[1]
+                )
+            )
+            self._add(PinGuard(ans, _DEVICE_TIMES[:2]))
+        self.finish(how="commit and leave")
+
+    # -- users' kinds -----------------------------------------------------------------------
+
+    @_operation(
+        user_id=st.sampled_from(_USER_IDS),
+        kind=st.sampled_from(AccountKind),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def change_kind(
+        self, *, user_id: UserId, kind: AccountKind, shift: int, any_record: bool
+    ) -> None:
+        user_id = _target(user_id, self._user_ids(), any_record=any_record)
+        current = self._stored(lambda uow: uow.users.get(user_id)) or sample_user(id=user_id)
+        changed = attrs.evolve(current, kind=kind, version=_shifted(current.version, shift))
+        self._both(f"users.update({changed!r})", lambda uow: uow.users.update(changed))
+
+    # -- clinic logins ----------------------------------------------------------------------
+
+    @_operation(
+        user_id=st.sampled_from(_USER_IDS),
+        establishment_id=st.sampled_from(_DEVICE_ESTABLISHMENTS),
+        remote_access=st.booleans(),
+        networks=st.sampled_from(_NETWORK_CHOICES),
+        any_record=_ANY_RECORD,
+    )
+    def add_clinic_login(
+        self,
+        *,
+        user_id: UserId,
+        establishment_id: EstablishmentId,
+        remote_access: bool,
+        networks: tuple[str, ...],
+        any_record: bool,
+    ) -> None:
+        chosen = _pick(
+            user_id, self._user_ids(), taken=self._clinic_logins(), any_record=any_record
+        )
+        if chosen is None:
+            return
+        self._add(
+            _clinic_login(chosen, establishment_id, remote_access=remote_access, networks=networks)
+        )
+
+    @_operation(
+        user_id=st.sampled_from(_USER_IDS),
+        establishment_id=st.sampled_from(_DEVICE_ESTABLISHMENTS),
+        remote_access=st.booleans(),
+        networks=st.sampled_from(_NETWORK_CHOICES),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_clinic_login(
+        self,
+        *,
+        user_id: UserId,
+        establishment_id: EstablishmentId,
+        remote_access: bool,
+        networks: tuple[str, ...],
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        user_id = _target(user_id, self._clinic_logins(), any_record=any_record)
+        current = self._stored(lambda uow: uow.clinic_logins.get(user_id))
+        current = current or _clinic_login(user_id)  # unknown: refused
+        changed = attrs.evolve(
+            current,
+            establishment_id=establishment_id,
+            remote_access=remote_access,
+            networks=networks,
+            version=_shifted(current.version, shift),
+        )
+        self._both(
+            f"clinic_logins.update({changed!r})", lambda uow: uow.clinic_logins.update(changed)
+        )
+
+    # -- credentials ------------------------------------------------------------------------
+
+    @_operation(
+        weight=2,
+        establishment_id=st.sampled_from(_DEVICE_ESTABLISHMENTS),
+        user_id=st.sampled_from(_USER_IDS),
+        pin=st.none() | st.sampled_from(_PIN_LABELS),
+        key_id=st.sampled_from(_PIN_KEYS),
+        remote_access=st.booleans(),
+        any_record=_ANY_RECORD,
+    )
+    def add_credential(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        pin: str | None,
+        key_id: str,
+        remote_access: bool,
+        any_record: bool,
+    ) -> None:
+        taken = [u for e, u in self._credentials() if e == establishment_id]
+        chosen = _pick(user_id, self._user_ids(), taken=taken, any_record=any_record)
+        if chosen is None:
+            return
+        credential = _credential(chosen, establishment_id, pin, remote_access=remote_access)
+        if pin is not None:
+            credential = attrs.evolve(credential, pin_key_id=key_id)
+        self._add(credential)
+
+    @_operation(
+        weight=3,
+        establishment_id=st.sampled_from(_DEVICE_ESTABLISHMENTS),
+        user_id=st.sampled_from(_USER_IDS),
+        change=st.sampled_from(("issue", "revoke", "miss", "block", "remote")),
+        pin=st.sampled_from(_PIN_LABELS),
+        key_id=st.sampled_from(_PIN_KEYS),
+        when=st.sampled_from(_DEVICE_TIMES),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_credential(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        change: str,
+        pin: str,
+        key_id: str,
+        when: datetime,
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        establishment_id, user_id = _target(
+            (establishment_id, user_id), self._credentials(), any_record=any_record
+        )
+        current = self._reference().member_credentials.find(establishment_id, user_id)
+        current = current or _credential(user_id, establishment_id)  # unknown: refused
+        if change == "issue":
+            changed = current.with_pin(_pin(pin), key_id, when)
+        elif change == "revoke":
+            changed = current.revoked()
+        elif change == "miss":
+            changed = attrs.evolve(current, misses=current.misses + 1)
+        elif change == "block":
+            changed = attrs.evolve(current, misses=current.misses + 1, blocked_at=when)
+        else:
+            changed = attrs.evolve(current, remote_access=not current.remote_access)
+        changed = attrs.evolve(changed, version=_shifted(current.version, shift))
+        self._both(
+            f"member_credentials.update({changed!r}, pin={changed.pin_digest!r})",
+            lambda uow: uow.member_credentials.update(changed),
+        )
+
+    # -- device sessions --------------------------------------------------------------------
+
+    @_operation(
+        weight=2,
+        session_id=st.sampled_from(_SESSION_IDS),
+        establishment_id=st.sampled_from(_DEVICE_ESTABLISHMENTS),
+        account_id=st.sampled_from(_USER_IDS),
+        token=st.sampled_from(_TOKEN_LABELS),
+        state=st.sampled_from(DeviceState),
+        when=st.sampled_from(_DEVICE_TIMES),
+        any_record=_ANY_RECORD,
+    )
+    def add_session(
+        self,
+        *,
+        session_id: DeviceSessionId,
+        establishment_id: EstablishmentId,
+        account_id: UserId,
+        token: str,
+        state: DeviceState,
+        when: datetime,
+        any_record: bool,
+    ) -> None:
+        account = _pick(account_id, self._user_ids())
+        if account is None:
+            return
+        session_id = _free(session_id, self._sessions(), _SESSION_IDS, any_record=any_record)
+        self._add(
+            _device_session(
+                session_id,
+                account,
+                establishment_id,
+                token_digest=_token(token),
+                opened_at=when,
+                last_activity_at=when,
+                state=state,
+                peer_address=None if state is DeviceState.LOCKED else "192.0.2.7",
+            )
+        )
+
+    @_operation(
+        weight=3,
+        session_id=st.sampled_from(_SESSION_IDS),
+        change=st.sampled_from(("unlock", "lock", "miss", "reopen", "close", "touch")),
+        member=st.sampled_from(_USER_IDS),
+        when=st.sampled_from(_DEVICE_TIMES),
+        shift=_VERSION_SHIFTS,
+        any_record=_ANY_RECORD,
+    )
+    def update_session(
+        self,
+        *,
+        session_id: DeviceSessionId,
+        change: str,
+        member: UserId,
+        when: datetime,
+        shift: int,
+        any_record: bool,
+    ) -> None:
+        session_id = _target(session_id, self._sessions(), any_record=any_record)
+        current = self._reference().device_sessions.find(session_id)
+        current = current or _device_session(session_id, member)  # unknown: refused
+        changes: dict[str, Callable[[], DeviceSession]] = {
+            "unlock": lambda: current.unlock(member, when),
+            "lock": lambda: current.lock(when),
+            "miss": lambda: current.missed(when, attempts=2),
+            "reopen": lambda: current.reopened(when),
+            "close": lambda: current.close(when),
+            "touch": lambda: current.touched(when),
+        }
+        changed = attrs.evolve(changes[change](), version=_shifted(current.version, shift))
+        self._both(
+            f"device_sessions.update({changed!r})",
+            lambda uow: uow.device_sessions.update(changed),
+        )
+
+    # -- PIN guards -------------------------------------------------------------------------
+
+    @_operation(
+        weight=2,
+        establishment_id=st.sampled_from(_DEVICE_ESTABLISHMENTS),
+        when=st.sampled_from(_DEVICE_TIMES),
+        forget=st.booleans(),
+        shift=_VERSION_SHIFTS,
+    )
+    def save_guard(
+        self, *, establishment_id: EstablishmentId, when: datetime, forget: bool, shift: int
+    ) -> None:
+        current = self._reference().pin_guards.find(establishment_id) or PinGuard(establishment_id)
+        misses = (*current.misses[1:], when) if forget else (*current.misses, when)
+        changed = attrs.evolve(current, misses=misses, version=_shifted(current.version, shift))
+        self._both(f"pin_guards.save({changed!r})", lambda uow: uow.pin_guards.save(changed))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    @_operation(
+        establishment_id=st.sampled_from(_ESTABLISHMENT_IDS),
+        user_id=st.sampled_from(_USER_IDS),
+        session_id=st.sampled_from(_SESSION_IDS),
+        pin=st.sampled_from(_PIN_LABELS),
+        token=st.sampled_from(_TOKEN_LABELS),
+    )
+    def read_devices(
+        self,
+        *,
+        establishment_id: EstablishmentId,
+        user_id: UserId,
+        session_id: DeviceSessionId,
+        pin: str,
+        token: str,
+    ) -> None:
+        key = f"{establishment_id}, {user_id}"
+        reads: dict[str, Callable[[DeviceUnitOfWork], object]] = {
+            f"clinic_logins.get({user_id})": lambda uow: uow.clinic_logins.get(user_id),
+            f"clinic_logins.find({user_id})": lambda uow: uow.clinic_logins.find(user_id),
+            f"member_credentials.find({key})": lambda uow: uow.member_credentials.find(
+                establishment_id, user_id
+            ),
+            f"member_credentials.find_by_pin({establishment_id}, {pin})": (
+                lambda uow: uow.member_credentials.find_by_pin(establishment_id, _pin(pin))
+            ),
+            f"member_credentials.list_for_user({user_id})": (
+                lambda uow: list(uow.member_credentials.list_for_user(user_id))
+            ),
+            f"member_credentials.key_ids({establishment_id})": (
+                lambda uow: list(uow.member_credentials.key_ids(establishment_id))
+            ),
+            f"device_sessions.find({session_id})": lambda uow: uow.device_sessions.find(session_id),
+            f"device_sessions.find_by_token({token})": (
+                lambda uow: uow.device_sessions.find_by_token(_token(token))
+            ),
+            f"device_sessions.list_for_establishment({establishment_id})": (
+                lambda uow: list(uow.device_sessions.list_for_establishment(establishment_id))
+            ),
+            f"pin_guards.find({establishment_id})": lambda uow: uow.pin_guards.find(
+                establishment_id
+            ),
+        }
+        for operation, read in reads.items():
+            self._both(operation, read)
+
+    def _contents(self, uow: DeviceUnitOfWork) -> dict[str, object]:
+        found = super()._contents(uow)
+        for establishment_id in _DEVICE_ESTABLISHMENTS:
+            found[f"clinic_logins.list_for_establishment({establishment_id})"] = list(
+                uow.clinic_logins.list_for_establishment(establishment_id)
+            )
+            found[f"member_credentials.list_for_establishment({establishment_id})"] = list(
+                uow.member_credentials.list_for_establishment(establishment_id)
+            )
+            found[f"member_credentials.key_ids({establishment_id})"] = list(
+                uow.member_credentials.key_ids(establishment_id)
+            )
+            found[f"device_sessions.list_for_establishment({establishment_id})"] = list(
+                uow.device_sessions.list_for_establishment(establishment_id)
+            )
+            found[f"pin_guards.find({establishment_id})"] = uow.pin_guards.find(establishment_id)
+            for label in _PIN_LABELS:
+                found[f"member_credentials.find_by_pin({establishment_id}, {label})"] = (
+                    uow.member_credentials.find_by_pin(establishment_id, _pin(label))
+                )
+        for session_id in _SESSION_IDS:
+            found[f"device_sessions.find({session_id})"] = uow.device_sessions.find(session_id)
+        for label in _TOKEN_LABELS:
+            found[f"device_sessions.find_by_token({label})"] = uow.device_sessions.find_by_token(
+                _token(label)
+            )
+        return found

@@ -23,7 +23,10 @@ work is a ``READ COMMITTED`` transaction: uniqueness is enforced by unique index
 every ``update`` is conditional on the version that was read (``WHERE version = :read``), so
 a concurrent change is refused as stale instead of being overwritten. Deadlocks and
 serialization failures become :class:`~practiceid.errors.TransactionConflict`, which the
-services run again like any other stale record.
+services run again like any other stale record. An audit append (:class:`SqlAuditLog`) locks
+its chain's head row until the unit of work ends (``SELECT … FOR UPDATE``), so that appends
+to one establishment's chain take turns and appends to other chains do not wait; on SQLite
+the units of work already take turns.
 
 Schema. :meth:`SqlStore.create_schema` creates the tables of a new database;
 :meth:`SqlStore.upgrade_schema` brings an older one to this version (Alembic migrations
@@ -52,13 +55,18 @@ from sqlalchemy.pool import StaticPool
 
 from practiceid.adapters.sql._schema import METADATA, PREFIX
 from practiceid.adapters.sql._store import (
+    SqlAuditLog,
+    SqlClinicLoginRepository,
+    SqlDeviceSessionRepository,
     SqlEstablishmentProfileRepository,
     SqlEstablishmentRepository,
     SqlLicenseRepository,
+    SqlMemberCredentialRepository,
     SqlMembershipRepository,
     SqlOnboardingRepository,
     SqlOrganisationRepository,
     SqlOutboxRepository,
+    SqlPinGuardRepository,
     SqlPractitionerRepository,
     SqlTermsRepository,
     SqlUnitOfWork,
@@ -69,17 +77,24 @@ from practiceid.errors import InvalidConfiguration, SchemaMismatch
 
 if TYPE_CHECKING:
     from practiceid.ports import LicenseUnitOfWorkFactory
+    from practiceid.ports.audit import KeyProvider
+    from practiceid.ports.devices import DeviceUnitOfWorkFactory
 
 __all__ = [
     "SCHEMA_REVISION",
     "VERSION_TABLE",
+    "SqlAuditLog",
+    "SqlClinicLoginRepository",
+    "SqlDeviceSessionRepository",
     "SqlEstablishmentProfileRepository",
     "SqlEstablishmentRepository",
     "SqlLicenseRepository",
+    "SqlMemberCredentialRepository",
     "SqlMembershipRepository",
     "SqlOnboardingRepository",
     "SqlOrganisationRepository",
     "SqlOutboxRepository",
+    "SqlPinGuardRepository",
     "SqlPractitionerRepository",
     "SqlStore",
     "SqlTermsRepository",
@@ -228,14 +243,16 @@ class SqlStore:
     Build it with :meth:`from_url`, or from an engine made by :func:`create_engine` (share
     that engine with the host's own code if it likes). ``unit_of_work`` is the factory the
     services take: ``AccountService(unit_of_work=store.unit_of_work, …)``. The PostgreSQL
-    schema, if any, is the one the engine was made with.
+    schema, if any, is the one the engine was made with. ``keys`` provides the audit chain's
+    key (purpose ``"audit"``); without one the chain is a plain SHA-256 chain (see
+    :mod:`practiceid.audit`).
 
     Raises:
         InvalidConfiguration: a SQLite engine not made by :func:`create_engine`, whose
             transactions would not be serialized.
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, keys: KeyProvider | None = None) -> None:
         if engine.dialect.name == "sqlite" and not event.contains(engine, "begin", _sqlite_begin):
             raise InvalidConfiguration(
                 "make SQLite engines with practiceid.adapters.sql.create_engine",
@@ -246,6 +263,7 @@ class SqlStore:
         """The PostgreSQL schema holding practiceid's tables (``None``: the search path's)."""
         # An in-memory SQLite database is one connection: units of work take turns on it.
         self._serial_lock = threading.Lock() if isinstance(engine.pool, StaticPool) else None
+        self._keys = keys
 
     @classmethod
     def from_url(
@@ -253,10 +271,11 @@ class SqlStore:
         url: str | sa.URL,
         *,
         schema: str | None = None,
+        keys: KeyProvider | None = None,
         **options: Any,  # noqa: ANN401 - sqlalchemy.create_engine's options
     ) -> SqlStore:
         """Return a store on the database at ``url`` (see :func:`create_engine`)."""
-        return cls(create_engine(url, schema=schema, **options))
+        return cls(create_engine(url, schema=schema, **options), keys=keys)
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """Return a new unit of work (a :data:`~practiceid.ports.LicenseUnitOfWorkFactory`)."""
@@ -382,4 +401,8 @@ if TYPE_CHECKING:
 
     def _takes_every_service(store: SqlStore) -> LicenseUnitOfWorkFactory:
         """``store.unit_of_work`` is what every service takes (checked by mypy, never run)."""
+        return store.unit_of_work
+
+    def _takes_the_device_service(store: SqlStore) -> DeviceUnitOfWorkFactory:
+        """``store.unit_of_work`` is what the device service takes (checked by mypy too)."""
         return store.unit_of_work

@@ -11,14 +11,24 @@ read back with the same digits.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, cast
 
 from sqlalchemy import RowMapping
 
+from practiceid.audit import AuditEvent, AuditRecord, DetailValue, Outcome
+from practiceid.devices import (
+    ClinicLogin,
+    DeviceSession,
+    DeviceSessionId,
+    DeviceState,
+    MemberCredential,
+    PinGuard,
+)
 from practiceid.establishment_profiles import EstablishmentProfile
 from practiceid.establishments import (
     Department,
@@ -59,7 +69,7 @@ from practiceid.practitioners import (
     Practitioner,
     PractitionerSettings,
 )
-from practiceid.users import User, UserId, UserStatus
+from practiceid.users import AccountKind, User, UserId, UserStatus
 
 Row = RowMapping
 """A row as SQLAlchemy returns it."""
@@ -86,6 +96,7 @@ def user_values(user: User, *, version: int) -> dict[str, object]:
         "status": user.status.value,
         "password_hash": user.password_hash,
         "version": version,
+        "kind": user.kind.value,
     }
 
 
@@ -102,6 +113,7 @@ def user_from(row: Row) -> User:
         status=UserStatus(row["status"]),
         password_hash=row["password_hash"],
         version=row["version"],
+        kind=AccountKind(row["kind"]),
     )
 
 
@@ -690,5 +702,220 @@ def license_from(row: Row) -> License:
         activation=_request_from(row, "activation_"),
         resume=None if resume is None else LicenseStatus(resume),
         due_at=row["due_at"],
+        version=row["version"],
+    )
+
+
+# -- the audit trail (F3) -------------------------------------------------------------------
+
+
+def _details_text(details: Iterable[tuple[str, DetailValue]]) -> str:
+    """An event's details as a JSON object, names sorted (the event's own order)."""
+    return json.dumps(dict(details), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _details_from(text: str) -> list[tuple[str, DetailValue]]:
+    """The details a row holds.
+
+    Text that is not a JSON object (an edit) is kept as one detail, so that
+    :func:`~practiceid.audit.verify_chain` names the record instead of the read failing.
+    """
+    try:
+        document = json.loads(text)
+    except (TypeError, ValueError):
+        document = None
+    if not isinstance(document, dict):
+        return [("details", str(text))]
+    return list(document.items())
+
+
+def _outcome(value: str) -> Outcome:
+    """The stored outcome; text that names none (an edit) is kept as it is, for the check."""
+    try:
+        return Outcome(value)
+    except ValueError:
+        return cast("Outcome", value)
+
+
+def _optional_user(value: str | None) -> UserId | None:
+    return None if value is None else UserId(value)
+
+
+def audit_record_values(record: AuditRecord) -> dict[str, object]:
+    """The columns of ``practiceid_audit_records`` for ``record``."""
+    event = record.event
+    return {
+        "chain": record.chain,
+        "seq": record.seq,
+        "action": event.action,
+        "at": event.at,
+        "outcome": str(event.outcome),
+        "code": event.code,
+        "establishment_id": event.establishment_id,
+        "actor": event.actor,
+        "account_id": event.account_id,
+        "device_session_id": event.device_session_id,
+        "on_behalf_of": event.on_behalf_of,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "peer_address": event.peer_address,
+        "request_id": event.request_id,
+        "details": _details_text(event.details),
+        "previous": record.previous,
+        "digest": record.digest,
+        "key_id": record.key_id,
+    }
+
+
+def audit_record_from(row: Row) -> AuditRecord:
+    """The record a row holds, as stored: what was edited in the row shows when verified."""
+    establishment_id = row["establishment_id"]
+    event = AuditEvent(
+        action=row["action"],
+        at=row["at"],
+        outcome=_outcome(row["outcome"]),
+        code=row["code"],
+        establishment_id=None if establishment_id is None else EstablishmentId(establishment_id),
+        actor=_optional_user(row["actor"]),
+        account_id=_optional_user(row["account_id"]),
+        device_session_id=row["device_session_id"],
+        on_behalf_of=_optional_user(row["on_behalf_of"]),
+        target_type=row["target_type"],
+        target_id=row["target_id"],
+        peer_address=row["peer_address"],
+        request_id=row["request_id"],
+        details=_details_from(row["details"]),
+    )
+    return AuditRecord(
+        event=event,
+        chain=row["chain"],
+        seq=int(row["seq"]),
+        previous=bytes(row["previous"]),
+        digest=bytes(row["digest"]),
+        key_id=row["key_id"],
+    )
+
+
+# -- shared clinic devices (F1-F4) ------------------------------------------------------------
+
+
+def _json_text(values: Iterable[str]) -> str:
+    """A list of texts as compact JSON: what a text column holds of a small collection."""
+    return json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+
+
+def clinic_login_values(clinic_login: ClinicLogin, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_clinic_logins``: the networks as JSON text."""
+    return {
+        "user_id": clinic_login.user_id,
+        "establishment_id": clinic_login.establishment_id,
+        "created_at": clinic_login.created_at,
+        "created_by": clinic_login.created_by,
+        "remote_access": clinic_login.remote_access,
+        "networks": _json_text(clinic_login.networks),
+        "version": version,
+    }
+
+
+def clinic_login_from(row: Row) -> ClinicLogin:
+    """The clinic login a row holds."""
+    networks: Sequence[str] = json.loads(row["networks"])
+    return ClinicLogin(
+        user_id=UserId(row["user_id"]),
+        establishment_id=EstablishmentId(row["establishment_id"]),
+        created_at=row["created_at"],
+        created_by=UserId(row["created_by"]),
+        remote_access=row["remote_access"],
+        networks=tuple(networks),
+        version=row["version"],
+    )
+
+
+def member_credential_values(credential: MemberCredential, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_member_credentials``: the PIN's digest as bytes."""
+    return {
+        "establishment_id": credential.establishment_id,
+        "user_id": credential.user_id,
+        "pin_digest": credential.pin_digest,
+        "pin_key_id": credential.pin_key_id,
+        "pin_issued_at": credential.pin_issued_at,
+        "misses": credential.misses,
+        "blocked_at": credential.blocked_at,
+        "remote_access": credential.remote_access,
+        "version": version,
+    }
+
+
+def member_credential_from(row: Row) -> MemberCredential:
+    """The credential a row holds."""
+    digest = row["pin_digest"]
+    return MemberCredential(
+        establishment_id=EstablishmentId(row["establishment_id"]),
+        user_id=UserId(row["user_id"]),
+        pin_digest=None if digest is None else bytes(digest),
+        pin_key_id=row["pin_key_id"],
+        pin_issued_at=row["pin_issued_at"],
+        misses=row["misses"],
+        blocked_at=row["blocked_at"],
+        remote_access=row["remote_access"],
+        version=row["version"],
+    )
+
+
+def device_session_values(session: DeviceSession, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_device_sessions``: the token's digest as bytes."""
+    return {
+        "id": session.id,
+        "establishment_id": session.establishment_id,
+        "account_id": session.account_id,
+        "token_digest": session.token_digest,
+        "opened_at": session.opened_at,
+        "expires_at": session.expires_at,
+        "last_activity_at": session.last_activity_at,
+        "state": session.state.value,
+        "member": session.member,
+        "unlocked_at": session.unlocked_at,
+        "misses": session.misses,
+        "remote": session.remote,
+        "peer_address": session.peer_address,
+        "version": version,
+    }
+
+
+def device_session_from(row: Row) -> DeviceSession:
+    """The device session a row holds."""
+    return DeviceSession(
+        id=DeviceSessionId(row["id"]),
+        establishment_id=EstablishmentId(row["establishment_id"]),
+        account_id=UserId(row["account_id"]),
+        token_digest=bytes(row["token_digest"]),
+        opened_at=row["opened_at"],
+        expires_at=row["expires_at"],
+        last_activity_at=row["last_activity_at"],
+        state=DeviceState(row["state"]),
+        member=_optional_user(row["member"]),
+        unlocked_at=row["unlocked_at"],
+        misses=row["misses"],
+        remote=row["remote"],
+        peer_address=row["peer_address"],
+        version=row["version"],
+    )
+
+
+def pin_guard_values(guard: PinGuard, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_pin_guards``: the misses as JSON text, ISO 8601 in UTC."""
+    return {
+        "establishment_id": guard.establishment_id,
+        "misses": _json_text(miss.astimezone(UTC).isoformat() for miss in guard.misses),
+        "version": version,
+    }
+
+
+def pin_guard_from(row: Row) -> PinGuard:
+    """The guard a row holds; its misses aware, in UTC, to the microsecond."""
+    misses: Sequence[str] = json.loads(row["misses"])
+    return PinGuard(
+        establishment_id=EstablishmentId(row["establishment_id"]),
+        misses=tuple(datetime.fromisoformat(miss) for miss in misses),
         version=row["version"],
     )

@@ -32,6 +32,21 @@ A license's pending and last activation requests (:class:`~practiceid.LicenseReq
 columns prefixed ``pending_`` and ``activation_``, so that both invoice numbers are indexed
 (the desk finds an invoice's licenses by them); amounts are text, exact to the cent.
 
+The audit trail (F3) is ``practiceid_audit_records``, one row per sealed record, primary key
+``(chain, seq)`` (the event's fields are columns, its details JSON text), with an index on
+``(chain, actor, seq)`` for one member's events in an establishment; and
+``practiceid_audit_heads``, one row per chain holding its last position and digest, which
+every append locks (see :class:`~practiceid.adapters.sql.SqlAuditLog`).
+
+Shared clinic devices (F1-F4): ``practiceid_clinic_logins``, one row per clinic account;
+``practiceid_member_credentials``, one row per (establishment, member), whose unique index on
+``(establishment_id, pin_digest)`` makes a PIN held by two members of one establishment
+impossible (revoked PINs are ``NULL`` and never clash) and finds an entered PIN's member;
+``practiceid_device_sessions``, whose unique index on the token's digest finds a device's
+session, and whose partial index on ``(establishment_id, id)`` holds the sessions not closed
+(:data:`OPEN_SESSIONS`); and ``practiceid_pin_guards``, one row per establishment that ever
+had a wrong PIN. A user's ``kind`` tells a person's account from a clinic login.
+
 The migrations in ``migrations/versions`` build exactly these tables; a test compares them.
 """
 
@@ -95,6 +110,10 @@ JSON_DOCUMENT: Final = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 """Collections read whole with their record; JSONB on PostgreSQL."""
 
 
+ACCOUNT_KIND_DEFAULT: Final = "person"
+"""The kind of the accounts stored before kinds were (``AccountKind.PERSON``)."""
+
+
 def _id(name: str, *, primary_key: bool = False) -> sa.Column[str]:
     return sa.Column(name, sa.String, primary_key=primary_key, nullable=False)
 
@@ -114,6 +133,8 @@ users: Final = sa.Table(
     sa.Column("status", sa.String, nullable=False),
     sa.Column("password_hash", sa.String, nullable=True),
     sa.Column("version", sa.Integer, nullable=False),
+    # Added by 0006_devices, hence last; accounts stored before it are people's.
+    sa.Column("kind", sa.String, nullable=False, server_default=ACCOUNT_KIND_DEFAULT),
     sa.Index(None, "login_key", unique=True),
     sa.Index(None, "email_key", unique=True),
 )
@@ -410,3 +431,128 @@ INVOICE_INDEXES: Final = (
     "ix_practiceid_licenses_pending_invoice_number",
     "ix_practiceid_licenses_activation_invoice_number",
 )
+
+# -- the audit trail (F3) ---------------------------------------------------------------------
+
+audit_records: Final = sa.Table(
+    f"{PREFIX}audit_records",
+    METADATA,
+    # No foreign keys: a record outlives whatever it names, and the platform chain is "".
+    sa.Column("chain", sa.String, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String, nullable=False),
+    sa.Column("code", sa.String, nullable=False),
+    sa.Column("establishment_id", sa.String, nullable=True),
+    sa.Column("actor", sa.String, nullable=True),
+    sa.Column("account_id", sa.String, nullable=True),
+    sa.Column("device_session_id", sa.String, nullable=True),
+    sa.Column("on_behalf_of", sa.String, nullable=True),
+    sa.Column("target_type", sa.String, nullable=False),
+    sa.Column("target_id", sa.String, nullable=False),
+    sa.Column("peer_address", sa.String, nullable=True),
+    sa.Column("request_id", sa.String, nullable=False),
+    # JSON text, not a JSON column: the text read back is the text written, whatever the
+    # database's JSON type makes of numbers and key order.
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("previous", sa.LargeBinary(32), nullable=False),
+    sa.Column("digest", sa.LargeBinary(32), nullable=False),
+    sa.Column("key_id", sa.String, nullable=False),
+    sa.Index(None, "chain", "actor", "seq"),
+)
+
+audit_heads: Final = sa.Table(
+    f"{PREFIX}audit_heads",
+    METADATA,
+    # One row per chain, locked by each append to it: positions are given one at a time.
+    sa.Column("chain", sa.String, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("digest", sa.LargeBinary(32), nullable=False),
+)
+
+AUDIT_ACTOR_INDEX: Final = "ix_practiceid_audit_records_chain_actor_seq"
+
+# -- shared clinic devices (F1-F4) ------------------------------------------------------------
+
+OPEN_SESSIONS: Final = "state <> 'closed'"
+"""The rows of ``practiceid_device_sessions`` the listing's index holds: sessions not closed
+(the listing says it literally, as the outbox's claim does)."""
+
+clinic_logins: Final = sa.Table(
+    f"{PREFIX}clinic_logins",
+    METADATA,
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), primary_key=True),
+    sa.Column("establishment_id", sa.String, sa.ForeignKey(establishments.c.id), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    # Not a foreign key, as a license request's ``requested_by``: who acted, kept as given.
+    sa.Column("created_by", sa.String, nullable=False),
+    sa.Column("remote_access", sa.Boolean, nullable=False),
+    # JSON text of the normalized CIDR networks, sorted: read whole with the login.
+    sa.Column("networks", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "establishment_id"),
+)
+
+member_credentials: Final = sa.Table(
+    f"{PREFIX}member_credentials",
+    METADATA,
+    sa.Column(
+        "establishment_id",
+        sa.String,
+        sa.ForeignKey(establishments.c.id),
+        primary_key=True,
+    ),
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), primary_key=True),
+    # The keyed digest of the PIN; NULL once revoked (NULLs never clash in a unique index).
+    sa.Column("pin_digest", sa.LargeBinary(32), nullable=True),
+    sa.Column("pin_key_id", sa.String, nullable=False),
+    sa.Column("pin_issued_at", UtcDateTime, nullable=True),
+    sa.Column("misses", sa.Integer, nullable=False),
+    sa.Column("blocked_at", UtcDateTime, nullable=True),
+    sa.Column("remote_access", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "establishment_id", "pin_digest", unique=True),
+    sa.Index(None, "user_id"),
+)
+
+device_sessions: Final = sa.Table(
+    f"{PREFIX}device_sessions",
+    METADATA,
+    _id("id", primary_key=True),
+    sa.Column("establishment_id", sa.String, sa.ForeignKey(establishments.c.id), nullable=False),
+    sa.Column("account_id", sa.String, sa.ForeignKey(users.c.id), nullable=False),
+    sa.Column("token_digest", sa.LargeBinary(32), nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("last_activity_at", UtcDateTime, nullable=False),
+    sa.Column("state", sa.String, nullable=False),
+    # Not a foreign key, as the audit trail's actors: the member who unlocked it, as given.
+    sa.Column("member", sa.String, nullable=True),
+    sa.Column("unlocked_at", UtcDateTime, nullable=True),
+    sa.Column("misses", sa.Integer, nullable=False),
+    sa.Column("remote", sa.Boolean, nullable=False),
+    sa.Column("peer_address", sa.String, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "token_digest", unique=True),
+    sa.Index(None, "establishment_id"),
+    sa.Index(None, "establishment_id", "id", **_partial(OPEN_SESSIONS)),
+)
+
+pin_guards: Final = sa.Table(
+    f"{PREFIX}pin_guards",
+    METADATA,
+    sa.Column(
+        "establishment_id",
+        sa.String,
+        sa.ForeignKey(establishments.c.id),
+        primary_key=True,
+    ),
+    # JSON text: the recent wrong PINs' instants, ISO 8601 in UTC to the microsecond.
+    sa.Column("misses", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+PIN_INDEX: Final = "ix_practiceid_member_credentials_establishment_id_pin_digest"
+TOKEN_INDEX: Final = "ix_practiceid_device_sessions_token_digest"  # noqa: S105 - a name
+OPEN_SESSIONS_INDEX: Final = "ix_practiceid_device_sessions_establishment_id_id"

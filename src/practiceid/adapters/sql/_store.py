@@ -25,10 +25,21 @@ from typing import TYPE_CHECKING, Final, Self, TypeVar
 import attrs
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 
 from practiceid.adapters.sql import _codec as codec
 from practiceid.adapters.sql import _schema as schema
+from practiceid.audit import GENESIS, AuditEvent, AuditRecord, ChainHead, audit_key, chain_of, seal
+from practiceid.devices import (
+    ClinicLogin,
+    DeviceSession,
+    DeviceSessionId,
+    MemberCredential,
+    PinGuard,
+)
 from practiceid.errors import (
+    ClinicLoginNotFound,
+    DeviceSessionInvalid,
     DuplicateEmail,
     DuplicateIdentifier,
     DuplicateInitials,
@@ -40,7 +51,6 @@ from practiceid.errors import (
     LicenseNotFound,
     MembershipNotFound,
     MessageNotFound,
-    NotFound,
     OnboardingNotFound,
     OrganisationNotFound,
     PracticeIdError,
@@ -74,13 +84,18 @@ if TYPE_CHECKING:
     from practiceid.adapters.sql import SqlStore
 
 __all__ = [
+    "SqlAuditLog",
+    "SqlClinicLoginRepository",
+    "SqlDeviceSessionRepository",
     "SqlEstablishmentProfileRepository",
     "SqlEstablishmentRepository",
     "SqlLicenseRepository",
+    "SqlMemberCredentialRepository",
     "SqlMembershipRepository",
     "SqlOnboardingRepository",
     "SqlOrganisationRepository",
     "SqlOutboxRepository",
+    "SqlPinGuardRepository",
     "SqlPractitionerRepository",
     "SqlTermsRepository",
     "SqlUnitOfWork",
@@ -143,7 +158,8 @@ class SqlUnitOfWork:
 
     Implements :class:`~practiceid.ports.LicenseUnitOfWork` (and so
     :class:`~practiceid.ports.OnboardingUnitOfWork` and
-    :class:`~practiceid.ports.AccessUnitOfWork`). ``commit`` keeps the unit of work open:
+    :class:`~practiceid.ports.AccessUnitOfWork`) and
+    :class:`~practiceid.ports.DeviceUnitOfWork`. ``commit`` keeps the unit of work open:
     later changes go into a new transaction.
     """
 
@@ -161,6 +177,11 @@ class SqlUnitOfWork:
         self.terms = SqlTermsRepository(self)
         self.outbox = SqlOutboxRepository(self)
         self.licenses = SqlLicenseRepository(self)
+        self.audit = SqlAuditLog(self)
+        self.clinic_logins = SqlClinicLoginRepository(self)
+        self.member_credentials = SqlMemberCredentialRepository(self)
+        self.device_sessions = SqlDeviceSessionRepository(self)
+        self.pin_guards = SqlPinGuardRepository(self)
 
     def __enter__(self) -> Self:
         if self._connection is not None:
@@ -492,7 +513,7 @@ def _update_versioned(
     entity: str,
     record_id: str,
     conflict: Callable[[], PracticeIdError],
-    not_found: type[NotFound],
+    not_found: Callable[..., PracticeIdError],
     id_params: Mapping[str, object],
     stale: Callable[[int], PracticeIdError] | None = None,
     then: Callable[[sa.Connection], None] | None = None,
@@ -1497,3 +1518,536 @@ class SqlLicenseRepository:
             return [codec.license_from(row) for row in connection.execute(query).mappings()]
 
         return self._uow.read(run)
+
+
+# -- the audit trail (F3) -----------------------------------------------------------------------
+
+_audit: Final = schema.audit_records
+_heads: Final = schema.audit_heads
+_MAX_SEQ: Final = 2**63 - 1  # BIGINT
+_EMPTY_HEAD: Final = {"seq": 0, "digest": GENESIS}
+
+# The chain's head row, locked until the unit of work ends (FOR UPDATE is PostgreSQL's: SQLite
+# compiles it away, its units of work being serialized). Built once, like the users' look-ups.
+_HEAD_FOR_UPDATE: Final = (
+    sa.select(_heads.c.seq, _heads.c.digest)
+    .where(_heads.c.chain == sa.bindparam("chain"))
+    .with_for_update()
+)
+_HEAD: Final = sa.select(_heads.c.seq, _heads.c.digest).where(
+    _heads.c.chain == sa.bindparam("chain")
+)
+_MOVE_HEAD: Final = (
+    _heads.update()
+    .where(_heads.c.chain == sa.bindparam("head_chain"))
+    .values(seq=sa.bindparam("new_seq"), digest=sa.bindparam("new_digest"))
+)
+
+
+def _new_head(connection: sa.Connection, chain: str) -> sa.Executable:
+    """``INSERT`` of an empty chain's head that does nothing if another one made it first."""
+    values = {"chain": chain, **_EMPTY_HEAD}
+    if _postgres(connection):
+        return postgresql.insert(_heads).values(values).on_conflict_do_nothing()
+    return sqlite.insert(_heads).values(values).on_conflict_do_nothing()
+
+
+def _lock_head(connection: sa.Connection, chain: str) -> ChainHead | None:
+    """Return the chain's head (``None``: empty), its row locked until the transaction ends.
+
+    A chain's first append makes the row (position 0) first: ``INSERT … ON CONFLICT DO
+    NOTHING`` waits for a concurrent first append to end and then does nothing, so that the
+    ``SELECT … FOR UPDATE`` that follows always finds the row, and reads it once the append
+    holding it has ended (READ COMMITTED reads the newest committed version of a locked row).
+    """
+    row = connection.execute(_HEAD_FOR_UPDATE, {"chain": chain}).first()
+    if row is None:
+        connection.execute(_new_head(connection, chain))
+        row = connection.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
+    seq, digest = int(row[0]), bytes(row[1])
+    return None if seq == 0 else ChainHead(chain, seq, digest)
+
+
+class SqlAuditLog:
+    """The :class:`~practiceid.ports.AuditLog` of a :class:`SqlUnitOfWork`.
+
+    Records are rows of ``practiceid_audit_records``, primary key ``(chain, seq)``; each
+    chain's head (last position and digest) is a row of ``practiceid_audit_heads``. An
+    append locks its chain's head row (``SELECT … FOR UPDATE`` on PostgreSQL, making it
+    first if the chain is new), seals the event after it, inserts the record and moves the
+    head: appends to one chain take turns, each waiting for the previous one's unit of work
+    to end, and appends to other chains do not wait. On SQLite every unit of work already
+    holds the database's write lock from its start, so appends are serialized with
+    everything else. The head row stays locked until the unit of work ends: append the
+    event last, just before committing, so that others wait as little as possible.
+
+    ``head`` and ``chains`` read the head rows; ``records`` a range of the primary key.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        """Seal ``event`` after its chain's head and store it; return the record."""
+        key_id, key = audit_key(self._uow._store._keys)  # noqa: SLF001 - one adapter
+        chain = chain_of(event)
+        sealed: list[AuditRecord] = []
+
+        def run(connection: sa.Connection) -> AuditRecord:
+            record = seal(_lock_head(connection, chain), event, key_id=key_id, key=key)
+            sealed.append(record)
+            connection.execute(_audit.insert(), codec.audit_record_values(record))
+            moved = {"head_chain": chain, "new_seq": record.seq, "new_digest": record.digest}
+            connection.execute(_MOVE_HEAD, moved)
+            return record
+
+        def conflict() -> PracticeIdError:
+            seq = sealed[-1].seq if sealed else 0
+            taken = sa.and_(_audit.c.chain == chain, _audit.c.seq == seq)
+            if self._uow.read(lambda c: _exists(c, _audit, taken)):
+                # The position after the head is taken: the head row was changed or removed
+                # behind the adapter's back. Nothing is written; verify the chain.
+                return DuplicateRecord(
+                    entity="audit_record", id=f"{chain}/{seq}", chain=chain, seq=seq
+                )
+            # A column the event left empty that cannot be (a host's None for a text).
+            return StorageError(entity="audit_record", id=chain)
+
+        return self._uow.write(run, conflict=conflict, entity="audit_record", record_id=chain)
+
+    def records(
+        self, chain: str, *, after: int = 0, limit: int | None = None
+    ) -> Sequence[AuditRecord]:
+        """Return the chain's records after position ``after``, in order."""
+        if not _text_id(chain) or after >= _MAX_SEQ or (limit is not None and limit <= 0):
+            return []
+        query = (
+            sa.select(_audit)
+            .where(_audit.c.chain == chain, _audit.c.seq > max(after, 0))
+            .order_by(_audit.c.seq)
+        )
+        if limit is not None:
+            query = query.limit(min(limit, _MAX_SEQ))
+
+        def run(connection: sa.Connection) -> list[AuditRecord]:
+            return [codec.audit_record_from(row) for row in connection.execute(query).mappings()]
+
+        try:
+            return self._uow.read(run)
+        except (ValueError, TypeError):  # a row edited into something unreadable (a date)
+            raise StorageError(entity="audit_record", id=chain) from None
+
+    def head(self, chain: str) -> ChainHead | None:
+        """Return the chain's head (its head row), ``None`` for an empty chain."""
+        if not _text_id(chain):
+            return None
+        row = self._uow.read(lambda c: c.execute(_HEAD, {"chain": chain}).first())
+        if row is None or int(row[0]) == 0:
+            return None
+        return ChainHead(chain, int(row[0]), bytes(row[1]))
+
+    def chains(self) -> Sequence[str]:
+        """Return every chain holding a record, sorted in code point order."""
+        query = sa.select(_heads.c.chain).where(_heads.c.seq > 0)
+        return sorted(self._uow.read(lambda c: list(c.execute(query).scalars())))
+
+
+# -- shared clinic devices (F1-F4) ----------------------------------------------------------------
+
+_clinic_logins: Final = schema.clinic_logins
+_credentials: Final = schema.member_credentials
+_sessions: Final = schema.device_sessions
+_guards: Final = schema.pin_guards
+
+# The look-ups of every device request and PIN entered, built once like the users' look-ups:
+# a primary key, and the unique indexes on the token's and the PIN's digests.
+_CLINIC_LOGIN_BY_USER: Final = sa.select(_clinic_logins).where(
+    _clinic_logins.c.user_id == sa.bindparam("user_id")
+)
+_CREDENTIAL_BY_KEY: Final = sa.select(_credentials).where(
+    _credentials.c.establishment_id == sa.bindparam("establishment_id"),
+    _credentials.c.user_id == sa.bindparam("user_id"),
+)
+_CREDENTIAL_BY_PIN: Final = sa.select(_credentials).where(
+    _credentials.c.establishment_id == sa.bindparam("establishment_id"),
+    _credentials.c.pin_digest == sa.bindparam("pin_digest"),
+)
+_SESSION_BY_ID: Final = sa.select(_sessions).where(_sessions.c.id == sa.bindparam("id"))
+_SESSION_BY_TOKEN: Final = sa.select(_sessions).where(
+    _sessions.c.token_digest == sa.bindparam("token_digest")
+)
+_GUARD_BY_ESTABLISHMENT: Final = sa.select(_guards).where(
+    _guards.c.establishment_id == sa.bindparam("establishment_id")
+)
+
+
+class SqlClinicLoginRepository:
+    """The :class:`~practiceid.ports.ClinicLoginRepository` of a :class:`SqlUnitOfWork`.
+
+    One row per clinic account (primary key its user id, referencing the user), naming its
+    establishment (indexed); the premises' networks are JSON text.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, clinic_login: ClinicLogin) -> None:
+        """Store a new clinic login; raise DuplicateRecord when the account is one."""
+        values = codec.clinic_login_values(clinic_login, version=clinic_login.version)
+        this = _clinic_logins.c.user_id == clinic_login.user_id
+
+        def conflict() -> PracticeIdError:
+            if self._uow.read(lambda c: _exists(c, _clinic_logins, this)):
+                return DuplicateRecord(entity="clinic_login", id=clinic_login.user_id)
+            return _unknown_reference("clinic_login", clinic_login.user_id)
+
+        self._uow.write(
+            lambda c: c.execute(_clinic_logins.insert(), values),
+            conflict=conflict,
+            entity="clinic_login",
+            record_id=clinic_login.user_id,
+        )
+
+    def get(self, user_id: UserId) -> ClinicLogin:
+        """Return the clinic login; raise ClinicLoginNotFound."""
+        found = self.find(user_id)
+        if found is None:
+            raise ClinicLoginNotFound(user_id=user_id)
+        return found
+
+    def find(self, user_id: UserId) -> ClinicLogin | None:
+        """Return the clinic login whose account this is, if any: a primary-key look-up."""
+        if not _text_id(user_id):
+            return None
+        key = {"user_id": user_id}
+        row = self._uow.read(lambda c: c.execute(_CLINIC_LOGIN_BY_USER, key).mappings().first())
+        return None if row is None else codec.clinic_login_from(row)
+
+    def update(self, clinic_login: ClinicLogin) -> ClinicLogin:
+        """Replace the stored clinic login if its version matches; return it, version + 1."""
+        _update_versioned(
+            self._uow,
+            _clinic_logins,
+            _clinic_logins.c.user_id == clinic_login.user_id,
+            codec.clinic_login_values(clinic_login, version=clinic_login.version + 1),
+            expected=clinic_login.version,
+            entity="clinic_login",
+            record_id=clinic_login.user_id,
+            conflict=lambda: _unknown_reference("clinic_login", clinic_login.user_id),
+            not_found=ClinicLoginNotFound,
+            id_params={"user_id": clinic_login.user_id},
+        )
+        return attrs.evolve(clinic_login, version=clinic_login.version + 1)
+
+    def list_for_establishment(self, establishment_id: EstablishmentId) -> Sequence[ClinicLogin]:
+        """Return the establishment's clinic logins (the index), by user id."""
+        if not _text_id(establishment_id):
+            return []
+        query = sa.select(_clinic_logins).where(
+            _clinic_logins.c.establishment_id == establishment_id
+        )
+        rows = self._uow.read(lambda c: c.execute(query).mappings().all())
+        return sorted((codec.clinic_login_from(row) for row in rows), key=lambda c: c.user_id)
+
+
+def _credential_id(credential: MemberCredential) -> str:
+    return f"{credential.establishment_id}/{credential.user_id}"
+
+
+def _duplicate_credential(credential: MemberCredential) -> DuplicateRecord:
+    return DuplicateRecord(
+        entity="member_credential",
+        id=_credential_id(credential),
+        establishment_id=credential.establishment_id,
+        user_id=credential.user_id,
+    )
+
+
+class SqlMemberCredentialRepository:
+    """The :class:`~practiceid.ports.MemberCredentialRepository` of a :class:`SqlUnitOfWork`.
+
+    One row per (establishment, member), referencing both. The unique index on
+    ``(establishment_id, pin_digest)`` is what keeps one PIN to one member: of two units of
+    work giving one digest to two members at once, the second waits for the first to end
+    and then violates the index (or goes on, if the first rolled back). The same index finds
+    an entered PIN's holder. Revoked PINs are ``NULL``, which never clash.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    @staticmethod
+    def _pair(establishment_id: object, user_id: object) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            _credentials.c.establishment_id == establishment_id,
+            _credentials.c.user_id == user_id,
+        )
+
+    def _conflict(self, credential: MemberCredential, *, new: bool) -> PracticeIdError:
+        """Which key is taken, in the contract's order: the member's, then the PIN."""
+        pair = self._pair(credential.establishment_id, credential.user_id)
+        if new and self._uow.read(lambda c: _exists(c, _credentials, pair)):
+            return _duplicate_credential(credential)
+        if credential.pin_digest is not None:
+            held = sa.and_(
+                _credentials.c.establishment_id == credential.establishment_id,
+                _credentials.c.pin_digest == credential.pin_digest,
+                _credentials.c.user_id != credential.user_id,
+            )
+            if self._uow.read(lambda c: _exists(c, _credentials, held)):
+                # Never the digest: knowing it is a step towards the PIN.
+                return DuplicateRecord(
+                    entity="pin",
+                    id=credential.establishment_id,
+                    establishment_id=credential.establishment_id,
+                )
+        return _unknown_reference("member_credential", _credential_id(credential))
+
+    def add(self, credential: MemberCredential) -> None:
+        """Store a member's first credential; raise DuplicateRecord for it or its PIN."""
+        values = codec.member_credential_values(credential, version=credential.version)
+        self._uow.write(
+            lambda c: c.execute(_credentials.insert(), values),
+            conflict=lambda: self._conflict(credential, new=True),
+            entity="member_credential",
+            record_id=_credential_id(credential),
+        )
+
+    def _one(
+        self, query: sa.Select[tuple[object, ...]], key: dict[str, object]
+    ) -> MemberCredential | None:
+        row = self._uow.read(lambda c: c.execute(query, key).mappings().first())
+        return None if row is None else codec.member_credential_from(row)
+
+    def find(self, establishment_id: EstablishmentId, user_id: UserId) -> MemberCredential | None:
+        """Return the member's credential, if any: a primary-key look-up."""
+        if not (_text_id(establishment_id) and _text_id(user_id)):
+            return None
+        key: dict[str, object] = {"establishment_id": establishment_id, "user_id": user_id}
+        return self._one(_CREDENTIAL_BY_KEY, key)
+
+    def find_by_pin(
+        self, establishment_id: EstablishmentId, pin_digest: bytes
+    ) -> MemberCredential | None:
+        """Return the credential holding this PIN digest in the establishment: one look-up."""
+        if not (_text_id(establishment_id) and _digest(pin_digest)):
+            return None
+        key: dict[str, object] = {"establishment_id": establishment_id, "pin_digest": pin_digest}
+        return self._one(_CREDENTIAL_BY_PIN, key)
+
+    def update(self, credential: MemberCredential) -> MemberCredential:
+        """Replace the stored credential if its version matches and its PIN is free.
+
+        A missing credential is refused first (DuplicateRecord, as the port says), then a
+        stale one, then a PIN another member holds.
+        """
+        _update_versioned(
+            self._uow,
+            _credentials,
+            self._pair(credential.establishment_id, credential.user_id),
+            codec.member_credential_values(credential, version=credential.version + 1),
+            expected=credential.version,
+            entity="member_credential",
+            record_id=_credential_id(credential),
+            conflict=lambda: self._conflict(credential, new=False),
+            not_found=lambda **_: _duplicate_credential(credential),
+            id_params={
+                "establishment_id": credential.establishment_id,
+                "user_id": credential.user_id,
+            },
+        )
+        return attrs.evolve(credential, version=credential.version + 1)
+
+    def _listed(self, where: sa.ColumnElement[bool]) -> Sequence[MemberCredential]:
+        """The credentials ``where`` selects, by (establishment, user) in code point order."""
+        rows = self._uow.read(
+            lambda c: c.execute(sa.select(_credentials).where(where)).mappings().all()
+        )
+        return sorted(
+            (codec.member_credential_from(row) for row in rows),
+            key=lambda c: (c.establishment_id, c.user_id),
+        )
+
+    def list_for_user(self, user_id: UserId) -> Sequence[MemberCredential]:
+        """Return the user's credentials, in every establishment (the index on user_id)."""
+        if not _text_id(user_id):
+            return []
+        return self._listed(_credentials.c.user_id == user_id)
+
+    def list_for_establishment(
+        self, establishment_id: EstablishmentId
+    ) -> Sequence[MemberCredential]:
+        """Return the establishment's credentials: a range of the primary key."""
+        if not _text_id(establishment_id):
+            return []
+        return self._listed(_credentials.c.establishment_id == establishment_id)
+
+    def key_ids(self, establishment_id: EstablishmentId) -> Sequence[str]:
+        """Return the key ids of the establishment's PIN digests, sorted (code point order)."""
+        if not _text_id(establishment_id):
+            return []
+        query = (
+            sa.select(_credentials.c.pin_key_id)
+            .where(
+                _credentials.c.establishment_id == establishment_id,
+                _credentials.c.pin_digest.is_not(None),
+            )
+            .distinct()
+        )
+        return sorted(self._uow.read(lambda c: list(c.execute(query).scalars())))
+
+
+class SqlDeviceSessionRepository:
+    """The :class:`~practiceid.ports.DeviceSessionRepository` of a :class:`SqlUnitOfWork`.
+
+    One row per session, referencing its establishment and account. ``find_by_token`` reads
+    the unique index on the token's digest; ``list_for_establishment`` the partial index on
+    ``(establishment_id, id)`` of the sessions not closed, so that closed sessions, which
+    pile up, cost it nothing. A session's token never changes: an ``update`` carrying
+    another digest than the stored one is refused with DuplicateRecord, after a missing
+    session and before a stale one, as in the in-memory store.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, session: DeviceSession) -> None:
+        """Store a new session; raise DuplicateRecord for a taken id or token."""
+        values = codec.device_session_values(session, version=session.version)
+
+        def conflict() -> PracticeIdError:
+            taken = sa.or_(
+                _sessions.c.id == session.id, _sessions.c.token_digest == session.token_digest
+            )
+            if self._uow.read(lambda c: _exists(c, _sessions, taken)):
+                return DuplicateRecord(entity="device_session", id=session.id)
+            return _unknown_reference("device_session", session.id)
+
+        self._uow.write(
+            lambda c: c.execute(_sessions.insert(), values),
+            conflict=conflict,
+            entity="device_session",
+            record_id=session.id,
+        )
+
+    def _one(
+        self, query: sa.Select[tuple[object, ...]], key: dict[str, object]
+    ) -> DeviceSession | None:
+        row = self._uow.read(lambda c: c.execute(query, key).mappings().first())
+        return None if row is None else codec.device_session_from(row)
+
+    def find(self, session_id: DeviceSessionId) -> DeviceSession | None:
+        """Return the session, if any: a primary-key look-up."""
+        return self._one(_SESSION_BY_ID, {"id": session_id}) if _text_id(session_id) else None
+
+    def find_by_token(self, token_digest: bytes) -> DeviceSession | None:
+        """Return the session whose token has this digest, if any: one unique-index look-up."""
+        if not _digest(token_digest):
+            return None
+        return self._one(_SESSION_BY_TOKEN, {"token_digest": token_digest})
+
+    def update(self, session: DeviceSession) -> DeviceSession:
+        """Replace the stored session if its version matches; return it, version + 1."""
+        this = _sessions.c.id == session.id
+        values = codec.device_session_values(session, version=session.version + 1)
+
+        def run(connection: sa.Connection) -> int:
+            matched = _sessions.update().where(
+                this,
+                _sessions.c.version == session.version,
+                _sessions.c.token_digest == session.token_digest,
+            )
+            return int(connection.execute(matched.values(values)).rowcount)
+
+        if self._uow.write(
+            run,
+            conflict=lambda: _unknown_reference("device_session", session.id),
+            entity="device_session",
+            record_id=session.id,
+        ):
+            return attrs.evolve(session, version=session.version + 1)
+        stored = self._uow.read(
+            lambda c: c.execute(
+                sa.select(_sessions.c.version, _sessions.c.token_digest).where(this)
+            ).first()
+        )
+        if stored is None:
+            raise DeviceSessionInvalid(device_session_id=session.id)
+        version, token_digest = stored
+        if bytes(token_digest) != session.token_digest:
+            raise DuplicateRecord(entity="device_session", id=session.id)  # tokens never change
+        raise StaleRecord(
+            entity="device_session",
+            id=session.id,
+            device_session_id=session.id,
+            expected=session.version,
+            stored=int(version),
+        )
+
+    def list_for_establishment(self, establishment_id: EstablishmentId) -> Sequence[DeviceSession]:
+        """Return the establishment's sessions not closed (the partial index), by id."""
+        if not _text_id(establishment_id):
+            return []
+        query = sa.select(_sessions).where(
+            # Literally the partial index's WHERE: SQLite matches it by its text.
+            sa.text(schema.OPEN_SESSIONS),
+            _sessions.c.establishment_id == establishment_id,
+        )
+        rows = self._uow.read(lambda c: c.execute(query).mappings().all())
+        return sorted((codec.device_session_from(row) for row in rows), key=lambda s: s.id)
+
+
+class SqlPinGuardRepository:
+    """The :class:`~practiceid.ports.PinGuardRepository` of a :class:`SqlUnitOfWork`.
+
+    One row per establishment that had a wrong PIN, referencing it; the misses are JSON
+    text. A guard at version 0 is inserted with ``ON CONFLICT DO NOTHING``: of two first
+    misses at once, the second waits for the first's unit of work to end and then inserts
+    nothing, and is refused as stale. Later saves are ``UPDATE … WHERE version = :read``.
+    Either way concurrent misses are never lost: the refused one is run again.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def find(self, establishment_id: EstablishmentId) -> PinGuard | None:
+        """Return the establishment's guard, if any: a primary-key look-up."""
+        if not _text_id(establishment_id):
+            return None
+        key = {"establishment_id": establishment_id}
+        row = self._uow.read(lambda c: c.execute(_GUARD_BY_ESTABLISHMENT, key).mappings().first())
+        return None if row is None else codec.pin_guard_from(row)
+
+    def save(self, guard: PinGuard) -> PinGuard:
+        """Store the guard, new at version 0, refusing a stale one; return it, version + 1."""
+        values = codec.pin_guard_values(guard, version=guard.version + 1)
+        this = _guards.c.establishment_id == guard.establishment_id
+
+        def run(connection: sa.Connection) -> int:
+            if guard.version == 0:
+                insert = (
+                    postgresql.insert(_guards) if _postgres(connection) else sqlite.insert(_guards)
+                )
+                # INSERT's row count is kept only when asked for (UPDATE's always is).
+                written = connection.execute(
+                    insert.values(values)
+                    .on_conflict_do_nothing()
+                    .execution_options(preserve_rowcount=True)
+                )
+            else:
+                written = connection.execute(
+                    _guards.update().where(this, _guards.c.version == guard.version).values(values)
+                )
+            return int(written.rowcount)
+
+        if self._uow.write(
+            run,
+            conflict=lambda: _unknown_reference("pin_guard", guard.establishment_id),
+            entity="pin_guard",
+            record_id=guard.establishment_id,
+        ):
+            return attrs.evolve(guard, version=guard.version + 1)
+        stored = self._uow.read(lambda c: _stored_version(c, _guards, this))
+        raise StaleRecord(
+            entity="pin_guard", id=guard.establishment_id, expected=guard.version, stored=stored
+        )
