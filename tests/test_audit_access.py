@@ -338,7 +338,7 @@ SUCCESSES = [
         details=lambda _w, _r: {"status": "active", "changed": True},
     ),
     Success(
-        "user.deactivate",
+        "account.deactivate",
         lambda w: w.service.deactivate_user(actor=SUPPORT, user_id=w.id("secretary")),
         actor=lambda _w: SUPPORT,
         chain=lambda _w: PLATFORM_CHAIN,
@@ -347,7 +347,7 @@ SUCCESSES = [
         details=lambda _w, _r: {"status": "deactivated", "changed": True},
     ),
     Success(
-        "user.reactivate",
+        "account.reactivate",
         lambda w: w.service.reactivate_user(actor=SUPPORT, user_id=w.id("secretary")),
         prepare=lambda w: w.service.deactivate_user(actor=SUPPORT, user_id=w.id("secretary")),
         actor=lambda _w: SUPPORT,
@@ -648,7 +648,7 @@ REFUSALS = [
         target=lambda _w: GHOST,
     ),
     Refusal(
-        "user.deactivate",
+        "account.deactivate",
         lambda w: w.service.deactivate_user(actor=w.id("secretary"), user_id=w.id("dentist")),
         "auth.permission_denied",
         actor=lambda w: w.id("secretary"),
@@ -657,7 +657,7 @@ REFUSALS = [
         target=lambda w: w.id("dentist"),
     ),
     Refusal(
-        "user.reactivate",
+        "account.reactivate",
         lambda w: w.service.reactivate_user(actor=SUPPORT, user_id=42),  # type: ignore[arg-type]
         "access.rejected",
         actor=lambda _w: SUPPORT,
@@ -1151,11 +1151,11 @@ COMMANDS: dict[str, tuple[str, Callable[[World, Step], object]]] = {
         lambda w, s: w.service.reactivate_member(**s.kw(w, *_MEMBER)),
     ),
     "deactivate_user": (
-        "user.deactivate",
+        "account.deactivate",
         lambda w, s: w.service.deactivate_user(**s.kw(w, "actor", "user_id")),
     ),
     "reactivate_user": (
-        "user.reactivate",
+        "account.reactivate",
         lambda w, s: w.service.reactivate_user(**s.kw(w, "actor", "user_id")),
     ),
     "define_role": (

@@ -1,11 +1,13 @@
 """The audit trail of the profile and license services (F3; A7, B1-B6, C7, E1-E4).
 
-Every command that changes something records exactly one event, in the unit of work of
-the change: who acted, in which chain (the establishment the command names, else the
-platform chain for a person's own data), on which target, with a few plain details. A
-refused command records one ``refused`` event with the error's code; a command that
-changes nothing and the reads record nothing. The sweep records one event per license it
-moves on, without actor. Every chain still verifies after each test.
+Every allowed command records exactly one success event, in the unit of work of the
+change: who acted, in which chain (the establishment the command names, else the platform
+chain for a person's own data), on which target, with a few plain details. A command that
+changes nothing records its success too, with ``changed: False``, and writes nothing else
+(no new version). A refused command records one ``refused`` event with the error's code;
+the reads record nothing. The sweep, which is no command, records one event per license it
+moves on, without actor, and nothing for the others. Every chain still verifies after each
+test.
 
 The practice is :func:`~practiceid.testing.sample_licensing` on the in-memory store: an
 owner, a general practitioner with an INAMI number, a secretary and the vendor's license
@@ -233,19 +235,31 @@ def test_a_rename_records_which_names_changed_in_the_platform_chain_a7_f3(p: Sam
         chain=PLATFORM_CHAIN,
         target=("user", p.physician.id),
     )
-    assert event.detail == {"fields": "last_name"}
+    assert event.detail == {"fields": "last_name", "changed": True}
     assert "Autre" not in _written(event)
 
 
-def test_a_rename_that_changes_nothing_records_nothing_a7_f3(p: SampleLicensing):
+def test_a_rename_that_changes_nothing_records_its_success_unchanged_a7_f3(p: SampleLicensing):
+    with p.unit_of_work() as uow:
+        before = uow.users.get(p.physician.id)
     with recorded(p) as events:
-        p.profiles.rename(
+        kept = p.profiles.rename(
             actor=p.owner.id,
             user_id=p.physician.id,
             first_name=p.physician.first_name,
             last_name=p.physician.last_name,
         )
-    assert events == []
+    event = assert_succeeded(
+        one(events),
+        "profile.rename",
+        actor=p.owner.id,
+        chain=PLATFORM_CHAIN,
+        target=("user", p.physician.id),
+    )
+    assert event.detail == {"fields": "", "changed": False}
+    assert kept == before
+    with p.unit_of_work() as uow:
+        assert uow.users.get(p.physician.id).version == before.version  # no new version
 
 
 def test_a_refused_rename_records_the_refusal_with_its_code_a7_f3(p: SampleLicensing):
@@ -284,7 +298,30 @@ def test_new_initials_are_recorded_in_the_establishment_chain_a7_f3(p: SampleLic
         chain=p.establishment.id,
         target=("user", p.physician.id),
     )
-    assert event.detail == {"fields": "initials"}
+    assert event.detail == {"fields": "initials", "changed": True}
+
+
+def test_the_same_initials_again_record_their_success_unchanged_a7_f3(p: SampleLicensing):
+    with p.unit_of_work() as uow:
+        before = uow.memberships.get(p.establishment.id, p.physician.id)
+    with recorded(p) as events:
+        kept = p.profiles.set_initials(
+            actor=p.owner.id,
+            establishment_id=p.establishment.id,
+            user_id=p.physician.id,
+            initials=before.initials,
+        )
+    event = assert_succeeded(
+        one(events),
+        "member.set_initials",
+        actor=p.owner.id,
+        chain=p.establishment.id,
+        target=("user", p.physician.id),
+    )
+    assert event.detail == {"fields": "", "changed": False}
+    assert kept == before
+    with p.unit_of_work() as uow:
+        assert uow.memberships.get(p.establishment.id, p.physician.id).version == before.version
 
 
 def test_initials_someone_else_has_are_a_refusal_in_the_establishment_chain_a7_f3(
@@ -354,7 +391,12 @@ def test_saving_practitioner_data_records_field_names_never_the_numbers_b1_b2_f3
         chain=p.establishment.id,
         target=("user", p.physician.id),
     )
-    assert event.detail == {"created": False, "fields": "inami,niss", "supervisors_changed": 0}
+    assert event.detail == {
+        "changed": True,
+        "created": False,
+        "fields": "inami,niss",
+        "supervisors_changed": 0,
+    }
     written = _written(event)
     assert NISS not in written
     assert number not in written
@@ -422,7 +464,41 @@ def test_choosing_a_supervisor_is_recorded_with_both_supervisors_b4_f3(p: Sample
         chain=p.establishment.id,
         target=("user", trainee),
     )
-    assert event.detail == {"supervisor": other, "previous_supervisor": p.physician.id}
+    assert event.detail == {
+        "supervisor": other,
+        "previous_supervisor": p.physician.id,
+        "changed": True,
+    }
+
+
+def test_the_same_supervisor_again_records_its_success_unchanged_b4_f3(p: SampleLicensing):
+    trainee = add_gp(p, "Tom", competence="005", supervisor=p.physician.id)
+    with p.unit_of_work() as uow:
+        before = uow.memberships.get(p.establishment.id, trainee)
+        establishment_version = uow.establishments.get(p.establishment.id).version
+    with recorded(p) as events:
+        kept = p.profiles.set_supervisor(
+            actor=trainee,
+            establishment_id=p.establishment.id,
+            trainee=trainee,
+            supervisor=p.physician.id,
+        )
+    event = assert_succeeded(
+        one(events),
+        "member.set_supervisor",
+        actor=trainee,
+        chain=p.establishment.id,
+        target=("user", trainee),
+    )
+    assert event.detail == {
+        "supervisor": p.physician.id,
+        "previous_supervisor": p.physician.id,
+        "changed": False,
+    }
+    assert kept == before
+    with p.unit_of_work() as uow:
+        assert uow.memberships.get(p.establishment.id, trainee).version == before.version
+        assert uow.establishments.get(p.establishment.id).version == establishment_version
 
 
 def test_a_refused_supervisor_is_recorded_against_the_trainee_b4_f3(p: SampleLicensing):
@@ -459,19 +535,54 @@ def test_a_hand_over_is_one_event_counting_the_trainees_b4_f3(p: SampleLicensing
         chain=p.establishment.id,
         target=("user", p.physician.id),
     )
-    assert event.detail == {"new_supervisor": other, "trainees": 2}
+    assert event.detail == {"new_supervisor": other, "trainees": 2, "changed": True}
 
 
-def test_a_hand_over_with_no_trainee_records_nothing_b4_f3(p: SampleLicensing):
+def test_a_hand_over_with_no_trainee_records_its_success_unchanged_b4_f3(p: SampleLicensing):
     other = add_gp(p, "Hugo")
+    with p.unit_of_work() as uow:
+        establishment_version = uow.establishments.get(p.establishment.id).version
     with recorded(p) as events:
-        p.profiles.hand_over_trainees(
+        handed = p.profiles.hand_over_trainees(
             actor=p.owner.id,
             establishment_id=p.establishment.id,
             supervisor=p.physician.id,
             new_supervisor=other,
         )
-    assert events == []
+    assert handed == []
+    event = assert_succeeded(
+        one(events),
+        "member.hand_over_trainees",
+        actor=p.owner.id,
+        chain=p.establishment.id,
+        target=("user", p.physician.id),
+    )
+    assert event.detail == {"new_supervisor": other, "trainees": 0, "changed": False}
+    with p.unit_of_work() as uow:
+        assert uow.establishments.get(p.establishment.id).version == establishment_version
+
+
+def test_a_hand_over_to_the_same_supervisor_records_its_success_unchanged_b4_f3(
+    p: SampleLicensing,
+):
+    trainee = add_gp(p, "Tom", competence="005", supervisor=p.physician.id)
+    with p.unit_of_work() as uow:
+        before = uow.memberships.get(p.establishment.id, trainee)
+    with recorded(p) as events:
+        kept = p.profiles.hand_over_trainees(
+            actor=p.owner.id,
+            establishment_id=p.establishment.id,
+            supervisor=p.physician.id,
+            new_supervisor=p.physician.id,
+        )
+    assert list(kept) == [before]
+    assert one(events)[1].detail == {
+        "new_supervisor": p.physician.id,
+        "trainees": 0,
+        "changed": False,
+    }
+    with p.unit_of_work() as uow:
+        assert uow.memberships.get(p.establishment.id, trainee).version == before.version
 
 
 def test_a_refused_hand_over_is_recorded_against_the_supervisor_b4_f3(p: SampleLicensing):
@@ -506,7 +617,7 @@ def test_a_hub_region_is_recorded_in_the_platform_chain_b5_f3(p: SampleLicensing
         chain=PLATFORM_CHAIN,
         target=("user", me),
     )
-    assert event.detail == {"fields": "settings.hub_region"}
+    assert event.detail == {"fields": "settings.hub_region", "changed": True}
 
 
 def test_an_unknown_hub_region_is_a_refusal_b5_f3(p: SampleLicensing):
@@ -539,7 +650,7 @@ def test_an_ehealth_certificate_is_recorded_without_its_password_b5_f3(p: Sample
         chain=PLATFORM_CHAIN,
         target=("user", me),
     )
-    assert event.detail == {"fields": "settings.ehealth"}
+    assert event.detail == {"fields": "settings.ehealth", "changed": True}
     assert "Clef-Exemple" not in _written(event)
 
 
@@ -571,7 +682,7 @@ def test_an_edmg_registration_is_recorded_without_the_accounts_b5_b6_f3(p: Sampl
         chain=PLATFORM_CHAIN,
         target=("user", me),
     )
-    assert event.detail == {"fields": "settings.edmg"}
+    assert event.detail == {"fields": "settings.edmg", "changed": True}
     assert IBAN_DIGITS not in _written(event)
 
 
@@ -600,7 +711,7 @@ def test_billing_data_is_recorded_as_field_names_never_the_iban_b6_f3(p: SampleL
         chain=PLATFORM_CHAIN,
         target=("user", me),
     )
-    assert event.detail == {"fields": "billing.conventioned,billing.iban"}
+    assert event.detail == {"fields": "billing.conventioned,billing.iban", "changed": True}
     assert IBAN_DIGITS not in _written(event)
 
 
@@ -619,12 +730,31 @@ def test_a_refused_iban_is_recorded_without_its_value_b6_f3(p: SampleLicensing):
     assert "5678" not in _written(event)
 
 
-def test_billing_saved_unchanged_records_nothing_b6_f3(p: SampleLicensing):
+def test_billing_saved_unchanged_records_its_success_unchanged_b6_f3(p: SampleLicensing):
     me = p.physician.id
-    p.profiles.save_billing(actor=me, user_id=me, iban_number=IBAN)
+    saved = p.profiles.save_billing(actor=me, user_id=me, iban_number=IBAN)
     with recorded(p) as events:
-        p.profiles.save_billing(actor=me, user_id=me, iban_number=IBAN)
-    assert events == []
+        kept = p.profiles.save_billing(actor=me, user_id=me, iban_number=IBAN)
+    event = assert_succeeded(
+        one(events),
+        "practitioner.save_billing",
+        actor=me,
+        chain=PLATFORM_CHAIN,
+        target=("user", me),
+    )
+    assert event.detail == {"fields": "", "changed": False}
+    assert kept == saved
+    with p.unit_of_work() as uow:
+        assert uow.practitioners.get(me).version == saved.version  # no new version
+
+
+def test_a_hub_region_chosen_again_records_its_success_unchanged_b5_f3(p: SampleLicensing):
+    me = p.physician.id
+    saved = p.profiles.set_hub_region(actor=me, user_id=me, region="wallonia")
+    with recorded(p) as events:
+        kept = p.profiles.set_hub_region(actor=me, user_id=me, region="wallonia")
+    assert one(events)[1].detail == {"fields": "", "changed": False}
+    assert kept == saved
 
 
 # -- the establishment's profile (C7, B6) --------------------------------------------------------
@@ -643,11 +773,36 @@ def test_a_new_establishment_profile_is_recorded_in_its_chain_c7_f3(p: SampleLic
     assert event.detail == {"created": True, "fields": "address,name"}
 
 
-def test_an_establishment_profile_saved_unchanged_records_nothing_c7_f3(p: SampleLicensing):
+def test_an_establishment_profile_saved_unchanged_records_its_success_unchanged_c7_f3(
+    p: SampleLicensing,
+):
+    saved = save_profile(p)
+    with p.unit_of_work() as uow:
+        establishment_version = uow.establishments.get(p.establishment.id).version
+    p.clock.advance(days=1)
+    with recorded(p) as events:
+        kept = save_profile(p)
+    event = assert_succeeded(
+        one(events),
+        "establishment.save_profile",
+        actor=p.owner.id,
+        chain=p.establishment.id,
+        target=("establishment", p.establishment.id),
+    )
+    assert event.detail == {"created": False, "fields": "", "changed": False}
+    assert kept == saved
+    with p.unit_of_work() as uow:
+        assert uow.establishment_profiles.find(p.establishment.id).version == saved.version
+        assert uow.establishments.get(p.establishment.id).version == establishment_version
+
+
+def test_an_establishment_profile_saved_with_another_name_records_the_rename_c7_f3(
+    p: SampleLicensing,
+):
     save_profile(p)
     with recorded(p) as events:
-        save_profile(p)
-    assert events == []
+        save_profile(p, "Cabinet des Tilleuls")
+    assert one(events)[1].detail == {"created": False, "fields": "name", "changed": True}
 
 
 def test_a_refused_establishment_profile_is_recorded_c7_f3(p: SampleLicensing):
@@ -676,10 +831,29 @@ def test_a_logo_set_then_removed_is_recorded_each_time_c7_f3(p: SampleLicensing)
         chain=p.establishment.id,
         target=("establishment", p.establishment.id),
     )
-    assert event.detail == {"fields": "logo", "removed": False}
+    assert event.detail == {"fields": "logo", "removed": False, "changed": True}
     with recorded(p) as events:
         p.profiles.set_logo(actor=p.owner.id, establishment_id=p.establishment.id, logo=None)
-    assert one(events)[1].detail == {"fields": "logo", "removed": True}
+    assert one(events)[1].detail == {"fields": "logo", "removed": True, "changed": True}
+
+
+def test_removing_a_logo_that_is_not_there_records_its_success_unchanged_c7_f3(
+    p: SampleLicensing,
+):
+    saved = save_profile(p)
+    with recorded(p) as events:
+        kept = p.profiles.set_logo(actor=p.owner.id, establishment_id=p.establishment.id, logo=None)
+    event = assert_succeeded(
+        one(events),
+        "establishment.set_logo",
+        actor=p.owner.id,
+        chain=p.establishment.id,
+        target=("establishment", p.establishment.id),
+    )
+    assert event.detail == {"fields": "", "removed": True, "changed": False}
+    assert kept == saved
+    with p.unit_of_work() as uow:
+        assert uow.establishment_profiles.find(p.establishment.id).version == saved.version
 
 
 def test_a_refused_logo_is_recorded_c7_f3(p: SampleLicensing):
@@ -711,7 +885,7 @@ def test_the_trainee_account_is_recorded_without_its_iban_b6_f3(p: SampleLicensi
         chain=p.establishment.id,
         target=("establishment", p.establishment.id),
     )
-    assert event.detail == {"fields": "trainee_account", "removed": False}
+    assert event.detail == {"fields": "trainee_account", "removed": False, "changed": True}
     assert IBAN_DIGITS not in _written(event)
 
 
@@ -761,11 +935,26 @@ def test_provisioning_records_the_new_license_e1_f3(p: SampleLicensing):
     assert event.detail == {"kind": "physician", "status": "provisional", "status_before": None}
 
 
-def test_provisioning_again_records_nothing_e1_f3(p: SampleLicensing):
-    provision(p)
+def test_provisioning_again_records_its_success_unchanged_e1_f3(p: SampleLicensing):
+    seat = provision(p)
     with recorded(p) as events:
-        provision(p)
-    assert events == []
+        again = provision(p)
+    event = assert_succeeded(
+        one(events),
+        "license.provision",
+        actor=p.owner.id,
+        chain=p.establishment.id,
+        target=("license", p.physician.id),
+    )
+    assert event.detail == {
+        "changed": False,
+        "kind": "physician",
+        "status": "provisional",
+        "status_before": "provisional",
+    }
+    assert again == seat
+    with p.unit_of_work() as uow:
+        assert uow.licenses.get(p.establishment.id, p.physician.id).version == seat.version
 
 
 def test_a_refused_provisioning_is_recorded_with_its_code_e3_f3(p: SampleLicensing):
@@ -804,11 +993,40 @@ def test_a_change_of_kind_records_both_kinds_e4_f3():
         target=("license", p.physician.id),
     )
     assert event.detail == {
+        "changed": True,
         "kind": "locum",
         "kind_before": "physician",
         "status": "provisional",
         "status_before": "provisional",
     }
+
+
+def test_the_same_kind_again_records_its_success_unchanged_e4_f3(p: SampleLicensing):
+    seat = provision(p)
+    with recorded(p) as events:
+        again = p.licenses.set_kind(
+            actor=p.owner.id,
+            establishment_id=p.establishment.id,
+            user_id=p.physician.id,
+            kind="physician",
+        )
+    event = assert_succeeded(
+        one(events),
+        "license.set_kind",
+        actor=p.owner.id,
+        chain=p.establishment.id,
+        target=("license", p.physician.id),
+    )
+    assert event.detail == {
+        "changed": False,
+        "kind": "physician",
+        "kind_before": "physician",
+        "status": "provisional",
+        "status_before": "provisional",
+    }
+    assert again == seat
+    with p.unit_of_work() as uow:
+        assert uow.licenses.get(p.establishment.id, p.physician.id).version == seat.version
 
 
 def test_a_refused_change_of_kind_is_recorded_e4_f3(p: SampleLicensing):
@@ -843,6 +1061,7 @@ def test_a_request_records_the_move_to_requested_e2_f3(p: SampleLicensing):
     )
     assert event.detail == {
         "bill_to": p.physician.id,
+        "changed": True,
         "kind": "physician",
         "months": 12,
         "status": "requested",
@@ -878,6 +1097,7 @@ def test_a_withdrawal_records_the_return_to_provisional_e2_f3(p: SampleLicensing
         target=("license", p.physician.id),
     )
     assert (event.detail["status_before"], event.detail["status"]) == ("requested", "provisional")
+    assert event.detail["changed"] is True
 
 
 def test_withdrawing_what_was_never_requested_is_a_refusal_e2_f3(p: SampleLicensing):
@@ -980,6 +1200,7 @@ def test_an_activation_records_whether_it_was_late_e2_f3(p: SampleLicensing):
         target=("license", p.physician.id),
     )
     assert event.detail == {
+        "changed": True,
         "kind": "physician",
         "late": True,
         "status": "active",

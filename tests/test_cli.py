@@ -47,9 +47,28 @@ def test_demo_runs_on_a_sqlite_file_it_reads_back(capsys):
     assert "stored in sqlite:///" in out
     assert f"(schema {SCHEMA_REVISION})" in out
     assert (
-        "reads back 7 users, 3 establishments, 10 memberships, 3 practitioners, "
-        "1 onboarding records, 5 licenses and 18 outbox messages (18 sent)"
+        "reads back 8 users, 3 establishments, 10 memberships, 3 practitioners, "
+        "1 onboarding records, 5 licenses and 18 outbox messages (18 sent), "
+        "1 clinic login and "
     ) in out
+
+
+def test_demo_shares_a_clinic_device_and_stops_a_pin_guessing_attack(capsys):
+    """The issue's demo: clinic login, three PINs shown once, unlock, lock, brute force (F1-F4)."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out.split("Shared devices:")[1].split("Changing an e-mail")[0]
+    assert "clinic login 'accueil@cabinet-tilleuls.be': an account of kind 'clinic'" in out
+    assert out.count("(shown once, stored as a keyed digest: F2)") == 3
+    assert "signs in with the clinic login: locked" in out
+    assert "agenda: True, sign a consultation: False" in out  # F3: her own role
+    assert "five idle minutes later the tablet is locked" in out
+    # 1 000 guesses: 20 evaluated (16 wrong, 4 asking for the password again), the rest not.
+    assert "16 wrong PIN, 4 credential asked again, 980 throttled, not checked" in out
+    assert "PIN after her deactivation\n   refused [pin.incorrect]" in out
+    assert "member.set_remote_access: actor Jeanne Dupont, device session" in out
+    assert "account clinic login" in out  # F3: attributed to (device session, member)
+    assert "intact True" in out
+    assert ": edited" in out
 
 
 def test_demo_walks_an_invitation_through_reminders_expiry_and_activation(capsys):

@@ -253,7 +253,7 @@ def test_a_pin_collision_draws_again(clinic: SampleDevices) -> None:
     assert issued.pin == "908172"
 
 
-def clock_of(clinic: SampleDevices):  # noqa: ANN201 - the sample's clock
+def clock_of(clinic: SampleDevices):
     return clinic.clock
 
 
@@ -550,7 +550,7 @@ def test_a_member_without_remote_access_signs_in_on_the_premises_only(
     assert opened.session.remote is False
 
 
-MEMBER_PASSWORD = "Cheval-Agrafe-Correct-42"  # noqa: S105 - made up
+MEMBER_PASSWORD = "Cheval-Agrafe-Correct-42"
 
 
 def _set_password(clinic: SampleDevices, user_id: str) -> None:
@@ -660,3 +660,16 @@ def _member_login_of(clinic: SampleDevices, user_id: str) -> str:
     _set_password(clinic, user_id)
     with clinic.unit_of_work() as uow:
         return uow.users.get(user_id).login.display
+
+
+def test_locking_a_device_that_needs_its_credential_does_not_clear_the_count(
+    clinic: SampleDevices,
+) -> None:
+    """F2: found by the state machine: lock screen is no way round the credential."""
+    token = _open(clinic)
+    for _ in range(5):
+        with pytest.raises((PinIncorrect, DeviceCredentialRequired)):
+            clinic.devices.unlock(token, _wrong_pin(clinic))
+    assert clinic.devices.lock(token).state is DeviceState.CREDENTIAL_REQUIRED
+    with pytest.raises(DeviceCredentialRequired):
+        clinic.devices.unlock(token, clinic.pins["secretary"])

@@ -38,7 +38,13 @@ from practiceid.errors import (
 from practiceid.policies.pin import PinSettings
 from practiceid.testing import sample_devices
 
-SETTINGS = PinSettings(establishment_attempts=8, establishment_window=timedelta(minutes=30))
+# Sessions outlive any run of the machine (its clock moves at most 30 minutes a step):
+# expiry is an example of its own in test_devices.py.
+SETTINGS = PinSettings(
+    establishment_attempts=8,
+    establishment_window=timedelta(minutes=30),
+    session_lifetime=timedelta(days=31),
+)
 PEER = "192.0.2.20"
 MEMBERS = ("veterinarian", "nurse", "secretary")
 
@@ -71,7 +77,7 @@ class DeviceMachine(RuleBasedStateMachine):
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _now(self):  # noqa: ANN202 - a datetime
+    def _now(self):
         return self.clock.now()
 
     def _idle(self, device: Device) -> bool:
@@ -153,9 +159,10 @@ class DeviceMachine(RuleBasedStateMachine):
     def lock(self, token: str) -> None:
         device = self.model[token]
         view = self.service.lock(token)
-        assert view.state is DeviceState.LOCKED
         if self._state(device) is not DeviceState.CREDENTIAL_REQUIRED:
             device.state = DeviceState.LOCKED
+        # Locking never clears the need for the credential (F2).
+        assert view.state is device.state
         device.member = None
         device.last_activity = self._now()
 
@@ -258,7 +265,5 @@ class DeviceMachine(RuleBasedStateMachine):
         assert unlocks == self.attempts
 
 
-DeviceMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None
-)
+DeviceMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
 TestDevices = DeviceMachine.TestCase

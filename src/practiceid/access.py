@@ -1315,7 +1315,7 @@ class AccessService:
             )
         return administered
 
-    @audited("user.deactivate")
+    @audited("account.deactivate")
     @_retried
     def deactivate_user(self, *, actor: UserId, user_id: UserId) -> User:
         """Deactivate the account everywhere: it can no longer log in (A6, C3).
@@ -1333,7 +1333,7 @@ class AccessService:
         _require_ids(actor=actor, user_id=user_id)
         return self._set_user_status(actor, user_id, active=False)
 
-    @audited("user.reactivate")
+    @audited("account.reactivate")
     @_retried
     def reactivate_user(self, *, actor: UserId, user_id: UserId) -> User:
         """Reactivate the account (A6): its active memberships give their access again.
@@ -1351,7 +1351,7 @@ class AccessService:
             # The account is shared by its establishments (A1): its event is the platform's.
             self.auditor.record(
                 uow,
-                "user.reactivate" if active else "user.deactivate",
+                "account.reactivate" if active else "account.deactivate",
                 actor=actor,
                 target_type="user",
                 target_id=stored.id,

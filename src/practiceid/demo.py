@@ -15,13 +15,29 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol, TypeAlias
+
+import attrs
 
 from practiceid import __version__
 from practiceid.access import AccessService
 from practiceid.accounts import AccountService
-from practiceid.adapters import InMemoryStore, SystemClock
+from practiceid.adapters import (
+    ContextVarRequestContext,
+    InMemoryStore,
+    StaticKeyProvider,
+    SystemClock,
+)
+from practiceid.audit import key_lookup, verify_chain
+from practiceid.auditing import AuditService
 from practiceid.authorization import Target, decide
-from practiceid.errors import PracticeIdError, Rejected
+from practiceid.errors import (
+    DeviceCredentialRequired,
+    PinIncorrect,
+    PinThrottled,
+    PracticeIdError,
+    Rejected,
+)
 from practiceid.establishments import EstablishmentId, ProductKind
 from practiceid.hashing import Argon2idHasher
 from practiceid.licenses import LicenseKind, Price, PriceTable
@@ -34,8 +50,9 @@ from practiceid.policies.email import EmailPolicy
 from practiceid.policies.identifiers import adeli, bce, iban, inami, niss, rpps
 from practiceid.policies.license import LicenseSettings
 from practiceid.policies.login import LoginPolicy
-from practiceid.ports import LicenseUnitOfWorkFactory
+from practiceid.ports import DeviceUnitOfWork, LicenseUnitOfWork
 from practiceid.profiles import ProfileService
+from practiceid.shared_devices import DeviceService
 from practiceid.testing import ManualClock
 from practiceid.testing.samples import sample_png
 from practiceid.users import User, UserId
@@ -43,6 +60,13 @@ from practiceid.users import User, UserId
 __all__ = ["run"]
 
 PRACTICE = "Cabinet médical des Tilleuls"
+
+
+class _DemoUnitOfWork(LicenseUnitOfWork, DeviceUnitOfWork, Protocol):
+    """Every port of the demo's store: both adapters implement them all."""
+
+
+_DemoFactory: TypeAlias = Callable[[], _DemoUnitOfWork]
 SUPPORT = UserId("support-desk")
 
 
@@ -83,7 +107,7 @@ def _show(user: User) -> None:
 
 
 @contextlib.contextmanager
-def _storage(database: str | None) -> Iterator[tuple[LicenseUnitOfWorkFactory, str]]:
+def _storage(database: str | None, keys: StaticKeyProvider) -> Iterator[tuple[_DemoFactory, str]]:
     """The units of work of the demo's database, and how to name it.
 
     At the end a second store opened on the same database reads back what the demo wrote.
@@ -91,19 +115,22 @@ def _storage(database: str | None) -> Iterator[tuple[LicenseUnitOfWorkFactory, s
     try:
         from practiceid.adapters.sql import SqlStore  # noqa: PLC0415 - the sql extra
     except ImportError:  # pragma: no cover - the test environment has the extra
-        yield InMemoryStore().unit_of_work, "in-memory store (install practiceid[sql] for SQLite)"
+        yield (
+            InMemoryStore(keys=keys).unit_of_work,
+            "in-memory store (install practiceid[sql] for SQLite)",
+        )
         return
     with contextlib.ExitStack() as stack:
         if database is None:
             directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="practiceid-"))
             database = f"sqlite:///{Path(directory) / 'demo.sqlite'}"
-        store = stack.enter_context(SqlStore.from_url(database))
+        store = stack.enter_context(SqlStore.from_url(database, keys=keys))
         store.create_schema()
         name = store.engine.url.render_as_string(hide_password=True)
         yield store.unit_of_work, f"{name} (schema {store.schema_revision()})"
         store.close()
         _title("Everything above is in the database")
-        with SqlStore.from_url(database) as reopened, reopened.unit_of_work() as uow:
+        with SqlStore.from_url(database, keys=keys) as reopened, reopened.unit_of_work() as uow:
             users = uow.users.list()
             establishments = uow.establishments.list()
             memberships = [
@@ -115,12 +142,19 @@ def _storage(database: str | None) -> Iterator[tuple[LicenseUnitOfWorkFactory, s
                 lic for e in establishments for lic in uow.licenses.list_for_establishment(e.id)
             ]
             messages = uow.outbox.list()
+            clinic_logins = [
+                c for e in establishments for c in uow.clinic_logins.list_for_establishment(e.id)
+            ]
+            chains = uow.audit.chains()
+            records = sum(h.seq for c in chains if (h := uow.audit.head(c)))
         print(
             f" * a new store on {name} reads back {len(users)} users, "
             f"{len(establishments)} establishments, {len(memberships)} memberships, "
             f"{len(practitioners)} practitioners, {len(onboardings)} onboarding records, "
             f"{len(licenses)} licenses and {len(messages)} outbox messages "
-            f"({sum(m.status == 'sent' for m in messages)} sent)"
+            f"({sum(m.status == 'sent' for m in messages)} sent), "
+            f"{len(clinic_logins)} clinic login and {records} audit records in "
+            f"{len(chains)} chains"
         )
         print(
             "   logins and e-mail addresses are unique by key in the database itself: "
@@ -130,11 +164,14 @@ def _storage(database: str | None) -> Iterator[tuple[LicenseUnitOfWorkFactory, s
 
 def run(database: str | None = None) -> int:
     """Run the demo on ``database`` (a new SQLite file by default); return 0."""
-    with _storage(database) as (unit_of_work, described):
-        return _run(unit_of_work, described)
+    # The host's secrets: keys for the PIN digests and the audit chain. A real host loads
+    # them from its secrets manager; the demo's live as long as the process.
+    keys = StaticKeyProvider.generate("pin", "audit")
+    with _storage(database, keys) as (unit_of_work, described):
+        return _run(unit_of_work, described, keys)
 
 
-def _run(unit_of_work: LicenseUnitOfWorkFactory, described: str) -> int:
+def _run(unit_of_work: _DemoFactory, described: str, keys: StaticKeyProvider) -> int:
     hasher = Argon2idHasher()
     clock = SystemClock()
     # The vendor's support desk: staff holding the support-only permissions everywhere (A5).
@@ -242,6 +279,7 @@ def _run(unit_of_work: LicenseUnitOfWorkFactory, described: str) -> int:
     _profiles(access, dupont.user, secretary.user)
     _onboarding(unit_of_work, hasher, dupont.user, secretary.user)
     _licenses(unit_of_work, dupont.user)
+    _devices(unit_of_work, accounts, keys, dupont.user)
 
     _title("Changing an e-mail address is for support only (A5)")
     _attempt(
@@ -471,7 +509,7 @@ def _profiles(access: AccessService, dupont: User, secretary: User) -> None:
 
 
 def _onboarding(
-    unit_of_work: LicenseUnitOfWorkFactory, hasher: Argon2idHasher, dupont: User, secretary: User
+    unit_of_work: _DemoFactory, hasher: Argon2idHasher, dupont: User, secretary: User
 ) -> None:
     _title("Invitations: reminders, expiry, re-sending, first sign-in, terms of use (D1, D2, C1)")
     # A fake clock, so that two weeks pass in a second; every message goes through the outbox.
@@ -573,7 +611,7 @@ def _onboarding(
     deliver()
 
 
-def _licenses(unit_of_work: LicenseUnitOfWorkFactory, dupont: User) -> None:
+def _licenses(unit_of_work: _DemoFactory, dupont: User) -> None:
     _title("Licenses: provisional, request, invoice, payment, activation, expiry (E1-E4, B4)")
     clock = ManualClock(SystemClock().now().replace(microsecond=0))
     access = AccessService(
@@ -662,6 +700,157 @@ def _licenses(unit_of_work: LicenseUnitOfWorkFactory, dupont: User) -> None:
     print(
         f"   signing: {refused.reason}; reading records: "
         f"{decide(member_access, Permission.PATIENTS_VIEW).reason}"
+    )
+
+
+def _devices(
+    unit_of_work: _DemoFactory,
+    accounts: AccountService,
+    keys: StaticKeyProvider,
+    dupont: User,
+) -> None:
+    _title("Shared devices: the clinic login, PINs, the lock screen, the audit trail (F1-F4)")
+    clock = ManualClock(SystemClock().now().replace(microsecond=0))
+    context = ContextVarRequestContext()
+    access = AccessService(unit_of_work=unit_of_work, clock=clock, request_context=context)
+    devices = DeviceService(
+        unit_of_work=unit_of_work,
+        access=access,
+        accounts=attrs.evolve(accounts, clock=clock, request_context=context),
+        keys=keys,
+        clock=clock,
+        request_context=context,
+    )
+    main = EstablishmentId("tilleuls")
+    clinic_password = "Tablette-Salle-Attente-31"  # made up for the demo
+    created = devices.create_clinic_login(
+        actor=dupont.id,
+        establishment_id=main,
+        email="accueil@cabinet-tilleuls.be",
+        password=clinic_password,
+        password_confirmation=clinic_password,
+        networks=["192.0.2.0/24"],
+    )
+    print(
+        f" * clinic login {created.user.email.address!r}: an account of kind "
+        f"{str(created.user.kind)!r}, tied to no member, remote access "
+        f"{created.clinic_login.remote_access} (F1), premises "
+        f"{', '.join(created.clinic_login.networks)}"
+    )
+    members = {
+        m.user_id: m for m in access.members(actor=dupont.id, establishment_id=main) if m.is_active
+    }
+    names: dict[UserId, str] = {}
+    pins: dict[UserId, str] = {}
+    with unit_of_work() as uow:
+        for user_id in [dupont.id, *[u for u in members if u != dupont.id][:2]]:
+            names[user_id] = uow.users.get(user_id).full_name
+    for user_id, name in names.items():
+        issued = devices.issue_pin(actor=dupont.id, establishment_id=main, user_id=user_id)
+        pins[user_id] = issued.pin
+        print(f" * PIN for {name}: {issued.pin} (shown once, stored as a keyed digest: F2)")
+    secretary = next(u for u in names if u != dupont.id)
+    with context.bind(peer_address="192.0.2.10", request_id="demo-1"):
+        opened = devices.open("accueil@cabinet-tilleuls.be", clinic_password)
+    token = opened.token
+    print(f" * the reception tablet signs in with the clinic login: {opened.session.state}")
+    view = devices.unlock(token, pins[secretary])
+    may = devices.access_for(token)
+    print(
+        f" * {names[secretary]} types her PIN: {view.state} as her; agenda: "
+        f"{may.allows(Permission.AGENDA_MANAGE)}, sign a consultation: "
+        f"{may.allows(Permission.CONSULTATIONS_SIGN)} (F3: her own role only)"
+    )
+    devices.lock(token)
+    devices.unlock(token, pins[dupont.id])
+    with devices.acting(token) as actor:
+        devices.set_remote_access(
+            actor=actor.member, establishment_id=main, user_id=dupont.id, allowed=True
+        )
+    print(
+        f" * she locks the screen; {names[dupont.id]} unlocks with hers and grants herself "
+        "remote access (F4)"
+    )
+    clock.advance(minutes=5)
+    print(f" * five idle minutes later the tablet is {devices.current(token).state} (F3)")
+    _device_attack(devices, clock, context, token, clinic_password, pins)
+    clock.advance(hours=1)
+    access.deactivate_member(actor=dupont.id, establishment_id=main, user_id=secretary)
+    _attempt(
+        f"{names[secretary]}'s PIN after her deactivation",
+        lambda: devices.unlock(token, pins[secretary]),
+    )
+    _audit_trail(unit_of_work, access, clock, keys, dupont, names, created.user.id)
+
+
+def _device_attack(  # noqa: PLR0917 - the demo's state, passed on
+    devices: DeviceService,
+    clock: ManualClock,
+    context: ContextVarRequestContext,
+    token: str,
+    clinic_password: str,
+    pins: dict[UserId, str],
+) -> None:
+    _title("A PIN-guessing attack is stopped by the library, not the device (F2)")
+    wrong = next(f"{n:06d}" for n in range(10**6) if f"{n:06d}" not in pins.values())
+    counts = {"wrong PIN": 0, "credential asked again": 0, "throttled, not checked": 0}
+    for n in range(1_000):
+        try:
+            devices.unlock(token, f"{(int(wrong) + n) % 10**6:06d}")
+        except PinIncorrect:
+            counts["wrong PIN"] += 1
+        except DeviceCredentialRequired:
+            counts["credential asked again"] += 1
+            with context.bind(peer_address="192.0.2.10"):
+                devices.reauthenticate(token, clinic_password)
+        except PinThrottled:
+            counts["throttled, not checked"] += 1
+        clock.advance(seconds=1)
+    print(
+        " * 1 000 guesses with the clinic login's password at hand: "
+        + ", ".join(f"{v} {k}" for k, v in counts.items())
+    )
+    print("   (5 wrong PINs in a row ask for the clinic password; 20 per hour for the practice)")
+
+
+def _audit_trail(  # noqa: PLR0917 - the demo's state, passed on
+    unit_of_work: _DemoFactory,
+    access: AccessService,
+    clock: ManualClock,
+    keys: StaticKeyProvider,
+    dupont: User,
+    names: dict[UserId, str],
+    clinic_account: UserId,
+) -> None:
+    _title("The audit trail: hash-chained per establishment (F3)")
+    main = EstablishmentId("tilleuls")
+    audit = AuditService(unit_of_work=unit_of_work, access=access, clock=clock, keys=keys)
+    records = audit.records(actor=dupont.id, establishment_id=main, limit=1000)
+    for record in records:
+        if record.event.action in {"member.set_remote_access", "device.unlock"} and (
+            record.event.succeeded
+        ):
+            event = record.event
+            actor = names.get(event.actor, str(event.actor)) if event.actor else "nobody"
+            account = "clinic login" if event.account_id == clinic_account else event.account_id
+            print(
+                f" * #{record.seq} {event.action}: actor {actor}, "
+                f"device session {str(event.device_session_id)[:8]}…, account {account}"
+            )
+    result = audit.verify(actor=dupont.id, establishment_id=main)
+    print(
+        f" * {result.checked} records verified, HMAC-SHA-256 under key "
+        f"{records[0].key_id!r}: intact {result.intact}"
+    )
+    tampered = [
+        attrs.evolve(r, event=attrs.evolve(r.event, actor=UserId("someone-else")))
+        if r.seq == records[len(records) // 2].seq
+        else r
+        for r in records
+    ]
+    broken = verify_chain(tampered, chain=main, key=key_lookup(keys))
+    print(
+        f" * a copy with one actor changed breaks at record #{broken.broken_at}: {broken.problem}"
     )
 
 

@@ -202,10 +202,13 @@ class DeviceSession:
         )
 
     def lock(self, now: datetime) -> DeviceSession:
-        """Return this session locked: handed over to the next member (F3)."""
-        return attrs.evolve(
-            self, state=DeviceState.LOCKED, member=None, unlocked_at=None, last_activity_at=now
-        )
+        """Return this session locked: handed over to the next member (F3).
+
+        A device that needs its credential again keeps needing it: locking is no way round
+        the count of wrong PINs.
+        """
+        state = self.state if self.state is DeviceState.CREDENTIAL_REQUIRED else DeviceState.LOCKED
+        return attrs.evolve(self, state=state, member=None, unlocked_at=None, last_activity_at=now)
 
     def missed(self, now: datetime, *, attempts: int) -> DeviceSession:
         """Return this session after a wrong PIN.

@@ -5,10 +5,11 @@ and writes the new :class:`~practiceid.License` and the messages it sends to the
 one unit of work, as onboarding does. The practice requests; the vendor's license desk
 (support staff holding ``licenses.administer``) invoices, records payments and activates.
 
-Every command that changes a license records one audit event in the establishment's chain
-(F3), in the same unit of work, and a refused one a refusal with the error's code; the
-sweep records one event per license it moves on (no actor). A command that changes nothing
-(provisioning a member who has a license) and the reads record nothing.
+Every command records one audit event in the establishment's chain (F3), in the same unit
+of work: an allowed one its success even when it changes nothing (provisioning a member who
+has a license, the same kind again: ``changed`` is then ``False`` in the event's details),
+a refused one a refusal with the error's code. The sweep, which is no command, records one
+event per license it moves on (no actor) and nothing for the others. Reads record nothing.
 
 >>> from practiceid.testing import sample_licensing
 >>> practice = sample_licensing()
@@ -137,6 +138,17 @@ def _kind(value: object) -> LicenseKind:
 class LicenseService:
     """Use cases for licenses (E1-E4, B4). Build one per application; thread-safe.
 
+    Every command records one audit event (F3), in the chain of the license's
+    establishment. An allowed command records its success in its own unit of work, just
+    before it commits, even when it changes nothing (``changed`` is then ``False`` in the
+    event's details, and the license is not written: no new version): the trail shows every
+    act an actor was allowed, not only those that moved something. A command on an existing
+    license says whether it changed it; a new license needs no ``changed``, nor do invoices
+    and payments, which always change their licenses. A command refused with a
+    :class:`~practiceid.errors.PracticeIdError` records one refusal with the error's code; a
+    conflict retried internally is not a refusal. The sweep (:meth:`run_due`) is not a
+    command: it records only the licenses it moves on. Reads record nothing.
+
     Args:
         unit_of_work: returns a fresh :class:`~practiceid.ports.LicenseUnitOfWork`.
         access: decides who may do what (same store); its ``staff`` holding
@@ -183,11 +195,20 @@ class LicenseService:
         actor: UserId | None,
         before: License | None,
         stored: License,
+        sweep: bool = False,
         **details: DetailValue,
     ) -> None:
-        """Record ``action`` on ``stored`` in ``uow``, unless it changed nothing."""
-        if stored == before:
-            return
+        """Record ``action`` on ``stored`` in ``uow``.
+
+        A command records even when it changed nothing: on an existing license (``before``)
+        the details say whether it ``changed``, a new license needs none. The ``sweep`` is
+        no command: it records only a license it moved on, and no ``changed``.
+        """
+        if sweep:
+            if stored == before:
+                return
+        elif before is not None:
+            details["changed"] = stored != before
         self.auditor.record(
             uow,
             action,
@@ -424,7 +445,9 @@ class LicenseService:
                 establishment = self._authorize(uow, actor, establishment_id, permission)
                 uow.memberships.get(establishment_id, user_id)
                 found = uow.licenses.find(establishment_id, user_id)
-                if found is not None:
+                if found is not None:  # kept unchanged: no write, no new version
+                    self._audit(uow, "license.provision", actor=actor, before=found, stored=found)
+                    uow.commit()
                     return found
                 if chosen is None:
                     paying = self._pays(uow, establishment, user_id)
@@ -1080,7 +1103,8 @@ class LicenseService:
         Each license it moves on records one audit event, without actor, with the change:
         ``license.expire``, else ``license.notice``, else ``license.activation_late``
         (``activation_late`` in its details says whether the step also reported a late
-        activation). A license only rescheduled records nothing.
+        activation). The sweep is no command: a license only rescheduled, or left as it
+        was, records nothing.
         """
         moment: object = self.clock.now() if now is None else now
         if not isinstance(moment, datetime) or moment.utcoffset() is None:
@@ -1111,6 +1135,7 @@ class LicenseService:
                             actor=None,
                             before=before,
                             stored=stored,
+                            sweep=True,
                             notices_sent=stored.notices_sent,
                             activation_late=MessageKind.LICENSE_ACTIVATION_LATE in step.messages,
                             messages=len(sent),

@@ -17,11 +17,12 @@ shared trainee account                 ``payments.manage_billing``              
 ``self_service`` permissions), support staff, or the permission in every establishment of the
 account with one of them having created it. A trainee sets their own supervisor and initials.
 
-Every command that changes something records one audit event (F3), in the establishment's
-chain when it names one, otherwise in the platform chain (a person's own data belongs to no
-establishment); a refused command records a refusal with the error's code. The events name
-the fields that changed, never their values: no identifier, bank account or certificate is
-copied into the trail. A command that changes nothing records nothing.
+Every command records one audit event (F3), in the establishment's chain when it names
+one, otherwise in the platform chain (a person's own data belongs to no establishment): an
+allowed command records its success even when it changes nothing (``changed`` is then
+``False`` in the event's details), a refused command records a refusal with the error's
+code. The events name the fields that changed, never their values: no identifier, bank
+account or certificate is copied into the trail. Reads record nothing.
 
 >>> from practiceid import AccessService, ProductKind
 >>> from practiceid.adapters import InMemoryStore
@@ -88,6 +89,7 @@ from practiceid.access import (
     clean_initials,
     initials_for,
 )
+from practiceid.audit import DetailValue
 from practiceid.auditing import Auditor, NoRequestContext, audited
 from practiceid.authorization import Access, Decision, Reason, decide
 from practiceid.errors import (
@@ -217,6 +219,17 @@ def _optional(raw: object) -> bool:
 @attrs.frozen(kw_only=True)
 class ProfileService:
     """Use cases for names, initials, practitioners and establishment profiles (A7, B1-C7).
+
+    Every command records one audit event (F3). An allowed command records its success in
+    its own unit of work, just before it commits, even when it changes nothing (``changed``
+    is then ``False`` in the event's details, and nothing else is written: no new version):
+    the trail shows every act an actor was allowed, not only those that moved something. A
+    creation (new practitioner data, the establishment's first profile) needs no
+    ``changed``. A command refused with a :class:`~practiceid.errors.PracticeIdError`
+    records one refusal with the error's code; a conflict retried internally is not a
+    refusal. Events naming an establishment go to its chain, a person's own data
+    (names, settings, billing) to the platform chain. Details name the fields that changed,
+    never their values. Reads record nothing.
 
     Args:
         access: the :class:`~practiceid.AccessService` that decides who may do what; its
@@ -395,16 +408,15 @@ class ProfileService:
             )
             user = uow.users.get(user_id)
             renamed = attrs.evolve(user, first_name=first, last_name=last, job_title=title)
-            if renamed == user:
-                return user
-            stored = uow.users.update(renamed)
+            changed = renamed != user
+            stored = uow.users.update(renamed) if changed else user  # unchanged: no new version
             self.auditor.record(
                 uow,
                 "profile.rename",
                 actor=actor,
                 target_type="user",
                 target_id=user_id,
-                details={"fields": _fields(_changes(user, renamed))},
+                details={"fields": _fields(_changes(user, renamed)), "changed": changed},
             )
             uow.commit()
             return stored
@@ -430,10 +442,11 @@ class ProfileService:
                 uow, actor, establishment_id, user_id, Permission.USERS_EDIT_PROFILE
             )
             membership = uow.memberships.get(establishment_id, user_id)
-            if membership.initials == wanted:
-                return membership
-            initials_for(uow, establishment_id, uow.users.get(user_id), wanted)  # free, or raise
-            stored = uow.memberships.update(membership.with_initials(wanted))
+            changed = membership.initials != wanted
+            stored = membership  # unchanged: no write, no new version
+            if changed:
+                initials_for(uow, establishment_id, uow.users.get(user_id), wanted)  # or raise
+                stored = uow.memberships.update(membership.with_initials(wanted))
             self.auditor.record(
                 uow,
                 "member.set_initials",
@@ -441,7 +454,7 @@ class ProfileService:
                 establishment_id=establishment_id,
                 target_type="user",
                 target_id=user_id,
-                details={"fields": "initials"},
+                details={"fields": "initials" if changed else "", "changed": changed},
             )
             uow.commit()
             return stored
@@ -543,6 +556,13 @@ class ProfileService:
                     read.get(changed.establishment_id)
                     or uow.establishments.get(changed.establishment_id)
                 )
+            details: dict[str, DetailValue] = {
+                "created": existing is None,
+                "fields": _fields(_changes(existing, candidate)),
+                "supervisors_changed": len(supervisors_changed),
+            }
+            if existing is not None:
+                details["changed"] = candidate != existing or bool(supervisors_changed)
             self.auditor.record(
                 uow,
                 "practitioner.save",
@@ -550,11 +570,7 @@ class ProfileService:
                 establishment_id=establishment.id,
                 target_type="user",
                 target_id=user_id,
-                details={
-                    "created": existing is None,
-                    "fields": _fields(_changes(existing, candidate)),
-                    "supervisors_changed": len(supervisors_changed),
-                },
+                details=details,
             )
             uow.commit()
             return stored
@@ -944,10 +960,11 @@ class ProfileService:
             violations = self._check_supervisor(uow, membership, supervisor)
             if violations:
                 raise PractitionerRejected(violations)
-            if membership.supervisor == supervisor:
-                return membership
-            stored = uow.memberships.update(membership.with_supervisor(supervisor))
-            uow.establishments.update(establishment)  # serializes with deactivations
+            changed = membership.supervisor != supervisor
+            stored = membership  # unchanged: no write, no new version
+            if changed:
+                stored = uow.memberships.update(membership.with_supervisor(supervisor))
+                uow.establishments.update(establishment)  # serializes with deactivations
             self.auditor.record(
                 uow,
                 "member.set_supervisor",
@@ -955,7 +972,11 @@ class ProfileService:
                 establishment_id=establishment.id,
                 target_type="user",
                 target_id=trainee,
-                details={"supervisor": supervisor, "previous_supervisor": membership.supervisor},
+                details={
+                    "supervisor": supervisor,
+                    "previous_supervisor": membership.supervisor,
+                    "changed": changed,
+                },
             )
             uow.commit()
             return stored
@@ -994,27 +1015,29 @@ class ProfileService:
                 permission=Permission.USERS_EDIT_PROFILE,
             )
             trainees = active_trainees(uow, establishment.id, supervisor)
-            if new_supervisor == supervisor:
-                return trainees
-            violations: list[Violation] = []
-            for trainee in trainees:
+            moving = [] if new_supervisor == supervisor else trainees
+            for trainee in moving:
                 violations = self._check_supervisor(uow, trainee, new_supervisor)
                 if violations:
                     raise PractitionerRejected(violations)
-            stored = [uow.memberships.update(t.with_supervisor(new_supervisor)) for t in trainees]
-            if stored:
+            stored = [uow.memberships.update(t.with_supervisor(new_supervisor)) for t in moving]
+            if stored:  # nobody handed over: no write, no new version
                 uow.establishments.update(establishment)
-                self.auditor.record(
-                    uow,
-                    "member.hand_over_trainees",
-                    actor=actor,
-                    establishment_id=establishment.id,
-                    target_type="user",
-                    target_id=supervisor,
-                    details={"new_supervisor": new_supervisor, "trainees": len(stored)},
-                )
-                uow.commit()
-            return stored
+            self.auditor.record(
+                uow,
+                "member.hand_over_trainees",
+                actor=actor,
+                establishment_id=establishment.id,
+                target_type="user",
+                target_id=supervisor,
+                details={
+                    "new_supervisor": new_supervisor,
+                    "trainees": len(stored),
+                    "changed": bool(stored),
+                },
+            )
+            uow.commit()
+            return stored if moving else trainees
 
     # -- settings (B5) ----------------------------------------------------------------------
 
@@ -1326,16 +1349,15 @@ class ProfileService:
             self.access.authorize_account(uow, actor=actor, permission=permission, user_id=user_id)
             before = uow.practitioners.get(user_id)
             after = change(before)
-            if after == before:
-                return before
-            stored = uow.practitioners.update(after)
+            changed = after != before
+            stored = uow.practitioners.update(after) if changed else before  # no new version
             self.auditor.record(
                 uow,
                 action,
                 actor=actor,
                 target_type="user",
                 target_id=user_id,
-                details={"fields": _fields(_changes(before, after))},
+                details={"fields": _fields(_changes(before, after)), "changed": changed},
             )
             uow.commit()
             return stored
@@ -1429,20 +1451,22 @@ class ProfileService:
             if renamed:
                 uow.establishments.update(attrs.evolve(establishment, name=clean))
             stored = self._store_profile(uow, before, after)
-            if renamed or stored is not before:
-                changed = _changes(before, after) if stored is not before else []
-                self.auditor.record(
-                    uow,
-                    "establishment.save_profile",
-                    actor=actor,
-                    establishment_id=establishment.id,
-                    target_type="establishment",
-                    target_id=establishment.id,
-                    details={
-                        "created": before is None,
-                        "fields": _fields([*changed, *(["name"] if renamed else [])]),
-                    },
-                )
+            changed = _changes(before, after) if stored is not before else []
+            details: dict[str, DetailValue] = {
+                "created": before is None,
+                "fields": _fields([*changed, *(["name"] if renamed else [])]),
+            }
+            if before is not None:
+                details["changed"] = renamed or stored is not before
+            self.auditor.record(
+                uow,
+                "establishment.save_profile",
+                actor=actor,
+                establishment_id=establishment.id,
+                target_type="establishment",
+                target_id=establishment.id,
+                details=details,
+            )
             uow.commit()
             return stored
 
@@ -1549,9 +1573,12 @@ class ProfileService:
                     ]
                 )
             after = change(before)
-            if after == before:
-                return before
-            stored = uow.establishment_profiles.update(attrs.evolve(after, updated_at=now))
+            changed = after != before
+            stored = (  # unchanged: no write, no new version
+                uow.establishment_profiles.update(attrs.evolve(after, updated_at=now))
+                if changed
+                else before
+            )
             self.auditor.record(
                 uow,
                 action,
@@ -1559,7 +1586,11 @@ class ProfileService:
                 establishment_id=establishment.id,
                 target_type="establishment",
                 target_id=establishment.id,
-                details={"fields": _fields(_changes(before, after)), "removed": removed},
+                details={
+                    "fields": _fields(_changes(before, after)),
+                    "removed": removed,
+                    "changed": changed,
+                },
             )
             uow.commit()
             return stored

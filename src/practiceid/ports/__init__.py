@@ -7,8 +7,17 @@ suites in :mod:`practiceid.testing.contracts` check that they do.
 
 from __future__ import annotations
 
+from practiceid.ports.audit import AuditLog, KeyProvider, RequestContext, RequestInfo
 from practiceid.ports.authorization import Authorizer, Permission
 from practiceid.ports.clock import Clock
+from practiceid.ports.devices import (
+    ClinicLoginRepository,
+    DeviceSessionRepository,
+    DeviceUnitOfWork,
+    DeviceUnitOfWorkFactory,
+    MemberCredentialRepository,
+    PinGuardRepository,
+)
 from practiceid.ports.establishments import (
     AccessUnitOfWork,
     AccessUnitOfWorkFactory,
@@ -37,13 +46,20 @@ from practiceid.ports.users import UnitOfWork, UnitOfWorkFactory, UserRepository
 __all__ = [
     "AccessUnitOfWork",
     "AccessUnitOfWorkFactory",
+    "AuditLog",
     "Authorizer",
+    "ClinicLoginRepository",
     "Clock",
+    "DeviceSessionRepository",
+    "DeviceUnitOfWork",
+    "DeviceUnitOfWorkFactory",
     "EstablishmentProfileRepository",
     "EstablishmentRepository",
+    "KeyProvider",
     "LicenseRepository",
     "LicenseUnitOfWork",
     "LicenseUnitOfWorkFactory",
+    "MemberCredentialRepository",
     "MembershipRepository",
     "Notifier",
     "OnboardingRepository",
@@ -53,7 +69,10 @@ __all__ = [
     "OutboxRepository",
     "PasswordHasher",
     "Permission",
+    "PinGuardRepository",
     "PractitionerRepository",
+    "RequestContext",
+    "RequestInfo",
     "TermsRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
