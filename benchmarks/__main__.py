@@ -42,7 +42,18 @@ All measurements run in one process on the same inputs, so that their ratios mea
     unrestricted ``Access`` and against pycasbin with a license attribute in its matcher; and
     ``access_for`` against ``AccessService.access``, on a SQLite file and on PostgreSQL
     (skipped as in 10). ``PRACTICEID_BENCH_LICENSE_SIZES`` and ``PRACTICEID_BENCH_LICENSE_DUE``
-    make a quick run (see ``benchmarks/_licenses.py``).
+    make a quick run (see ``benchmarks/_licenses.py``);
+13. shared devices (``_devices``, in a process of its own), in memory, on a SQLite file and on
+    PostgreSQL (skipped as in 10): ``DeviceService.unlock`` + ``lock`` with a right PIN, and
+    ``unlock`` with a wrong one, in clinics of 10 to 5 000 members, against PINs stored as
+    argon2-cffi Argon2id hashes (its defaults, and time_cost=1 with 8 MiB) verified one by one
+    until one matches; what the audit trail costs ``AccessService.set_roles`` (against a no-op
+    audit log), with the statements it sends, and 8 threads appending to one establishment's
+    chain against 8 chains (PostgreSQL); and ``verify_chain`` and ``AuditService.verify`` over
+    100 000 records (plain SHA-256 and HMAC) against ``hashlib.sha256`` alone on the same bytes.
+    ``PRACTICEID_BENCH_DEVICE_MEMBERS``, ``PRACTICEID_BENCH_DEVICE_RECORDS``,
+    ``PRACTICEID_BENCH_DEVICE_CALLS`` and ``PRACTICEID_BENCH_DEVICE_COMMANDS`` make a quick run
+    (see ``benchmarks/_devices.py``).
 """
 
 from __future__ import annotations
@@ -61,6 +72,7 @@ import practiceid
 from benchmarks import (
     _access,
     _auth,
+    _devices,
     _django,
     _identifiers,
     _inputs,
@@ -394,6 +406,19 @@ def print_summary(failing_vs_django: float, passing: Passing, worst: Worst) -> N
     print("validators and no strength estimator, and it does not check the confirmation.")
 
 
+def print_device_ratios(ratios: dict[str, float]) -> None:
+    """Section 13's key ratios (shared devices, PINs, the audit trail)."""
+    print()
+    _report.table(
+        ["shared devices ratio (same run)", "value"],
+        [[name, _report.ratio(value, 1)] for name, value in ratios.items()],
+    )
+    _report.note("Argon2id scan / unlock + lock above 1: the scan alone takes longer than the")
+    _report.note("whole unlock; 5,000 / 10 members: how an unlock grows with the clinic (flat:")
+    _report.note("~1x); audited / no-op: what the audit trail adds to a command (throughput: below")
+    _report.note("1 is a loss); verify / sha256 alone: how far verifying is from hashing alone.")
+
+
 def main() -> None:
     """Run every section and print the report."""
     started = time.perf_counter()
@@ -411,6 +436,7 @@ def main() -> None:
     sql_ratios = _sql.bench_sql()
     onboarding_ratios = _onboarding.bench_onboarding()
     license_ratios = _licenses.bench_licenses()
+    device_ratios = _devices.bench_devices()
     _django.assert_no_database()
     print_summary(failing_vs_django, passing, worst)
     _report.table(
@@ -466,6 +492,7 @@ def main() -> None:
     _report.note("1M / 10k: how a sweep's time grows with the number of licenses (flat: ~1x);")
     _report.note("full scan / run_due: what the index saves; decide / unrestricted: what the")
     _report.note("license adds to a decision; casbin / decide above 1: practiceid is faster.")
+    print_device_ratios(device_ratios)
     print("Django opened no database connection (dummy backend; checked after the run).")
     print(f"Total time: {time.perf_counter() - started:.1f} s")
 

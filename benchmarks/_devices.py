@@ -52,7 +52,7 @@ schemas ``practiceid_bench_dev_<random>_<name>``, dropped at the end);
 ``PRACTICEID_BENCH_DEVICE_MEMBERS``, clinic sizes (``10,50`` for a quick run);
 ``PRACTICEID_BENCH_DEVICE_RECORDS``, the chain's length in c) (``10000``);
 ``PRACTICEID_BENCH_DEVICE_CALLS``, calls per case and round in a) and b) (40; ``10``);
-``PRACTICEID_BENCH_DEVICE_COMMANDS``, commands per thread in b) (200; ``40``). SQLite files go
+``PRACTICEID_BENCH_DEVICE_COMMANDS``, commands per thread in b) (100; ``20``). SQLite files go
 to a temporary directory (``TMPDIR``), removed at the end.
 
 The section runs in a process of its own (``python -m benchmarks._devices``;
@@ -147,7 +147,7 @@ COMMANDS_ENV: Final = "PRACTICEID_BENCH_DEVICE_COMMANDS"
 DEFAULT_MEMBERS: Final = (10, 50, 500, 5_000)
 DEFAULT_RECORDS: Final = 100_000
 DEFAULT_CALLS: Final = 40
-DEFAULT_COMMANDS: Final = 200
+DEFAULT_COMMANDS: Final = 100
 
 MEMORY: Final = "in memory"
 ROUNDS: Final = 5  # a), b): rounds, round-robin
@@ -178,6 +178,7 @@ ARGON2: Final = {
     "defaults": argon2.PasswordHasher(),
     "cheapest": argon2.PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1),
 }
+SMALL_TABLE: Final = 500  # a): rows below which PostgreSQL may well scan rather than seek
 LOOP_BUDGET_S: Final = 0.5  # the loop runs for real when one call costs at most this
 LOOP_CALLS: Final = 4  # a): loop calls per case and round (members spread through the clinic)
 VERIFY_BUDGET_S: Final = 0.25  # a): time of one round of single verifications, per parameters
@@ -185,6 +186,7 @@ VERIFY_BUDGET_S: Final = 0.25  # a): time of one round of single verifications, 
 RIGHT: Final = "unlock + lock, right PIN"
 WRONG: Final = "unlock, wrong PIN (refused)"
 LOOKUP: Final = "PIN look-up alone"
+KEY_IDS: Final = "its key-id query alone"
 AUDITED: Final = "set_roles, audited"
 UNAUDITED: Final = "set_roles, no-op audit log"
 
@@ -481,6 +483,17 @@ def _lookup(clinic: Clinic) -> Callable[[str], object]:
     return run
 
 
+def _key_ids(clinic: Clinic) -> Callable[[str], object]:
+    """The query the look-up starts with: the PIN keys in use in the establishment."""
+    factory, establishment = clinic.store.unit_of_work, clinic.establishment
+
+    def run(_pin: str) -> object:
+        with factory() as uow:
+            return uow.member_credentials.key_ids(establishment)
+
+    return run
+
+
 def _verify_one(hasher: argon2.PasswordHasher, stored: str) -> Callable[[str], object]:
     def run(pin: str) -> object:
         try:
@@ -521,11 +534,11 @@ class Unlocks:
     ours: dict[tuple[str, int], dict[str, _timing.Result]]  # (backend, size) -> case -> result
     verification_us: dict[str, float]  # Argon2 parameters -> one verification's median
     loops: dict[tuple[str, int, str], _timing.Result]  # (parameters, size, right|wrong)
-    plans: dict[str, list[str]]  # backend -> the PIN look-up's plan, at the largest size
+    plans: dict[tuple[str, str], list[str]]  # (backend, statement) -> plan, largest size
 
 
 def bench_unlocks(dbs: Databases, clinics: Sequence[Clinic], overhead_ns: int) -> Unlocks:
-    """a): every clinic's three cases and the yardstick's, round-robin."""
+    """a): every clinic's four cases and the yardstick's, round-robin; the plans."""
     calls = dbs.config.calls
     needed = (1 + ROUNDS) * calls  # the warm-up pass, then every round
     rng = random.Random(SEED)
@@ -538,25 +551,10 @@ def bench_unlocks(dbs: Databases, clinics: Sequence[Clinic], overhead_ns: int) -
             _timing.Case(prefix + RIGHT, _right(clinic), right),
             _timing.Case(prefix + WRONG, _wrong(clinic, needed), clinic.wrong[:calls]),
             _timing.Case(prefix + LOOKUP, _lookup(clinic), right),
+            _timing.Case(prefix + KEY_IDS, _key_ids(clinic), right),
         ]
     first = {clinic.size: clinic for clinic in clinics if clinic.backend == clinics[0].backend}
-    for name, hasher in ARGON2.items():
-        seconds = _one_verification_s(hasher)
-        passes = max(1, round(VERIFY_BUDGET_S / (2 * seconds)))
-        stored = hasher.hash(first[min(first)].pins[0])
-        pins = [first[min(first)].pins[0], first[min(first)].wrong[0]]
-        cases.append(
-            _timing.Case(f"argon2|{name}|verify", _verify_one(hasher, stored), pins, passes)
-        )
-        for size, clinic in first.items():
-            if size * seconds > LOOP_BUDGET_S:
-                continue
-            scan = _scan(hasher, [hasher.hash(pin) for pin in clinic.pins])
-            right = _spread(clinic.pins, LOOP_CALLS)
-            cases += [
-                _timing.Case(f"argon2|{name}|{size}|right", scan, right),
-                _timing.Case(f"argon2|{name}|{size}|wrong", scan, clinic.wrong[:LOOP_CALLS]),
-            ]
+    cases += _argon2_cases(first)
     results = _timing.run(cases, rounds=ROUNDS, overhead_ns=overhead_ns)
     unlocks = Unlocks({}, {}, {}, {})
     for name, result in results.items():
@@ -572,9 +570,35 @@ def bench_unlocks(dbs: Databases, clinics: Sequence[Clinic], overhead_ns: int) -
         if isinstance(clinic.store, SqlStore):
             with _section.capturing(clinic.store) as seen:
                 _find_holder(clinic, clinic.pins[0])
-            statement, parameters = _section.one_statement(seen, "pin_digest = ")
-            unlocks.plans[clinic.backend] = _plan(dbs, clinic.store, statement, parameters)
+            for name, words in (("PIN look-up", "pin_digest = "), ("key-id query", "DISTINCT")):
+                statement, parameters = _section.one_statement(seen, words)
+                plan = _plan(dbs, clinic.store, statement, parameters)
+                unlocks.plans[clinic.backend, name] = plan
     return unlocks
+
+
+def _argon2_cases(clinics: dict[int, Clinic]) -> list[_timing.Case]:
+    """One verification per parameters; the loop, where it is cheap enough to run."""
+    smallest = clinics[min(clinics)]
+    cases = []
+    for name, hasher in ARGON2.items():
+        seconds = _one_verification_s(hasher)
+        passes = max(1, round(VERIFY_BUDGET_S / (2 * seconds)))
+        stored = hasher.hash(smallest.pins[0])
+        pins = [smallest.pins[0], smallest.wrong[0]]
+        cases.append(
+            _timing.Case(f"argon2|{name}|verify", _verify_one(hasher, stored), pins, passes)
+        )
+        for size, clinic in clinics.items():
+            if size * seconds > LOOP_BUDGET_S:
+                continue
+            scan = _scan(hasher, [hasher.hash(pin) for pin in clinic.pins])
+            right = _spread(clinic.pins, LOOP_CALLS)
+            cases += [
+                _timing.Case(f"argon2|{name}|{size}|right", scan, right),
+                _timing.Case(f"argon2|{name}|{size}|wrong", scan, clinic.wrong[:LOOP_CALLS]),
+            ]
+    return cases
 
 
 def _yardstick_us(unlocks: Unlocks, name: str, size: int, case: str) -> tuple[float, bool]:
@@ -599,11 +623,11 @@ def _print_ours(dbs: Databases, unlocks: Unlocks) -> None:
         for size in sizes:
             by_case = unlocks.ours[backend, size]
             row = [backend, f"{size:,}"]
-            for case in (RIGHT, WRONG, LOOKUP):
+            for case in (RIGHT, WRONG, LOOKUP, KEY_IDS):
                 row += [_report.us(by_case[case].median_us), _report.us(by_case[case].p95_us)]
             rows.append(row)
         growth = [backend, f"{sizes[-1]:,} / {sizes[0]:,}"]
-        for case in (RIGHT, WRONG, LOOKUP):
+        for case in (RIGHT, WRONG, LOOKUP, KEY_IDS):
             ratio = (
                 unlocks.ours[backend, sizes[-1]][case].median_us
                 / unlocks.ours[backend, sizes[0]][case].median_us
@@ -611,7 +635,18 @@ def _print_ours(dbs: Databases, unlocks: Unlocks) -> None:
             growth += [_report.ratio(ratio, 1), ""]
         rows.append(growth)
     _report.table(
-        ["database", "members", "right med", "p95", "wrong med", "p95", "look-up med", "p95"],
+        [
+            "database",
+            "members",
+            "right med",
+            "p95",
+            "wrong med",
+            "p95",
+            "look-up med",
+            "p95",
+            "key ids med",
+            "p95",
+        ],
         rows,
         left=2,
     )
@@ -619,14 +654,21 @@ def _print_ours(dbs: Databases, unlocks: Unlocks) -> None:
     _report.note("a PIN nobody holds, refused (PinIncorrect; the miss counted on the device, the")
     _report.note("establishment's guard and the audit trail). look-up: one HMAC-SHA-256 of the")
     _report.note("PIN and one read of the unique index (establishment_id, pin_digest), in a unit")
-    _report.note("of work. Per unlock, whatever the size: 1 HMAC evaluation (one PIN key in use)")
-    _report.note("and 1 index read.")
-    for backend, plan in unlocks.plans.items():
+    _report.note("of work, after the query of the PIN keys in use there (key ids: that query")
+    _report.note("alone, SELECT DISTINCT pin_key_id over the clinic's credentials). Per unlock,")
+    _report.note("whatever the size: 1 HMAC evaluation (one PIN key in use) and 1 index read.")
+    for (backend, name), plan in unlocks.plans.items():
         explain = "EXPLAIN QUERY PLAN" if backend == SQLITE else "EXPLAIN"
-        print(f"  {backend}, {explain} of the PIN look-up at {sizes[-1]:,} members:")
+        print(f"  {backend}, {explain} of the {name} at {sizes[-1]:,} members:")
         for line in plan:
             print(f"    {line}")
-        if not any(PIN_INDEX in line for line in plan):
+        if name != "PIN look-up" or any(PIN_INDEX in line for line in plan):
+            continue
+        if backend == POSTGRES and sizes[-1] < SMALL_TABLE:
+            print(
+                f"  (a table of {sizes[-1]:,} rows: PostgreSQL reads its few pages, not the index)"
+            )
+        else:
             print(f"  WARNING: the look-up does not use {PIN_INDEX} on {backend}")
 
 
@@ -1091,7 +1133,7 @@ def print_commands(dbs: Databases, commands: Commands) -> dict[str, float]:
         if audited is None or unaudited is None:
             continue
         print()
-        print(f"  {backend}: statements per command, and the driver's time (us per command)")
+        print(f"  {backend}: statements per command, and the driver's mean time (us per command)")
         kinds = audited.order + [k for k in unaudited.order if k not in audited.order]
         kinds += ["COMMIT"]
         rows = [
@@ -1118,7 +1160,7 @@ def print_commands(dbs: Databases, commands: Commands) -> dict[str, float]:
                 _report.us(total[1] / 1e3 / unaudited.commands),
             ]
         )
-        _report.table(["    kind", "audited", "no-op", "audited us", "no-op us"], rows)
+        _report.table(["kind", "audited", "no-op", "audited us", "no-op us"], rows)
     _report.note("the append: SAVEPOINT, the head locked (SELECT ... FOR UPDATE; SQLite's units of")
     _report.note("work are already serialized), INSERT of the record, UPDATE of the head, RELEASE.")
     if not commands.concurrent:

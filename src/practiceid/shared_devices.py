@@ -1037,6 +1037,10 @@ class DeviceService:
                 uow.commit()
                 raise _Recorded(error)
             assert holder is not None  # noqa: S101 - valid implies a holder
+            # A right PIN writes the guard too: every evaluated guess of the establishment
+            # then commits one after the other (a stale guard is retried, and sees the
+            # budget as it now is), so concurrent guesses cannot overrun the budget (F2).
+            uow.pin_guards.save(guard)
             stored = uow.device_sessions.update(session.unlock(holder.user_id, now))
             if holder.misses:
                 uow.member_credentials.update(attrs.evolve(holder, misses=0))
