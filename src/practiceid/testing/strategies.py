@@ -49,6 +49,13 @@ Licenses (E1-E4):
   the lifecycle of :mod:`practiceid.policies.license` leaves them;
 * :func:`license_requests`: :class:`~practiceid.LicenseRequest` values at every stage
   (requested, invoiced, paid, activated).
+
+Shared devices and the audit trail (F1-F4):
+
+* :func:`pin_settings`: valid :class:`~practiceid.PinSettings`;
+* :func:`pins`: PINs as the library issues them (never weak), of a given length;
+* :func:`audit_events`: :class:`~practiceid.AuditEvent` values of one establishment's chain
+  or the platform's, with details of every plain type.
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ import phonenumbers
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from practiceid.audit import AuditEvent, Outcome
 from practiceid.errors import InvalidConfiguration
 from practiceid.establishments import (
     Department,
@@ -92,6 +100,7 @@ from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
 from practiceid.permissions import Feature, Permission
 from practiceid.policies import license as license_policy
+from practiceid.policies import pin as pin_policy
 from practiceid.policies.contact import AddressKind
 from practiceid.policies.email import EmailAddress, EmailPolicy
 from practiceid.policies.identifiers import MODULES, inami
@@ -100,6 +109,7 @@ from practiceid.policies.initials import MAX_LENGTH as MAX_INITIALS
 from practiceid.policies.login import Login, LoginPolicy
 from practiceid.policies.logo import MAX_SIDE, MIN_SIDE, MediaType
 from practiceid.policies.password import PasswordPolicy
+from practiceid.policies.pin import PinSettings
 from practiceid.policies.professions import PROFESSION_RULES, Profession
 from practiceid.testing.samples import sample_jpeg, sample_png
 from practiceid.users import User, UserId, UserStatus
@@ -107,6 +117,7 @@ from practiceid.users import User, UserId, UserStatus
 __all__ = [
     "addresses",
     "adeli_numbers",
+    "audit_events",
     "bce_numbers",
     "belgian_ibans",
     "email_variants",
@@ -129,6 +140,8 @@ __all__ = [
     "passwords",
     "permission_sets",
     "phone_numbers",
+    "pin_settings",
+    "pins",
     "postal_codes",
     "practitioner_forms",
     "roles",
@@ -1755,3 +1768,88 @@ def _licenses(
         life.reach(status, renewed=renewed and status is not _S.PROVISIONAL)
     assert life.seat.status is status, (life.seat, status)  # noqa: S101 - the lifecycle's
     return attrs.evolve(life.seat, version=version)
+
+
+# -- shared devices and the audit trail (F1-F4) ---------------------------------------------
+
+
+def pin_settings() -> st.SearchStrategy[PinSettings]:
+    """Valid :class:`~practiceid.PinSettings`: every bound reached, the rules between them kept.
+
+    >>> from hypothesis import find
+    >>> find(pin_settings(), lambda s: s.length == 12).length
+    12
+    """
+    return st.builds(
+        PinSettings,
+        length=st.integers(pin_policy.MIN_LENGTH, pin_policy.MAX_LENGTH),
+        device_attempts=st.integers(1, 20),
+        member_attempts=st.integers(1, 20),
+        establishment_attempts=st.integers(1, 1000),
+        establishment_window=st.integers(1, 7 * 24 * 60).map(lambda m: timedelta(minutes=m)),
+    )
+
+
+def pins(length: int = 6) -> st.SearchStrategy[str]:
+    """PINs of ``length`` digits as :func:`practiceid.policies.pin.generate` issues them.
+
+    Raises:
+        InvalidConfiguration: ``length`` is outside 4 to 12.
+    """
+    PinSettings(length=length)  # checks the length early, as the policy would
+    return st.text("0123456789", min_size=length, max_size=length).filter(
+        lambda pin: not pin_policy.is_weak(pin)
+    )
+
+
+_EVENT_TEXT = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30
+)
+_ACTIONS = st.sampled_from(
+    ("member.add", "device.unlock", "device.lock", "pin.issue", "license.activate")
+)
+
+
+@st.composite
+def audit_events(draw: st.DrawFn, *, establishment_id: str | object | None = ...) -> AuditEvent:
+    """:class:`~practiceid.AuditEvent` values of one chain, or of a few.
+
+    ``establishment_id`` chooses the chain (``None``: the platform's); by default events fall
+    in one of a few establishments' chains or the platform's.
+
+    >>> from hypothesis import find
+    >>> find(audit_events(establishment_id="cabinet"), lambda e: True).establishment_id
+    'cabinet'
+    """
+    if establishment_id is ...:
+        establishment = draw(st.sampled_from((None, "cabinet", "clinique-été")))
+    else:
+        establishment = establishment_id  # type: ignore[assignment]
+    optional_id = st.none() | st.uuids().map(str)
+    details = st.dictionaries(
+        _EVENT_TEXT,
+        st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _EVENT_TEXT,
+        max_size=4,
+    )
+    return AuditEvent(
+        action=draw(_ACTIONS),
+        at=draw(
+            st.datetimes(
+                min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - bounds of aware datetimes
+                max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+                timezones=st.just(UTC),
+            )
+        ),
+        outcome=draw(st.sampled_from(Outcome)),
+        code=draw(st.sampled_from(("", "pin.incorrect", "auth.permission_denied"))),
+        establishment_id=None if establishment is None else EstablishmentId(str(establishment)),
+        actor=draw(optional_id.map(lambda v: None if v is None else UserId(v))),
+        account_id=draw(optional_id.map(lambda v: None if v is None else UserId(v))),
+        device_session_id=draw(optional_id),
+        on_behalf_of=draw(optional_id.map(lambda v: None if v is None else UserId(v))),
+        target_type=draw(st.sampled_from(("", "user", "device_session", "license"))),
+        target_id=draw(st.uuids().map(str)),
+        peer_address=draw(st.none() | st.ip_addresses().map(str)),
+        request_id=draw(_EVENT_TEXT),
+        details=draw(details),
+    )
