@@ -199,7 +199,7 @@ ROLE_CHANGE: Final[dict[str, DetailValue]] = {
 }
 
 
-# -- configuration ---------------------------------------------------------------------------
+# -- configuration ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def read_config() -> Config:
     return Config(members, records, calls, commands, None, reason)
 
 
-# -- databases --------------------------------------------------------------------------------
+# -- databases -------------------------------------------------------------------------------------
 
 Store = InMemoryStore | SqlStore
 
@@ -335,7 +335,66 @@ def _spread(values: Sequence[str], count: int) -> list[str]:
     return [values[(2 * k + 1) * len(values) // (2 * count)] for k in range(count)]
 
 
-# -- a) unlocking with a PIN ------------------------------------------------------------------
+# -- statements ------------------------------------------------------------------------------------
+
+
+_TABLE: Final = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+(?:\"?\w+\"?\.)?practiceid_(\w+)")
+
+
+def statement_kind(statement: str) -> str:
+    """``SELECT users``, ``SAVEPOINT``...: what a statement does, and where."""
+    words = statement.split(None, 2)
+    verb = words[0].upper()
+    if verb in {"SAVEPOINT", "BEGIN"}:
+        return " ".join(words[:2]).upper() if verb == "BEGIN" else verb
+    if verb == "RELEASE":
+        return "RELEASE SAVEPOINT"
+    found = _TABLE.search(statement)
+    lock = " ... FOR UPDATE" if statement.rstrip().endswith("FOR UPDATE") else ""
+    return f"{verb} {found.group(1)}{lock}" if found else verb
+
+
+@dataclass
+class Counted:
+    """Statements per command by kind, their driver time, and commits."""
+
+    commands: int
+    counts: Counter[str] = field(default_factory=Counter)
+    driver_ns: Counter[str] = field(default_factory=Counter)
+    order: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def counting(store: SqlStore, commands: int) -> Iterator[Counted]:
+    """Count the statements sent through ``store`` by kind, time the driver, count commits."""
+    counted = Counted(commands)
+    began: dict[int, int] = {}
+
+    def before(*_args: Any) -> None:  # noqa: ANN401 - SQLAlchemy's event arguments
+        began[threading.get_ident()] = time.perf_counter_ns()
+
+    def after(*args: Any) -> None:  # noqa: ANN401
+        elapsed = time.perf_counter_ns() - began.pop(threading.get_ident())
+        kind = statement_kind(args[2])
+        if kind not in counted.counts:
+            counted.order.append(kind)
+        counted.counts[kind] += 1
+        counted.driver_ns[kind] += elapsed
+
+    def commit(*_args: Any) -> None:  # noqa: ANN401
+        counted.counts["COMMIT"] += 1
+
+    events = (("before_cursor_execute", before), ("after_cursor_execute", after))
+    for name, listener in (*events, ("commit", commit)):
+        sa.event.listen(store.engine, name, listener)
+    try:
+        yield counted
+    finally:
+        for name, listener in (*events, ("commit", commit)):
+            sa.event.remove(store.engine, name, listener)
+
+
+# -- a) unlocking with a PIN -----------------------------------------------------------------------
 
 
 def fresh_pin(rng: random.Random, taken: set[str]) -> str:
@@ -535,6 +594,7 @@ class Unlocks:
     verification_us: dict[str, float]  # Argon2 parameters -> one verification's median
     loops: dict[tuple[str, int, str], _timing.Result]  # (parameters, size, right|wrong)
     plans: dict[tuple[str, str], list[str]]  # (backend, statement) -> plan, largest size
+    counted: dict[tuple[str, str], Counted] = field(default_factory=dict)  # largest size
 
 
 def bench_unlocks(dbs: Databases, clinics: Sequence[Clinic], overhead_ns: int) -> Unlocks:
@@ -574,6 +634,14 @@ def bench_unlocks(dbs: Databases, clinics: Sequence[Clinic], overhead_ns: int) -
                 statement, parameters = _section.one_statement(seen, words)
                 plan = _plan(dbs, clinic.store, statement, parameters)
                 unlocks.plans[clinic.backend, name] = plan
+            for case, run, pins in (
+                (RIGHT, _right(clinic), _spread(clinic.pins, COUNTED)),
+                (WRONG, _wrong(clinic, COUNTED), clinic.wrong[:COUNTED]),
+            ):
+                with counting(clinic.store, COUNTED) as counted:
+                    for pin in pins:
+                        run(pin)
+                unlocks.counted[clinic.backend, case] = counted
     return unlocks
 
 
@@ -657,6 +725,7 @@ def _print_ours(dbs: Databases, unlocks: Unlocks) -> None:
     _report.note("of work, after the query of the PIN keys in use there (key ids: that query")
     _report.note("alone, SELECT DISTINCT pin_key_id over the clinic's credentials). Per unlock,")
     _report.note("whatever the size: 1 HMAC evaluation (one PIN key in use) and 1 index read.")
+    _print_unlock_statements(dbs, unlocks)
     for (backend, name), plan in unlocks.plans.items():
         explain = "EXPLAIN QUERY PLAN" if backend == SQLITE else "EXPLAIN"
         print(f"  {backend}, {explain} of the {name} at {sizes[-1]:,} members:")
@@ -670,6 +739,25 @@ def _print_ours(dbs: Databases, unlocks: Unlocks) -> None:
             )
         else:
             print(f"  WARNING: the look-up does not use {PIN_INDEX} on {backend}")
+
+
+def _print_unlock_statements(dbs: Databases, unlocks: Unlocks) -> None:
+    for backend in dbs.backends:
+        if (backend, RIGHT) in unlocks.counted:
+            right = _per_call(unlocks.counted[backend, RIGHT])
+            wrong = _per_call(unlocks.counted[backend, WRONG])
+            _report.note(f"{backend}, per call: right {right};")
+            _report.note(f"  wrong {wrong}.")
+
+
+def _per_call(counted: Counted) -> str:
+    commits = counted.counts["COMMIT"]
+    statements = counted.counts.total() - commits
+    driver_us = counted.driver_ns.total() / 1e3 / counted.commands
+    return (
+        f"{statements / counted.commands:g} statements ({_report.us(driver_us)} us in the"
+        f" driver) and {commits / counted.commands:g} commits"
+    )
 
 
 def _described(hasher: argon2.PasswordHasher) -> str:
@@ -744,7 +832,7 @@ def print_unlocks(dbs: Databases, unlocks: Unlocks) -> dict[str, float]:
     return ratios
 
 
-# -- b) the audit trail's cost per command -------------------------------------------------------
+# -- b) the audit trail's cost per command ---------------------------------------------------------
 
 
 class NoAuditLog:
@@ -869,62 +957,6 @@ def check_office(office: Office) -> None:
     _set_roles(office.unaudited, office, office.first, other)(NURSE)
     if middle != before + 2 or _head(office) != middle:
         raise SystemExit(f"device benchmark: audit heads {before}, {middle}, {_head(office)}")
-
-
-_TABLE: Final = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+(?:\"?\w+\"?\.)?practiceid_(\w+)")
-
-
-def statement_kind(statement: str) -> str:
-    """``SELECT users``, ``SAVEPOINT``...: what a statement does, and where."""
-    words = statement.split(None, 2)
-    verb = words[0].upper()
-    if verb in {"SAVEPOINT", "BEGIN"}:
-        return " ".join(words[:2]).upper() if verb == "BEGIN" else verb
-    if verb == "RELEASE":
-        return "RELEASE SAVEPOINT"
-    found = _TABLE.search(statement)
-    lock = " ... FOR UPDATE" if statement.rstrip().endswith("FOR UPDATE") else ""
-    return f"{verb} {found.group(1)}{lock}" if found else verb
-
-
-@dataclass
-class Counted:
-    """Statements per command by kind, their driver time, and commits."""
-
-    commands: int
-    counts: Counter[str] = field(default_factory=Counter)
-    driver_ns: Counter[str] = field(default_factory=Counter)
-    order: list[str] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def counting(store: SqlStore, commands: int) -> Iterator[Counted]:
-    """Count the statements sent through ``store`` by kind, time the driver, count commits."""
-    counted = Counted(commands)
-    began: dict[int, int] = {}
-
-    def before(*_args: Any) -> None:  # noqa: ANN401 - SQLAlchemy's event arguments
-        began[threading.get_ident()] = time.perf_counter_ns()
-
-    def after(*args: Any) -> None:  # noqa: ANN401
-        elapsed = time.perf_counter_ns() - began.pop(threading.get_ident())
-        kind = statement_kind(args[2])
-        if kind not in counted.counts:
-            counted.order.append(kind)
-        counted.counts[kind] += 1
-        counted.driver_ns[kind] += elapsed
-
-    def commit(*_args: Any) -> None:  # noqa: ANN401
-        counted.counts["COMMIT"] += 1
-
-    events = (("before_cursor_execute", before), ("after_cursor_execute", after))
-    for name, listener in (*events, ("commit", commit)):
-        sa.event.listen(store.engine, name, listener)
-    try:
-        yield counted
-    finally:
-        for name, listener in (*events, ("commit", commit)):
-            sa.event.remove(store.engine, name, listener)
 
 
 _LOCK_KIND: Final = "SELECT audit_heads ... FOR UPDATE"
@@ -1217,7 +1249,7 @@ def print_commands(dbs: Databases, commands: Commands) -> dict[str, float]:
     return ratios
 
 
-# -- c) verifying a chain ---------------------------------------------------------------------
+# -- c) verifying a chain --------------------------------------------------------------------------
 
 
 def clinic_events(count: int) -> list[AuditEvent]:
@@ -1386,8 +1418,7 @@ def build_trail(
     with store.unit_of_work() as uow:
         head = uow.audit.head(CHAIN)
     assert head is not None  # noqa: S101 - the chain was just filled
-    trail.length = head.seq
-    _check(trail.service.verify(actor=trail.owner, establishment_id=CHAIN), trail.length)
+    trail.length = head.seq  # verified in every timed round (the loops check the result)
     return trail
 
 
@@ -1406,8 +1437,8 @@ def _verify_list(key: Callable[[str], bytes] | None) -> Callable[[Sequence[Any]]
 
 def _verify_service(trail: Trail) -> Callable[[Sequence[Any]], object]:
     def loop(numbers: Sequence[Any]) -> object:
-        if len(numbers) < trail.length:  # the warm-up: build_trail verified it once already
-            return None
+        if len(numbers) < trail.length:  # the warm-up: the first round reads it cold, and the
+            return None  # best of the rounds is kept
         result = trail.service.verify(actor=trail.owner, establishment_id=CHAIN, batch=PAGE)
         return _check(result, trail.length)
 
@@ -1587,7 +1618,7 @@ def print_verify(verifications: Verifications) -> dict[str, float]:
     return ratios
 
 
-# -- the section ------------------------------------------------------------------------------
+# -- the section -----------------------------------------------------------------------------------
 
 
 def print_environment(dbs: Databases, clinics: Sequence[Clinic], overhead_ns: int) -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from practiceid.audit import Outcome, verify_chain
+from practiceid.audit import Outcome, key_lookup, verify_chain
 from practiceid.devices import DeviceState
 from practiceid.errors import (
     AccessRejected,
@@ -397,7 +397,7 @@ def test_every_miss_is_audited(clinic: SampleDevices) -> None:
     assert all(e.code == "pin.incorrect" and e.device_session_id for e in misses)
     with clinic.unit_of_work() as uow:
         records = uow.audit.records(clinic.establishment.id)
-    assert verify_chain(records, chain=clinic.establishment.id).intact
+    assert verify_chain(records, chain=clinic.establishment.id, key=key_lookup(clinic.keys)).intact
 
 
 @pytest.mark.parametrize("entry", [None, 123456, "", "12", "12345a", "１２３４５６", "1" * 40])

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from practiceid.audit import verify_chain
+from practiceid.audit import key_lookup, verify_chain
 from practiceid.devices import DeviceState
 from practiceid.errors import (
     DeviceCredentialRequired,
@@ -260,7 +260,9 @@ class DeviceMachine(RuleBasedStateMachine):
             return
         with self.sample.unit_of_work() as uow:
             records = list(uow.audit.records(self.establishment))
-        assert verify_chain(records, chain=self.establishment).intact
+        assert verify_chain(
+            records, chain=self.establishment, key=key_lookup(self.sample.keys)
+        ).intact
         unlocks = sum(1 for r in records if r.event.action == "device.unlock")
         assert unlocks == self.attempts
 
