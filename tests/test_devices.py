@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
+from practiceid.adapters import StaticKeyProvider
 from practiceid.audit import Outcome, key_lookup, verify_chain
 from practiceid.devices import DeviceState
 from practiceid.errors import (
@@ -673,3 +675,71 @@ def test_locking_a_device_that_needs_its_credential_does_not_clear_the_count(
     assert clinic.devices.lock(token).state is DeviceState.CREDENTIAL_REQUIRED
     with pytest.raises(DeviceCredentialRequired):
         clinic.devices.unlock(token, clinic.pins["secretary"])
+
+
+def test_a_clinic_login_cannot_be_added_as_a_member(clinic: SampleDevices) -> None:
+    """F1: the clinic login is tied to no member."""
+    with pytest.raises(AccessRejected) as raised:
+        clinic.access.add_member(
+            actor=clinic.owner.id,
+            establishment_id=clinic.establishment.id,
+            email=clinic.clinic_login_email,
+            roles=["secretary"],
+            first_name="Accueil",
+            last_name="Clinique",
+        )
+    assert raised.value.violations[0].code == "member.clinic_login"
+
+
+def _rotated(clinic: SampleDevices, *, keep_old: bool) -> SampleDevices:
+    """The clinic's devices with a new current PIN key (and the old one kept or retired)."""
+    old_id, old = clinic.keys.current("pin")
+    keys = {"2027-new": bytes(range(1, 33))}
+    if keep_old:
+        keys[old_id] = old
+    rotated = StaticKeyProvider({"pin": keys}, current={"pin": "2027-new"})
+    devices = attrs.evolve(clinic.devices, keys=rotated)
+    return attrs.evolve(clinic, devices=devices)
+
+
+def test_pins_issued_before_a_key_rotation_keep_working(clinic: SampleDevices) -> None:
+    """F2: rotating the PIN key leaves issued PINs valid while the old key is kept."""
+    rotated = _rotated(clinic, keep_old=True)
+    token = _open(rotated)
+    assert rotated.devices.unlock(token, clinic.pins["nurse"]).member == clinic.members["nurse"]
+    issued = rotated.devices.issue_pin(
+        actor=clinic.owner.id,
+        establishment_id=clinic.establishment.id,
+        user_id=clinic.members["secretary"],
+    )
+    rotated.devices.lock(token)
+    assert rotated.devices.unlock(token, issued.pin).member == clinic.members["secretary"]
+
+
+def test_a_new_pin_is_unique_across_the_keys_in_use(clinic: SampleDevices) -> None:
+    """F2: a PIN held under the old key is never issued again under the new one."""
+    taken = clinic.pins["secretary"]
+    draws = iter([taken, "908172"])
+    rotated = _rotated(clinic, keep_old=True)
+    devices = attrs.evolve(rotated.devices, new_pin=lambda _settings: next(draws))
+    issued = devices.issue_pin(
+        actor=clinic.owner.id,
+        establishment_id=clinic.establishment.id,
+        user_id=clinic.members["nurse"],
+    )
+    assert issued.pin == "908172"
+
+
+def test_a_retired_pin_key_retires_only_its_pins(clinic: SampleDevices) -> None:
+    """Removing an old key revokes the PINs it sealed; the others still unlock."""
+    rotated = _rotated(clinic, keep_old=True)
+    fresh = rotated.devices.issue_pin(
+        actor=clinic.owner.id,
+        establishment_id=clinic.establishment.id,
+        user_id=clinic.members["secretary"],
+    ).pin
+    retired = _rotated(clinic, keep_old=False)
+    token = _open(retired)
+    with pytest.raises(PinIncorrect):
+        retired.devices.unlock(token, clinic.pins["nurse"])
+    assert retired.devices.unlock(token, fresh).member == clinic.members["secretary"]

@@ -92,7 +92,7 @@ from practiceid.ports.establishments import AccessUnitOfWork, AccessUnitOfWorkFa
 
 if TYPE_CHECKING:
     from practiceid.ports.devices import MemberCredentialRepository
-from practiceid.users import User, UserId, clean_profile, new_user_id
+from practiceid.users import AccountKind, User, UserId, clean_profile, new_user_id
 
 __all__ = ["AccessService", "MemberAdded"]
 
@@ -920,6 +920,17 @@ class AccessService:
             ),
         )
         user = uow.users.find_by_email(address)
+        if user is not None and user.kind is AccountKind.CLINIC:
+            # A clinic login is tied to no member (F1): its address names no person to add.
+            raise AccessRejected(
+                [
+                    Violation(
+                        "member.clinic_login",
+                        "this address is a clinic login's, not a person's",
+                        "email",
+                    )
+                ]
+            )
         created = user is None
         if user is None:
             user = self._new_user(address, *profile)

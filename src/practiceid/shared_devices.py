@@ -59,6 +59,7 @@ from practiceid.errors import (
     PracticeIdError,
     RemoteAccessDenied,
     StaleRecord,
+    UnknownKey,
     Violation,
 )
 from practiceid.establishments import Establishment, EstablishmentId
@@ -441,9 +442,9 @@ class DeviceService:
                     clinic = self._clinic(uow, user_id)
                     establishment_id = clinic.establishment_id
                     self._manage(uow, actor, clinic.establishment_id, Permission.DEVICES_MANAGE)
-                    stored = uow.clinic_logins.update(
-                        attrs.evolve(clinic, remote_access=remote_access, networks=chosen)
-                    )
+                    wanted = attrs.evolve(clinic, remote_access=remote_access, networks=chosen)
+                    changed = wanted != clinic
+                    stored = uow.clinic_logins.update(wanted) if changed else clinic
                     self.auditor.record(
                         uow,
                         "clinic_login.set_access",
@@ -451,7 +452,11 @@ class DeviceService:
                         establishment_id=clinic.establishment_id,
                         target_type="user",
                         target_id=clinic.user_id,
-                        details={"remote_access": remote_access, "networks": ",".join(chosen)},
+                        details={
+                            "remote_access": remote_access,
+                            "networks": ",".join(chosen),
+                            "changed": changed,
+                        },
                     )
                     uow.commit()
                 return stored
@@ -526,6 +531,9 @@ class DeviceService:
             base = before or MemberCredential(establishment.id, membership.user_id)
             for _ in range(_PIN_DRAWS):
                 pin = self.new_pin(self.settings)
+                holder = self._find_holder(uow, establishment.id, pin)
+                if holder is not None and holder.user_id != membership.user_id:
+                    continue  # another member holds it, under an older key: draw again
                 credential = base.with_pin(
                     pin_policy.digest(key, establishment.id, pin), key_id, now
                 )
@@ -660,7 +668,7 @@ class DeviceService:
                     establishment_id=establishment.id,
                     target_type="user",
                     target_id=membership.user_id,
-                    details={"allowed": allowed},
+                    details={"allowed": allowed, "changed": stored is not before},
                 )
                 uow.commit()
             return stored
@@ -995,7 +1003,10 @@ class DeviceService:
         current_id, _ = self.keys.current(pin_policy.PIN_KEY_PURPOSE)
         key_ids = sorted({current_id, *uow.member_credentials.key_ids(establishment_id)})
         for key_id in key_ids:
-            key = self.keys.key(pin_policy.PIN_KEY_PURPOSE, key_id)
+            try:
+                key = self.keys.key(pin_policy.PIN_KEY_PURPOSE, key_id)
+            except UnknownKey:
+                continue  # a retired key: the PINs it sealed unlock nothing any more
             found = uow.member_credentials.find_by_pin(
                 establishment_id, pin_policy.digest(key, establishment_id, entry)
             )

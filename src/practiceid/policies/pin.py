@@ -93,15 +93,15 @@ class PinSettings:
         length: digits of a new PIN (4 to 12; 6 by default). Changing it affects PINs
             issued afterwards; PINs issued before keep working.
         device_attempts: wrong PINs in a row a device takes before it needs the full
-            credential again (F2: 5).
+            credential again (5, as issue 9 asks).
         member_attempts: wrong PINs in a row for a member chosen on the lock screen before
             their PIN is blocked until an administrator issues a new one.
         establishment_attempts: wrong PINs all the establishment's devices may take within
             ``establishment_window``; beyond it no PIN is checked until the oldest miss
             leaves the window (:class:`~practiceid.errors.PinThrottled`).
         establishment_window: the window of that budget (one hour).
-        idle_timeout: an unlocked device that saw no activity this long is locked (F3:
-            5 minutes).
+        idle_timeout: an unlocked device that saw no activity this long is locked (5
+            minutes, as issue 9 asks).
         touch_interval: how stale the recorded activity may get before a use of the device
             writes it again (30 seconds): a device in use is not written on every request.
         session_lifetime: how long a device session lasts before its credential must be
