@@ -1589,25 +1589,21 @@ def print_verify(verifications: Verifications) -> dict[str, float]:
         rows,
         left=2,
     )
-    _report.note(
-        f"records/s: the best of {VERIFY_ROUNDS} whole verifications ({HASH_ROUNDS} passes"
-    )
-    _report.note("for the yardsticks); / sha256: time per record over hashlib.sha256's on the same")
-    _report.note(
-        f"bytes (mean {verifications.body_bytes:,.0f} bytes a record). AuditService.verify reads"
-    )
-    _report.note(f"pages of {PAGE:,} records, a unit of work each, through the codec; its chains")
-    _report.note("hold the clinic's own first records too (opening it). Sealing the plain chain")
-    _report.note(
-        f"in memory took {verifications.seal_s:.1f} s"
-        f" ({verifications.records / verifications.seal_s:,.0f} appends/s without storage)."
-    )
-    loads = [
+    loads = ", ".join(
         f"{t.backend} {t.flavour} {t.load_s:.1f} s"
         + (f" ({t.megabytes:,.0f} MiB)" if t.megabytes else "")
         for t in verifications.trails
-    ]
-    text = "filling the chains (sealing + storing): " + ", ".join(loads) + "."
+    )
+    text = (
+        f"records/s: the best of {VERIFY_ROUNDS} whole verifications ({HASH_ROUNDS} passes for"
+        " the yardsticks); / sha256: time per record over hashlib.sha256's on the same bytes"
+        f" (mean {verifications.body_bytes:,.0f} bytes a record). AuditService.verify reads"
+        f" pages of {PAGE:,} records, a unit of work each, through the codec; its chains also"
+        " hold the clinic's own first record (its opening). Sealing the plain chain in memory"
+        f" took {verifications.seal_s:.1f} s"
+        f" ({verifications.records / verifications.seal_s:,.0f} seals/s, nothing stored);"
+        f" filling the chains (sealing and storing): {loads}."
+    )
     for line in textwrap.wrap(text, width=_report.RULE_WIDTH - 8):
         _report.note(line)
     ratios = {
