@@ -1000,17 +1000,29 @@ class DeviceService:
         entry = pin_policy.clean_entry(pin)
         if entry is None:
             return None
-        current_id, _ = self.keys.current(pin_policy.PIN_KEY_PURPOSE)
-        key_ids = sorted({current_id, *uow.member_credentials.key_ids(establishment_id)})
-        for key_id in key_ids:
+        current_id, current_key = self.keys.current(pin_policy.PIN_KEY_PURPOSE)
+
+        def holder(key_id: str, key: bytes) -> MemberCredential | None:
+            found = uow.member_credentials.find_by_pin(
+                establishment_id, pin_policy.digest(key, establishment_id, entry)
+            )
+            return found if found is not None and found.pin_key_id == key_id else None
+
+        # The current key first: one indexed look-up for every PIN issued since the last
+        # rotation. Only a miss asks which older keys are still in use (a scan of the
+        # establishment's credentials, bounded by the guessing budget).
+        found = holder(current_id, current_key)
+        if found is not None:
+            return found
+        for key_id in uow.member_credentials.key_ids(establishment_id):
+            if key_id == current_id:
+                continue
             try:
                 key = self.keys.key(pin_policy.PIN_KEY_PURPOSE, key_id)
             except UnknownKey:
                 continue  # a retired key: the PINs it sealed unlock nothing any more
-            found = uow.member_credentials.find_by_pin(
-                establishment_id, pin_policy.digest(key, establishment_id, entry)
-            )
-            if found is not None and found.pin_key_id == key_id:
+            found = holder(key_id, key)
+            if found is not None:
                 return found
         return None
 
