@@ -743,3 +743,65 @@ def test_a_retired_pin_key_retires_only_its_pins(clinic: SampleDevices) -> None:
     with pytest.raises(PinIncorrect):
         retired.devices.unlock(token, clinic.pins["nurse"])
     assert retired.devices.unlock(token, fresh).member == clinic.members["secretary"]
+
+
+@pytest.mark.parametrize(
+    ("action", "call"),
+    [
+        (
+            "pin.issue",
+            lambda c: c.devices.issue_pin(
+                actor=c.members["nurse"],
+                establishment_id=c.establishment.id,
+                user_id=c.members["secretary"],
+            ),
+        ),
+        (
+            "pin.revoke",
+            lambda c: c.devices.revoke_pin(
+                actor=c.members["nurse"],
+                establishment_id=c.establishment.id,
+                user_id=c.members["secretary"],
+            ),
+        ),
+        (
+            "member.set_remote_access",
+            lambda c: c.devices.set_remote_access(
+                actor=c.members["nurse"],
+                establishment_id=c.establishment.id,
+                user_id=c.members["nurse"],
+                allowed=True,
+            ),
+        ),
+        (
+            "device.close",
+            lambda c: c.devices.close_session(
+                actor=c.members["nurse"],
+                establishment_id=c.establishment.id,
+                session_id="no-such-session",
+            ),
+        ),
+        (
+            "clinic_login.set_access",
+            lambda c: c.devices.set_clinic_access(
+                actor=c.members["nurse"], user_id=c.clinic_login.user_id, remote_access=True
+            ),
+        ),
+    ],
+)
+def test_every_refused_device_command_records_one_refusal(
+    clinic: SampleDevices, action: str, call: object
+) -> None:
+    """F3: refusals are recorded with their code, under the actor who tried."""
+    before = len(_events(clinic))
+    with pytest.raises(PermissionDenied) as raised:
+        call(clinic)  # type: ignore[operator]
+    events = _events(clinic)
+    assert len(events) == before + 1
+    refused = events[-1]
+    assert (refused.action, refused.outcome, refused.code) == (
+        action,
+        Outcome.REFUSED,
+        raised.value.code,
+    )
+    assert refused.actor == clinic.members["nurse"]

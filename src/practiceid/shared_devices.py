@@ -33,7 +33,7 @@ import attrs
 from practiceid.access import AccessService
 from practiceid.accounts import AccountService
 from practiceid.audit import Outcome
-from practiceid.auditing import Auditor, DeviceActor, NoRequestContext, acting_as
+from practiceid.auditing import Auditor, DeviceActor, NoRequestContext, acting_as, audited
 from practiceid.authorization import Access, Decision, Reason
 from practiceid.devices import (
     ClinicLogin,
@@ -295,6 +295,7 @@ class DeviceService:
 
     # -- the clinic login (F1) ---------------------------------------------------------------
 
+    @audited("clinic_login.create", target_type="establishment", target="establishment_id")
     def create_clinic_login(
         self,
         *,
@@ -318,26 +319,15 @@ class DeviceService:
             AccessRejected: bad networks, or remote access off without networks.
             EmailRejected, PasswordRejected, DuplicateLogin, DuplicateEmail.
         """
-        try:
-            return self._create_clinic_login(
-                actor,
-                establishment_id,
-                email,
-                password,
-                password_confirmation,
-                remote_access,
-                networks,
-            )
-        except PracticeIdError as error:
-            self._refused(
-                "clinic_login.create",
-                error,
-                actor=actor,
-                establishment_id=establishment_id,
-                target_type="establishment",
-                target_id=establishment_id,
-            )
-            raise
+        return self._create_clinic_login(
+            actor,
+            establishment_id,
+            email,
+            password,
+            password_confirmation,
+            remote_access,
+            networks,
+        )
 
     def _create_clinic_login(  # noqa: PLR0917 - private, one caller
         self,
@@ -494,6 +484,7 @@ class DeviceService:
 
     # -- PINs and remote access (F2, F4) -----------------------------------------------------
 
+    @audited("pin.issue")
     def issue_pin(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
     ) -> IssuedPin:
@@ -506,18 +497,7 @@ class DeviceService:
             PermissionDenied: the actor lacks ``devices.reset_pin``.
             MembershipNotFound: the user is not an active member of the establishment.
         """
-        try:
-            return self._run(lambda: self._issue(actor, establishment_id, user_id, "pin.issue"))
-        except PracticeIdError as error:
-            self._refused(
-                "pin.issue",
-                error,
-                actor=actor,
-                establishment_id=establishment_id,
-                target_type="user",
-                target_id=user_id,
-            )
-            raise
+        return self._run(lambda: self._issue(actor, establishment_id, user_id, "pin.issue"))
 
     def _issue(
         self, actor: UserId, establishment_id: object, user_id: object, action: str
@@ -561,6 +541,7 @@ class DeviceService:
             uow.commit()
         return IssuedPin(establishment.id, membership.user_id, pin, now)
 
+    @audited("pin.revoke")
     def revoke_pin(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
     ) -> None:
@@ -594,18 +575,7 @@ class DeviceService:
                 )
                 uow.commit()
 
-        try:
-            self._run(attempt)
-        except PracticeIdError as error:
-            self._refused(
-                "pin.revoke",
-                error,
-                actor=actor,
-                establishment_id=establishment_id,
-                target_type="user",
-                target_id=user_id,
-            )
-            raise
+        self._run(attempt)
 
     def reactivate_member(
         self, *, actor: UserId, establishment_id: EstablishmentId, user_id: UserId
@@ -623,6 +593,7 @@ class DeviceService:
         )
         return self.issue_pin(actor=actor, establishment_id=establishment_id, user_id=user_id)
 
+    @audited("member.set_remote_access")
     def set_remote_access(
         self,
         *,
@@ -673,18 +644,7 @@ class DeviceService:
                 uow.commit()
             return stored
 
-        try:
-            return self._run(attempt)
-        except PracticeIdError as error:
-            self._refused(
-                "member.set_remote_access",
-                error,
-                actor=actor,
-                establishment_id=establishment_id,
-                target_type="user",
-                target_id=user_id,
-            )
-            raise
+        return self._run(attempt)
 
     def members(
         self, *, actor: UserId, establishment_id: EstablishmentId
@@ -882,6 +842,7 @@ class DeviceService:
         """
         self._change(token, "device.close", lambda s, now: s.close(now))
 
+    @audited("device.close", target_type="device_session", target="session_id")
     def close_session(
         self, *, actor: UserId, establishment_id: EstablishmentId, session_id: DeviceSessionId
     ) -> None:
@@ -917,18 +878,7 @@ class DeviceService:
                 )
                 uow.commit()
 
-        try:
-            self._run(attempt)
-        except PracticeIdError as error:
-            self._refused(
-                "device.close",
-                error,
-                actor=actor,
-                establishment_id=establishment_id,
-                target_type="device_session",
-                target_id=session_id,
-            )
-            raise
+        self._run(attempt)
 
     def sessions(self, *, actor: UserId, establishment_id: EstablishmentId) -> Sequence[DeviceView]:
         """Return the establishment's device sessions that are not closed.
