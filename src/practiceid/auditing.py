@@ -35,7 +35,9 @@ from practiceid.audit import (
     ChainVerification,
     DetailValue,
     Outcome,
+    chain_of,
     key_lookup,
+    seal,
     verify_chain,
 )
 from practiceid.authorization import Decision, Reason
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditService",
     "Auditor",
+    "ChainOrdered",
     "DeviceActor",
     "NoRequestContext",
     "acting_as",
@@ -214,6 +217,40 @@ class Auditor:
                 )
             )
             uow.commit()
+
+
+class ChainOrdered:
+    """Holds the audit events of a unit of work that writes several chains, for chain order.
+
+    Appending locks a chain's head until the unit of work ends. Two units of work that each
+    append to chains A and B in opposite orders would wait for each other (a deadlock on
+    PostgreSQL); appending every chain's events in one order, chain by chain, cannot. The
+    sweeps wrap their unit of work in it: ``audit.append`` collects, ``flush()`` appends,
+    and everything else is the wrapped unit of work's.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._events: list[AuditEvent] = []
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - the wrapped unit of work's
+        return getattr(self._uow, name)
+
+    @property
+    def audit(self) -> ChainOrdered:
+        """This collector, as the unit of work's audit log."""
+        return self
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        """Hold ``event``; return it sealed provisionally (its position comes at ``flush``)."""
+        self._events.append(event)
+        return seal(None, event, key_id="", key=None)
+
+    def flush(self) -> None:
+        """Append the held events to the wrapped log, chain by chain, each chain in order."""
+        events, self._events = self._events, []
+        for event in sorted(events, key=chain_of):  # stable: a chain keeps its order
+            self._uow.audit.append(event)
 
 
 def _holds_establishment(uow: UnitOfWork, establishment_id: str) -> bool:

@@ -742,14 +742,16 @@ def _devices(
     }
     names: dict[UserId, str] = {}
     pins: dict[UserId, str] = {}
+    # Dr Dupont, the secretary, and one more member, in that order (ids are random).
+    secretary = next(u for u, m in members.items() if "secretary" in m.roles)
+    others = sorted(u for u in members if u not in {dupont.id, secretary})
     with unit_of_work() as uow:
-        for user_id in [dupont.id, *[u for u in members if u != dupont.id][:2]]:
+        for user_id in [dupont.id, secretary, *others[:1]]:
             names[user_id] = uow.users.get(user_id).full_name
     for user_id, name in names.items():
         issued = devices.issue_pin(actor=dupont.id, establishment_id=main, user_id=user_id)
         pins[user_id] = issued.pin
         print(f" * PIN for {name}: {issued.pin} (shown once, stored as a keyed digest: F2)")
-    secretary = next(u for u in names if u != dupont.id)
     with context.bind(peer_address="192.0.2.10", request_id="demo-1"):
         opened = devices.open("accueil@cabinet-tilleuls.be", clinic_password)
     token = opened.token
@@ -794,9 +796,12 @@ def _device_attack(  # noqa: PLR0917 - the demo's state, passed on
     _title("A PIN-guessing attack is stopped by the library, not the device (F2)")
     wrong = next(f"{n:06d}" for n in range(10**6) if f"{n:06d}" not in pins.values())
     counts = {"wrong PIN": 0, "credential asked again": 0, "throttled, not checked": 0}
-    for n in range(1_000):
+    # The attacker's guesses, in order; the members' real PINs left out, so that the
+    # demo's figures do not depend on where the random PINs fall.
+    guesses = [f"{n:06d}" for n in range(int(wrong), int(wrong) + 1_100)]
+    for guess in [g for g in guesses if g not in pins.values()][:1_000]:
         try:
-            devices.unlock(token, f"{(int(wrong) + n) % 10**6:06d}")
+            devices.unlock(token, guess)
         except PinIncorrect:
             counts["wrong PIN"] += 1
         except DeviceCredentialRequired:

@@ -28,13 +28,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import attrs
 
 from practiceid.access import AccessService, _require_ids
 from practiceid.audit import DetailValue
-from practiceid.auditing import Auditor, NoRequestContext, audited
+from practiceid.auditing import Auditor, ChainOrdered, NoRequestContext, audited
 from practiceid.authorization import Access, Decision, Reason, restrict_to_license
 from practiceid.errors import (
     DuplicateRecord,
@@ -1119,7 +1119,11 @@ class LicenseService:
             MessageKind.LICENSE_ACTIVATION_LATE: late,
         }
         while True:
-            with self.unit_of_work() as uow:
+            with self.unit_of_work() as stored_uow:
+                # Events appended chain by chain at the end: no deadlock with a concurrent
+                # sweep that writes the same establishments' chains in another order.
+                ordered = ChainOrdered(stored_uow)
+                uow = cast("LicenseUnitOfWork", ordered)
                 due = list(uow.licenses.claim_due(now=at, limit=self.batch_size))
                 for before in due:
                     # None: nothing due after all (a store that returned too much): look at
@@ -1144,7 +1148,8 @@ class LicenseService:
                     for kind in step.messages:
                         if kind in told or kind is not MessageKind.LICENSE_EXPIRING:
                             buckets[kind].append(before.key)
-                uow.commit()
+                ordered.flush()
+                stored_uow.commit()
             if len(due) < self.batch_size:
                 break
         return LicenseSweepReport(tuple(notified), tuple(expired), tuple(late))

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import attrs
 
@@ -41,7 +41,7 @@ from practiceid.access import (
 )
 from practiceid.accounts import AccountService
 from practiceid.audit import DetailValue
-from practiceid.auditing import Auditor, NoRequestContext, audited
+from practiceid.auditing import Auditor, ChainOrdered, NoRequestContext, audited
 from practiceid.errors import (
     AccessRejected,
     AccountDeactivated,
@@ -1057,13 +1057,18 @@ class OnboardingService:
             "onboarding.deactivate": deactivated,
         }
         while True:
-            with self.unit_of_work() as uow:
+            with self.unit_of_work() as stored_uow:
+                # Events appended chain by chain at the end: no deadlock with a concurrent
+                # sweep that writes the same establishments' chains in another order.
+                ordered = ChainOrdered(stored_uow)
+                uow = cast("OnboardingUnitOfWork", ordered)
                 due = list(uow.onboardings.claim_due(now=at, limit=self.batch_size))
                 for before in due:
                     action = self._sweep(uow, before, at)
                     if action is not None:
                         buckets[action].append(before.user_id)
-                uow.commit()
+                ordered.flush()
+                stored_uow.commit()
             if len(due) < self.batch_size:
                 break
         return SweepReport(tuple(reminded), tuple(expired), tuple(deactivated))
