@@ -10,6 +10,16 @@ from pathlib import Path
 import practiceid
 
 EXPECTED = {
+    # Key pairs and second factors (issue 10).
+    "Factor", "FactorGuard", "FactorId", "FactorKind", "FactorNotFound", "FactorRejected",
+    "FactorRequirement", "FactorService", "FactorSettings", "FactorView", "GeneratedKeyPair",
+    "KeyAlgorithm", "KeyBackupCorrupted", "KeyBackupInvalid", "KeyBackupMismatch",
+    "KeyBackupTruncated", "KeyBackupUnreadable", "KeyBackupWrongPassword", "KeyPair",
+    "KeyPairExists", "KeyPairNotFound", "KeyPairRejected", "KeyPairService", "KeyPairStatus",
+    "KeyReplacement", "LastFactor", "RecoveryCodes", "RestoredKey", "SecondFactorFailed",
+    "SecondFactorReplayed", "SecondFactorRequired", "SecondFactorThrottled", "SignInMethod",
+    "SignedIn", "TotpAlgorithm", "TotpEnrolment", "TotpParameters", "Verification",
+    "fingerprint", "generate_key_pair", "load_public_key", "read_backup", "write_backup",
     # Shared devices and the audit trail (issue 9).
     "AccountKind", "AuditEvent", "AuditRecord", "AuditService", "Auditor", "ChainHead",
     "ChainProblem", "ChainVerification", "ClinicLogin", "ClinicLoginCreated",

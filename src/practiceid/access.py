@@ -92,6 +92,7 @@ from practiceid.ports.establishments import AccessUnitOfWork, AccessUnitOfWorkFa
 
 if TYPE_CHECKING:
     from practiceid.ports.devices import MemberCredentialRepository
+    from practiceid.ports.factors import FactorRepository
 from practiceid.users import AccountKind, User, UserId, clean_profile, new_user_id
 
 __all__ = ["AccessService", "MemberAdded"]
@@ -239,6 +240,22 @@ def revoke_pins(
             credential.establishment_id,
         }:
             credentials.update(credential.revoked())
+
+
+def revoke_factors(uow: AccessUnitOfWork, user_id: UserId) -> int:
+    """Remove every second factor of the user, in the caller's unit of work (F5).
+
+    Deactivating an account revokes its factors in the deactivation's own unit of work: a
+    reactivated user enrols again. A store without factors (its unit of work has no
+    ``factors``) holds none to revoke. Returns how many were removed.
+    """
+    factors = cast("FactorRepository | None", getattr(uow, "factors", None))
+    if factors is None:
+        return 0
+    held = list(factors.list_for_user(user_id))
+    for factor in held:
+        factors.remove(factor.id)
+    return len(held)
 
 
 def initials_for(
@@ -1414,6 +1431,7 @@ class AccessService:
                 touched.setdefault(establishment_id, uow.establishments.get(establishment_id))
             _release_supervisor(uow, supervising, user_id)
             revoke_pins(uow, user_id)
+            revoke_factors(uow, user_id)
         stored = uow.users.update(user.reactivate() if active else user.deactivate())
         for establishment in touched.values():
             uow.establishments.update(establishment)

@@ -49,6 +49,7 @@ from practiceid.errors import (
     Rejected,
     StaleUser,
     UnsupportedPasswordHash,
+    UserNotFound,
 )
 from practiceid.policies.email import EmailPolicy
 from practiceid.policies.login import Login, LoginPolicy
@@ -226,6 +227,27 @@ class AccountService:
             AuthenticationFailed, AccountDeactivated: as :meth:`authenticate`.
         """
         return self._authenticate(login, password, person=False)
+
+    def verify_password(self, user_id: UserId, password: str) -> User:
+        """Return the user ``user_id`` if ``password`` is theirs: a re-authentication.
+
+        For acts that need a recent proof of identity (removing a second factor, F5).
+        Records nothing: the act records its own audit event. Equal hashing work whether
+        the user exists or not.
+
+        Raises:
+            AuthenticationFailed: unknown user, no password set, or a wrong password.
+            AccountDeactivated: the password is right but the account is deactivated.
+        """
+        found: User | None = None
+        given: object = user_id
+        if isinstance(given, str) and given:
+            with self.unit_of_work() as uow, contextlib.suppress(UserNotFound):
+                found = uow.users.get(UserId(given))
+        user = self._check_password(found, password)
+        if not user.is_active:
+            raise AccountDeactivated(user_id=user.id)
+        return user
 
     def _authenticate(
         self,

@@ -14,11 +14,19 @@ class name: codes are part of the public API and only ever added, never renamed.
     │       ├── PractitionerRejected        practitioner.rejected
     │       ├── EstablishmentProfileRejected establishment.profile_rejected
     │       ├── LicenseRejected             license.rejected
+    │       ├── KeyPairRejected             key_pair.rejected
+    │       ├── FactorRejected              factor.rejected
     │       └── InvalidIdentifier           identifier.invalid  .kind
     │           ├── InvalidFormat           identifier.invalid_format
     │           │   ├── InvalidLength       identifier.invalid_length
     │           │   └── InvalidComponent    identifier.invalid_component
     │           └── InvalidChecksum         identifier.invalid_checksum
+    ├── KeyBackupInvalid (ValueError)       key_backup.invalid
+    │   ├── KeyBackupUnreadable             key_backup.unreadable
+    │   ├── KeyBackupTruncated              key_backup.truncated
+    │   ├── KeyBackupCorrupted              key_backup.corrupted
+    │   ├── KeyBackupWrongPassword          key_backup.wrong_password
+    │   └── KeyBackupMismatch               key_backup.mismatch  .expected
     ├── InvalidConfiguration (ValueError)   config.invalid
     │   └── UnknownKey                      key.unknown        .purpose
     ├── Conflict                            conflict
@@ -39,7 +47,8 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── ResendThrottled                 invitation.resend_throttled  .retry_after
     │   ├── TermsNotCurrent                 terms.not_current  .current
     │   ├── IllegalLicenseTransition        license.illegal_transition  .status
-    │   └── LicenseRequestIncomplete        license.request_incomplete  .missing
+    │   ├── LicenseRequestIncomplete        license.request_incomplete  .missing
+    │   └── KeyPairExists                   key_pair.exists    .fingerprint
     ├── NotFound (LookupError)              not_found
     │   ├── UserNotFound                    user.not_found
     │   ├── OrganisationNotFound            organisation.not_found
@@ -51,6 +60,8 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── OnboardingNotFound              onboarding.not_found
     │   ├── LicenseNotFound                 license.not_found
     │   ├── ClinicLoginNotFound             clinic_login.not_found
+    │   ├── KeyPairNotFound                 key_pair.not_found
+    │   ├── FactorNotFound                  factor.not_found
     │   └── MessageNotFound                 outbox.message_not_found
     ├── AuthenticationFailed                auth.failed
     │   ├── AccountDeactivated              auth.account_deactivated
@@ -61,7 +72,11 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── DeviceCredentialRequired        device.credential_required
     │   ├── PinIncorrect                    pin.incorrect      .attempts_left
     │   ├── PinBlocked                      pin.blocked
-    │   └── PinThrottled                    pin.throttled      .retry_after
+    │   ├── PinThrottled                    pin.throttled      .retry_after
+    │   ├── SecondFactorRequired            auth.second_factor_required  .kinds
+    │   ├── SecondFactorFailed              auth.second_factor_failed  .attempts_left
+    │   │   └── SecondFactorReplayed        auth.second_factor_replayed
+    │   └── SecondFactorThrottled           auth.second_factor_throttled  .retry_after
     ├── PermissionDenied                    auth.permission_denied  .reason
     │   ├── EscalationDenied                access.escalation
     │   ├── LastAdministrator               access.last_administrator
@@ -69,7 +84,8 @@ class name: codes are part of the public API and only ever added, never renamed.
     │   ├── OnboardingIncomplete            onboarding.incomplete  .missing
     │   ├── LicenseRequired                 license.required   .license_status
     │   ├── DeviceLocked                    device.locked
-    │   └── RemoteAccessDenied              device.remote_access_denied
+    │   ├── RemoteAccessDenied              device.remote_access_denied
+    │   └── LastFactor                      factor.last_required
     ├── UnsupportedPasswordHash             password.unsupported_hash
     ├── WeakHashParameters (ValueError)     password.weak_hash_parameters
     ├── StorageError                        storage.error      .driver_error
@@ -122,6 +138,8 @@ __all__ = [
     "EscalationDenied",
     "EstablishmentNotFound",
     "EstablishmentProfileRejected",
+    "FactorNotFound",
+    "FactorRejected",
     "IllegalLicenseTransition",
     "IllegalTransition",
     "InvalidChecksum",
@@ -132,7 +150,17 @@ __all__ = [
     "InvalidInput",
     "InvalidLength",
     "InvitationInvalid",
+    "KeyBackupCorrupted",
+    "KeyBackupInvalid",
+    "KeyBackupMismatch",
+    "KeyBackupTruncated",
+    "KeyBackupUnreadable",
+    "KeyBackupWrongPassword",
+    "KeyPairExists",
+    "KeyPairNotFound",
+    "KeyPairRejected",
     "LastAdministrator",
+    "LastFactor",
     "LastOwner",
     "LicenseNotFound",
     "LicenseRejected",
@@ -161,6 +189,10 @@ __all__ = [
     "ResendThrottled",
     "RoleNotFound",
     "SchemaMismatch",
+    "SecondFactorFailed",
+    "SecondFactorReplayed",
+    "SecondFactorRequired",
+    "SecondFactorThrottled",
     "StaleRecord",
     "StaleUser",
     "StorageError",
@@ -358,6 +390,30 @@ class LicenseRejected(Rejected):
     default_message = "the license input is invalid"
 
 
+class KeyPairRejected(Rejected):
+    """A public key or a backup password is not acceptable (D3).
+
+    Violations: ``key_pair.invalid_public_key`` (not an X25519 public key in SPKI DER or PEM,
+    or raw 32 bytes), ``key_pair.invalid_password`` (a backup password that is empty, not
+    text, or longer than 1024 UTF-8 bytes).
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "key_pair.rejected"
+    default_message = "the key pair input is invalid"
+
+
+class FactorRejected(Rejected):
+    """A second factor's input is invalid: a name, networks, too many factors (F5).
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "factor.rejected"
+    default_message = "the second factor input is invalid"
+
+
 class EstablishmentProfileRejected(Rejected):
     """The establishment's profile was refused: address, phone, numbers or logo (C7).
 
@@ -447,6 +503,72 @@ class InvalidChecksum(InvalidIdentifier):
 
     code = "identifier.invalid_checksum"
     default_message = "the number's check digits do not match"
+
+
+class KeyBackupInvalid(PracticeIdError, ValueError):
+    """A key backup file could not be used (D3). Catch this for every reason at once.
+
+    Each subclass names one reason, so a host can tell the user what to do: the file is
+    not a key backup, was cut short, was damaged, the password is wrong, or the backup is
+    someone else's (or an older key). Never carries the password or the key.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "key_backup.invalid"
+    default_message = "this key backup cannot be used"
+
+
+class KeyBackupUnreadable(KeyBackupInvalid):
+    """The file is not a key backup: no encrypted PKCS#8 PEM block, or not text.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "key_backup.unreadable"
+    default_message = "this file is not a key backup"
+
+
+class KeyBackupTruncated(KeyBackupInvalid):
+    """The backup file was cut short: its end, or part of its key, is missing.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "key_backup.truncated"
+    default_message = "this key backup is incomplete; use the whole file"
+
+
+class KeyBackupCorrupted(KeyBackupInvalid):
+    """The backup file was damaged: its checksum or its structure is wrong.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "key_backup.corrupted"
+    default_message = "this key backup is damaged"
+
+
+class KeyBackupWrongPassword(KeyBackupInvalid):
+    """The backup is intact but the password does not open it.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "key_backup.wrong_password"
+    default_message = "wrong password for this key backup"
+
+
+class KeyBackupMismatch(KeyBackupInvalid):
+    """The backup holds another key than the user's: someone else's, or a replaced one.
+
+    ``params``: ``expected`` (the stored fingerprint), ``found`` (the backup's).
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "key_backup.mismatch"
+    default_message = "this key backup belongs to another key"
 
 
 class InvalidConfiguration(PracticeIdError, ValueError):
@@ -692,6 +814,20 @@ class LicenseRequestIncomplete(Conflict):
     default_message = "the activation request needs the practitioner's name and number"
 
 
+class KeyPairExists(Conflict):
+    """The user already has a key pair: it is never regenerated silently (D3).
+
+    Replacing it is an administrator's explicit act
+    (:meth:`~practiceid.KeyPairService.replace`). ``params``: ``user_id``, ``fingerprint``
+    (of the stored key), and ``expected`` when a replacement named another fingerprint.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "key_pair.exists"
+    default_message = "this user already has a key pair"
+
+
 class NotFound(PracticeIdError, LookupError):
     """Nothing is stored under the given key."""
 
@@ -794,6 +930,26 @@ class ClinicLoginNotFound(NotFound):
 
     code = "clinic_login.not_found"
     default_message = "no such clinic login"
+
+
+class KeyPairNotFound(NotFound):
+    """The user has no key pair yet (D3). ``params``: ``user_id``.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "key_pair.not_found"
+    default_message = "this user has no key pair"
+
+
+class FactorNotFound(NotFound):
+    """No second factor has this id (F5). ``params``: ``factor_id``.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "factor.not_found"
+    default_message = "no such second factor"
 
 
 class MessageNotFound(NotFound):
@@ -917,6 +1073,54 @@ class PinThrottled(AuthenticationFailed):
     default_message = "too many wrong PINs; try again later"
 
 
+class SecondFactorRequired(AuthenticationFailed):
+    """The password is right; a second factor is needed to complete the sign-in (F5).
+
+    Raised only after the password was verified. ``params``: ``user_id`` and ``kinds``, the
+    kinds of code the user can enter (``"totp"``, ``"recovery_code"``). Ask for a code and
+    call again with it.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "auth.second_factor_required"
+    default_message = "enter the code of your second factor"
+
+
+class SecondFactorFailed(AuthenticationFailed):
+    """The code is not valid for any of the user's second factors (F5).
+
+    ``params``: ``attempts_left`` before codes are refused for a while.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "auth.second_factor_failed"
+    default_message = "wrong code"
+
+
+class SecondFactorReplayed(SecondFactorFailed):
+    """The code was right but was already used: wait for the next one (F5).
+
+    A one-time code is never accepted twice, even within its time step.
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "auth.second_factor_replayed"
+    default_message = "this code was already used; wait for the next one"
+
+
+class SecondFactorThrottled(AuthenticationFailed):
+    """Too many wrong codes lately: no code is checked until ``retry_after`` seconds (F5).
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "auth.second_factor_throttled"
+    default_message = "too many wrong codes; try again later"
+
+
 class PermissionDenied(PracticeIdError):
     """The actor may not do this.
 
@@ -1012,6 +1216,18 @@ class RemoteAccessDenied(PermissionDenied):
 
     code = "device.remote_access_denied"
     default_message = "remote access is not granted to this account"
+
+
+class LastFactor(PermissionDenied):
+    """The factor is the user's last, and an establishment of theirs requires two (F5).
+
+    ``params``: ``user_id``, ``establishments`` (the ids requiring a second factor).
+
+    .. versionadded:: 0.5.0
+    """
+
+    code = "factor.last_required"
+    default_message = "an establishment requires a second factor; add another one first"
 
 
 class UnsupportedPasswordHash(PracticeIdError):

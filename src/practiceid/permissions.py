@@ -102,6 +102,14 @@ class Permission(enum.StrEnum):
         "Set IP-address second factors: support only.",
         ("F5",),
     )
+    USERS_MANAGE_KEYS = (
+        "users.manage_keys",
+        (
+            "Generate a member's key pair for them, and replace a lost one: what was "
+            "encrypted for the old key becomes unreadable."
+        ),
+        ("D3",),
+    )
     CHANGE_EMAIL = "users.change_email", "Change a user's e-mail address: support only.", ("A5",)
     CHANGE_LOGIN = (
         "users.change_login",

@@ -46,6 +46,8 @@ from practiceid.errors import (
     DuplicateRecord,
     DuplicateUserId,
     EstablishmentNotFound,
+    FactorNotFound,
+    KeyPairNotFound,
     LicenseNotFound,
     MembershipNotFound,
     MessageNotFound,
@@ -66,7 +68,9 @@ from practiceid.establishments import (
     Organisation,
     OrganisationId,
 )
+from practiceid.factors import Factor, FactorGuard, FactorId, FactorRequirement
 from practiceid.invitations import Onboarding, TermsOfUse
+from practiceid.keypairs import KeyPair
 from practiceid.licenses import License, LicenseStatus
 from practiceid.memberships import Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
@@ -84,6 +88,10 @@ __all__ = [
     "InMemoryDeviceSessionRepository",
     "InMemoryEstablishmentProfileRepository",
     "InMemoryEstablishmentRepository",
+    "InMemoryFactorGuardRepository",
+    "InMemoryFactorRepository",
+    "InMemoryFactorRequirementRepository",
+    "InMemoryKeyPairRepository",
     "InMemoryLicenseRepository",
     "InMemoryMemberCredentialRepository",
     "InMemoryMembershipRepository",
@@ -118,6 +126,10 @@ class InMemoryStore:
         self._device_sessions: dict[DeviceSessionId, DeviceSession] = {}
         self._device_tokens: dict[bytes, DeviceSessionId] = {}
         self._pin_guards: dict[EstablishmentId, PinGuard] = {}
+        self._key_pairs: dict[UserId, KeyPair] = {}
+        self._factors: dict[FactorId, Factor] = {}
+        self._factor_guards: dict[UserId, FactorGuard] = {}
+        self._factor_requirements: dict[EstablishmentId, FactorRequirement] = {}
         self._users: dict[UserId, User] = {}
         self._by_login: dict[str, UserId] = {}
         self._by_email: dict[str, UserId] = {}
@@ -1181,6 +1193,196 @@ class InMemoryPinGuardRepository:
         return stored
 
 
+class InMemoryKeyPairRepository:
+    """The :class:`~practiceid.ports.KeyPairRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[UserId, KeyPair]:
+        return self._uow._active_store()._key_pairs  # noqa: SLF001
+
+    def add(self, key_pair: KeyPair) -> KeyPair:
+        """Store the user's first key pair; raise DuplicateRecord when they have one."""
+        table = self._table()
+        if key_pair.user_id in table:
+            raise DuplicateRecord(entity="key_pair", id=key_pair.user_id, user_id=key_pair.user_id)
+        _insert(self._uow, table, key_pair.user_id, key_pair)
+        return key_pair
+
+    def get(self, user_id: UserId) -> KeyPair:
+        """Return the user's key pair; raise KeyPairNotFound."""
+        found = self.find(user_id)
+        if found is None:
+            raise KeyPairNotFound(user_id=user_id)
+        return found
+
+    def find(self, user_id: UserId) -> KeyPair | None:
+        """Return the user's key pair, if any."""
+        try:
+            return self._table().get(user_id)
+        except TypeError:
+            return None
+
+    def update(self, key_pair: KeyPair) -> KeyPair:
+        """Replace the stored key pair if its version matches."""
+        return _replace(
+            self._uow,
+            self._table(),
+            key_pair.user_id,
+            key_pair,
+            entity="key_pair",
+            not_found=KeyPairNotFound,
+            id_params={"user_id": key_pair.user_id},
+        )
+
+
+class InMemoryFactorRepository:
+    """The :class:`~practiceid.ports.FactorRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[FactorId, Factor]:
+        return self._uow._active_store()._factors  # noqa: SLF001
+
+    def add(self, factor: Factor) -> Factor:
+        """Store a new factor; raise DuplicateRecord for a taken id."""
+        table = self._table()
+        if factor.id in table:
+            raise DuplicateRecord(entity="factor", id=factor.id)
+        _insert(self._uow, table, factor.id, factor)
+        return factor
+
+    def get(self, factor_id: FactorId) -> Factor:
+        """Return the factor; raise FactorNotFound."""
+        found = self.find(factor_id)
+        if found is None:
+            raise FactorNotFound(factor_id=factor_id)
+        return found
+
+    def find(self, factor_id: FactorId) -> Factor | None:
+        """Return the factor with this id, if any."""
+        try:
+            return self._table().get(factor_id)
+        except TypeError:
+            return None
+
+    def update(self, factor: Factor) -> Factor:
+        """Replace the stored factor if its version matches."""
+        return _replace(
+            self._uow,
+            self._table(),
+            factor.id,
+            factor,
+            entity="factor",
+            not_found=FactorNotFound,
+            id_params={"factor_id": factor.id},
+        )
+
+    def remove(self, factor_id: FactorId) -> None:
+        """Delete the factor; raise FactorNotFound."""
+        table = self._table()
+        current = self.get(factor_id)
+        del table[factor_id]
+
+        def undo() -> None:
+            table[factor_id] = current
+
+        self._uow._record(undo)  # noqa: SLF001
+
+    def list_for_user(self, user_id: UserId) -> Sequence[Factor]:
+        """Return the user's factors by creation time, then id."""
+        return sorted(
+            (f for f in self._table().values() if f.user_id == user_id),
+            key=lambda f: (f.created_at, f.id),
+        )
+
+
+def _save_versioned(
+    uow: InMemoryUnitOfWork, table: dict[_K, _V], key: _K, value: _V, *, entity: str
+) -> _V:
+    """Store ``value`` new at version 0, or over the same version; return it, version + 1."""
+    current = table.get(key)
+    if (0 if current is None else current.version) != value.version:
+        raise StaleRecord(
+            entity=entity,
+            id=str(key),
+            expected=value.version,
+            stored=None if current is None else current.version,
+        )
+    stored = attrs.evolve(value, version=value.version + 1)  # type: ignore[misc]
+    table[key] = stored
+
+    def undo() -> None:
+        if current is None:
+            del table[key]
+        else:
+            table[key] = current
+
+    uow._record(undo)  # noqa: SLF001
+    return stored
+
+
+class InMemoryFactorGuardRepository:
+    """The :class:`~practiceid.ports.FactorGuardRepository` of an :class:`InMemoryUnitOfWork`."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[UserId, FactorGuard]:
+        return self._uow._active_store()._factor_guards  # noqa: SLF001
+
+    def find(self, user_id: UserId) -> FactorGuard | None:
+        """Return the user's guard, if any."""
+        try:
+            return self._table().get(user_id)
+        except TypeError:
+            return None
+
+    def save(self, guard: FactorGuard) -> FactorGuard:
+        """Store the guard, new at version 0, refusing a stale one."""
+        return _save_versioned(
+            self._uow, self._table(), guard.user_id, guard, entity="factor_guard"
+        )
+
+
+class InMemoryFactorRequirementRepository:
+    """The :class:`~practiceid.ports.FactorRequirementRepository` in memory."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _table(self) -> dict[EstablishmentId, FactorRequirement]:
+        return self._uow._active_store()._factor_requirements  # noqa: SLF001
+
+    def find(self, establishment_id: EstablishmentId) -> FactorRequirement | None:
+        """Return the establishment's requirement, if any."""
+        try:
+            return self._table().get(establishment_id)
+        except TypeError:
+            return None
+
+    def save(self, requirement: FactorRequirement) -> FactorRequirement:
+        """Store the requirement, new at version 0, refusing a stale one."""
+        return _save_versioned(
+            self._uow,
+            self._table(),
+            requirement.establishment_id,
+            requirement,
+            entity="factor_requirement",
+        )
+
+    def required_among(
+        self, establishment_ids: Sequence[EstablishmentId]
+    ) -> Sequence[EstablishmentId]:
+        """Return those of ``establishment_ids`` that require a second factor, sorted."""
+        table = self._table()
+        return sorted(
+            {e for e in establishment_ids if (r := table.get(e)) is not None and r.required}
+        )
+
+
 class InMemoryAuditLog:
     """The :class:`~practiceid.ports.AuditLog` of an :class:`InMemoryUnitOfWork`."""
 
@@ -1245,6 +1447,10 @@ class InMemoryUnitOfWork:
         self.member_credentials = InMemoryMemberCredentialRepository(self)
         self.device_sessions = InMemoryDeviceSessionRepository(self)
         self.pin_guards = InMemoryPinGuardRepository(self)
+        self.key_pairs = InMemoryKeyPairRepository(self)
+        self.factors = InMemoryFactorRepository(self)
+        self.factor_guards = InMemoryFactorGuardRepository(self)
+        self.factor_requirements = InMemoryFactorRequirementRepository(self)
 
     def __enter__(self) -> Self:
         if self._active:

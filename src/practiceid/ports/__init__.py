@@ -27,6 +27,14 @@ from practiceid.ports.establishments import (
     OrganisationRepository,
     PractitionerRepository,
 )
+from practiceid.ports.factors import (
+    FactorGuardRepository,
+    FactorRepository,
+    FactorRequirementRepository,
+    FactorUnitOfWork,
+    FactorUnitOfWorkFactory,
+    KeyPairRepository,
+)
 from practiceid.ports.hashing import PasswordHasher
 from practiceid.ports.licenses import (
     LicenseRepository,
@@ -55,6 +63,12 @@ __all__ = [
     "DeviceUnitOfWorkFactory",
     "EstablishmentProfileRepository",
     "EstablishmentRepository",
+    "FactorGuardRepository",
+    "FactorRepository",
+    "FactorRequirementRepository",
+    "FactorUnitOfWork",
+    "FactorUnitOfWorkFactory",
+    "KeyPairRepository",
     "KeyProvider",
     "LicenseRepository",
     "LicenseUnitOfWork",

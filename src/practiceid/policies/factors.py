@@ -1,0 +1,271 @@
+"""Second factors' rules (F5): TOTP codes, recovery codes, the guessing budget.
+
+* **TOTP** (RFC 6238) with ``cryptography``'s ``TOTP`` (``hazmat.primitives.twofactor``):
+  6 digits, 30-second steps, SHA-1 by default, as every authenticator app reads them from
+  a provisioning URI. :func:`match_totp` accepts the step before and after the current one
+  (clock drift, RFC 6238 §5.2) but only steps *after* the last accepted one, so a code is
+  never accepted twice, not even within its own step.
+* **Recovery codes**: 10 by default, 16 Crockford base-32 characters (80 bits) each,
+  printed as ``XXXX-XXXX-XXXX-XXXX``. Stored as salted SHA-256 digests: with 80 random bits
+  a fast hash is out of reach of guessing, so checking a code costs microseconds, not an
+  Argon2 run. Entry forgives case, spaces, dashes and the letters Crockford maps to digits.
+* **The budget**: a user's wrong codes in a sliding window (5 in 15 minutes); while it is
+  spent, no code is checked.
+
+>>> secret = bytes(range(20))
+>>> params = TotpParameters()
+>>> code = totp_code(secret, 59 * 30, params)
+>>> match_totp(secret, code, now=59 * 30 + 10, last_step=-1, params=params, window=1)
+59
+>>> match_totp(secret, code, now=59 * 30 + 10, last_step=59, params=params, window=1) is None
+True
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+import attrs
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+from practiceid.errors import FactorRejected, InvalidConfiguration, Violation
+
+__all__ = [
+    "FactorSettings",
+    "TotpAlgorithm",
+    "TotpParameters",
+    "clean_code",
+    "match_totp",
+    "new_recovery_code",
+    "provisioning_uri",
+    "recent_misses",
+    "recovery_digest",
+    "retry_after",
+    "totp_code",
+]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CROCKFORD_ENTRY = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_MAX_ENTRY = 64
+
+
+class TotpAlgorithm(enum.StrEnum):
+    """The HMAC hash of a TOTP factor. SHA-1 is what authenticator apps all support."""
+
+    SHA1 = "SHA1"
+    SHA256 = "SHA256"
+    SHA512 = "SHA512"
+
+    def hash(self) -> hashes.SHA1 | hashes.SHA256 | hashes.SHA512:
+        """Return the ``cryptography`` hash algorithm."""
+        if self is TotpAlgorithm.SHA256:
+            return hashes.SHA256()
+        if self is TotpAlgorithm.SHA512:
+            return hashes.SHA512()
+        return hashes.SHA1()  # noqa: S303 - RFC 6238's default, what authenticator apps use
+
+
+@attrs.frozen
+class TotpParameters:
+    """How a TOTP factor makes its codes (RFC 6238): digits, step length, hash."""
+
+    digits: int = attrs.field(default=6, validator=attrs.validators.in_((6, 7, 8)))
+    period: int = attrs.field(
+        default=30, validator=[attrs.validators.ge(15), attrs.validators.le(120)]
+    )
+    algorithm: TotpAlgorithm = attrs.field(default=TotpAlgorithm.SHA1, converter=TotpAlgorithm)
+
+
+def _rejected(code: str, message: str, field: str, **params: object) -> FactorRejected:
+    return FactorRejected([Violation(code, message, field, params)])
+
+
+def _positive(_instance: object, attribute: attrs.Attribute[timedelta], value: object) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise InvalidConfiguration(
+            f"{attribute.name} must be a positive timedelta", option=attribute.name
+        )
+
+
+@attrs.frozen(kw_only=True)
+class FactorSettings:
+    """Second-factor rules (F5). The defaults follow RFC 6238 and common practice.
+
+    Args:
+        totp: digits, step and hash of new TOTP factors.
+        window: steps accepted before and after the current one (1: ±30 s of drift).
+        issuer: the name authenticator apps show above the code.
+        secret_bytes: the length of new TOTP secrets (20: 160 bits, RFC 4226 §4).
+        recovery_codes: how many recovery codes a set holds.
+        recovery_code_length: characters per code, 5 bits each (at least 12: 60 bits).
+        attempts: wrong codes a user may enter within ``attempt_window``.
+        attempt_window: the sliding window of the budget.
+        max_factors: factors one user may hold.
+        enrolment_timeout: a TOTP factor not confirmed by then is dropped by the next
+            enrolment.
+        min_ipv4_prefix, min_ipv6_prefix: the broadest ranges a network factor may hold.
+    """
+
+    totp: TotpParameters = attrs.field(factory=TotpParameters)
+    window: int = attrs.field(default=1, validator=[attrs.validators.ge(0), attrs.validators.le(3)])
+    issuer: str = "practiceid"
+    secret_bytes: int = attrs.field(
+        default=20, validator=[attrs.validators.ge(16), attrs.validators.le(64)]
+    )
+    recovery_codes: int = attrs.field(
+        default=10, validator=[attrs.validators.ge(1), attrs.validators.le(50)]
+    )
+    recovery_code_length: int = attrs.field(
+        default=16, validator=[attrs.validators.ge(12), attrs.validators.le(32)]
+    )
+    attempts: int = attrs.field(
+        default=5, validator=[attrs.validators.ge(1), attrs.validators.le(100)]
+    )
+    attempt_window: timedelta = attrs.field(default=timedelta(minutes=15), validator=_positive)
+    max_factors: int = attrs.field(
+        default=10, validator=[attrs.validators.ge(1), attrs.validators.le(100)]
+    )
+    enrolment_timeout: timedelta = attrs.field(default=timedelta(hours=1), validator=_positive)
+    min_ipv4_prefix: int = attrs.field(
+        default=16, validator=[attrs.validators.ge(0), attrs.validators.le(32)]
+    )
+    min_ipv6_prefix: int = attrs.field(
+        default=32, validator=[attrs.validators.ge(0), attrs.validators.le(128)]
+    )
+
+
+def _totp(secret: bytes, params: TotpParameters) -> TOTP:
+    return TOTP(
+        secret,
+        params.digits,
+        params.algorithm.hash(),
+        params.period,
+        enforce_key_length=False,
+    )
+
+
+def totp_code(secret: bytes, at: float, params: TotpParameters) -> str:
+    """Return the code of ``secret`` at Unix time ``at`` (what the user's app shows)."""
+    return _totp(secret, params).generate(at).decode("ascii")
+
+
+def clean_code(code: object, *, digits: int | None = None) -> str | None:
+    """Return a typed code without spaces and dashes, upper case; None when it is no code.
+
+    With ``digits``, only a code of exactly that many decimal digits is kept.
+    """
+    if not isinstance(code, str) or len(code) > _MAX_ENTRY:
+        return None
+    cleaned = unicodedata.normalize("NFKC", code)
+    cleaned = re.sub(r"[\s\-]", "", cleaned).upper()
+    if digits is not None:
+        return (
+            cleaned if len(cleaned) == digits and cleaned.isascii() and cleaned.isdigit() else None
+        )
+    return cleaned or None
+
+
+def match_totp(
+    secret: bytes,
+    code: object,
+    *,
+    now: float,
+    last_step: int,
+    params: TotpParameters,
+    window: int,
+) -> int | None:
+    """Return the step whose code ``code`` is, if it is one of the accepted steps.
+
+    Accepted: from ``window`` steps before the current one to ``window`` after, and only
+    steps after ``last_step`` (the last one accepted): a code is good once. Every step in
+    the window is computed and compared in constant time, whatever matches, so the timing
+    tells nothing.
+    """
+    cleaned = clean_code(code, digits=params.digits)
+    entry = (cleaned or "").encode("ascii")
+    totp = _totp(secret, params)
+    current = int(now) // params.period
+    found = None
+    for step in range(current - window, current + window + 1):
+        expected = totp.generate(step * params.period)
+        if hmac.compare_digest(expected, entry) and cleaned is not None and found is None:
+            found = step
+    if found is None or found <= last_step:
+        return None
+    return found
+
+
+def replayed_totp(
+    secret: bytes,
+    code: object,
+    *,
+    now: float,
+    last_step: int,
+    params: TotpParameters,
+    window: int,
+) -> bool:
+    """Return True when ``code`` is the code of an accepted step already used."""
+    cleaned = clean_code(code, digits=params.digits)
+    if cleaned is None:
+        return False
+    totp = _totp(secret, params)
+    current = int(now) // params.period
+    return any(
+        hmac.compare_digest(totp.generate(step * params.period), cleaned.encode("ascii"))
+        for step in range(current - window, min(current + window, last_step) + 1)
+    )
+
+
+def provisioning_uri(
+    secret: bytes, *, account_name: str, issuer: str, params: TotpParameters
+) -> str:
+    """Return the ``otpauth://`` URI an authenticator app reads (often as a QR code)."""
+    return _totp(secret, params).get_provisioning_uri(quote(account_name, safe="@."), issuer)
+
+
+def new_recovery_code(length: int = 16) -> str:
+    """Return a recovery code: ``length`` Crockford base-32 characters, in groups of 4."""
+    raw = "".join(secrets.choice(_CROCKFORD) for _ in range(length))
+    return "-".join(raw[i : i + 4] for i in range(0, length, 4))
+
+
+def recovery_digest(salt: str, code: object) -> bytes | None:
+    """Return the stored form of a recovery code: SHA-256 of its normalized entry.
+
+    ``salt`` is the factor's id, so equal codes of two users never share a digest. None
+    when ``code`` cannot be a recovery code.
+    """
+    cleaned = clean_code(code)
+    if cleaned is None:
+        return None
+    cleaned = cleaned.translate(_CROCKFORD_ENTRY)
+    if not cleaned.isascii() or any(c not in _CROCKFORD for c in cleaned):
+        return None
+    message = b"practiceid:recovery:v1\x00" + salt.encode("utf-8", "replace") + b"\x00"
+    return hashlib.sha256(message + cleaned.encode("ascii")).digest()
+
+
+def recent_misses(
+    misses: Sequence[datetime], now: datetime, settings: FactorSettings
+) -> tuple[datetime, ...]:
+    """Return the wrong codes still inside the window at ``now``, oldest first."""
+    start = now - settings.attempt_window
+    return tuple(sorted(m for m in misses if start < m <= now))[-settings.attempts :]
+
+
+def retry_after(misses: Sequence[datetime], now: datetime, settings: FactorSettings) -> int | None:
+    """Return seconds until a code may be checked again, or None when one may be now."""
+    recent = recent_misses(misses, now, settings)
+    if len(recent) < settings.attempts:
+        return None
+    free_at = recent[0] + settings.attempt_window
+    return max(1, int((free_at - now).total_seconds() + 0.999999))
