@@ -95,6 +95,7 @@ from practiceid.invitations import (
     OnboardingStatus,
     TermsOfUse,
 )
+from practiceid.keypairs import MAX_PASSWORD_BYTES
 from practiceid.licenses import License, LicenseKind, LicenseRequest, LicenseStatus
 from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
@@ -103,6 +104,7 @@ from practiceid.policies import license as license_policy
 from practiceid.policies import pin as pin_policy
 from practiceid.policies.contact import AddressKind
 from practiceid.policies.email import EmailAddress, EmailPolicy
+from practiceid.policies.factors import FactorSettings, TotpAlgorithm, TotpParameters
 from practiceid.policies.identifiers import MODULES, inami
 from practiceid.policies.identifiers._common import luhn_check_digit
 from practiceid.policies.initials import MAX_LENGTH as MAX_INITIALS
@@ -118,11 +120,13 @@ __all__ = [
     "addresses",
     "adeli_numbers",
     "audit_events",
+    "backup_passwords",
     "bce_numbers",
     "belgian_ibans",
     "email_variants",
     "emails",
     "establishments",
+    "factor_settings",
     "finess_numbers",
     "idnps_numbers",
     "inami_numbers",
@@ -144,10 +148,12 @@ __all__ = [
     "pins",
     "postal_codes",
     "practitioner_forms",
+    "recovery_codes",
     "roles",
     "rpps_numbers",
     "strong_passwords",
     "terms_of_use",
+    "totp_secrets",
     "typos",
     "users",
     "valid_identifiers",
@@ -1852,4 +1858,60 @@ def audit_events(draw: st.DrawFn, *, establishment_id: str | object | None = ...
         peer_address=draw(st.none() | st.ip_addresses().map(str)),
         request_id=draw(_EVENT_TEXT),
         details=draw(details),
+    )
+
+
+# -- key pairs and second factors (D3, F5) ---------------------------------------------------
+
+
+def _fits_backup(password: str) -> bool:
+    return len(unicodedata.normalize("NFC", password).encode("utf-8")) <= MAX_PASSWORD_BYTES
+
+
+def backup_passwords(*, max_size: int = 300) -> st.SearchStrategy[str]:
+    """Passwords :func:`practiceid.write_backup` accepts: any text up to 1024 UTF-8 bytes.
+
+    Unicode of every category but lone surrogates, long ones included (``max_size``
+    code points, at most 1024 bytes after NFC).
+    """
+    return st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=max_size).filter(
+        _fits_backup
+    )
+
+
+def totp_secrets() -> st.SearchStrategy[bytes]:
+    """TOTP secrets as :class:`~practiceid.FactorService` makes them: 16 to 64 random bytes."""
+    return st.binary(min_size=16, max_size=64)
+
+
+def recovery_codes(length: int = 16) -> st.SearchStrategy[str]:
+    """Recovery codes as printed: Crockford base-32, grouped by 4 with dashes (F5).
+
+    >>> from hypothesis import find
+    >>> len(find(recovery_codes(), lambda c: True))
+    19
+    """
+    FactorSettings(recovery_code_length=length)  # checks the length early
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    return st.text(alphabet, min_size=length, max_size=length).map(
+        lambda raw: "-".join(raw[i : i + 4] for i in range(0, length, 4))
+    )
+
+
+def factor_settings() -> st.SearchStrategy[FactorSettings]:
+    """Valid :class:`~practiceid.FactorSettings`, every bound reached."""
+    return st.builds(
+        FactorSettings,
+        totp=st.builds(
+            TotpParameters,
+            digits=st.sampled_from((6, 7, 8)),
+            period=st.integers(15, 120),
+            algorithm=st.sampled_from(list(TotpAlgorithm)),
+        ),
+        window=st.integers(0, 3),
+        secret_bytes=st.integers(16, 64),
+        recovery_codes=st.integers(1, 50),
+        recovery_code_length=st.integers(12, 32),
+        attempts=st.integers(1, 100),
+        attempt_window=st.integers(1, 24 * 60).map(lambda m: timedelta(minutes=m)),
     )
