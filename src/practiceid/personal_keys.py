@@ -37,6 +37,7 @@ from practiceid.errors import (
     KeyPairNotFound,
     PermissionDenied,
     StaleRecord,
+    UserNotFound,
 )
 from practiceid.keypairs import (
     GeneratedKeyPair,
@@ -124,7 +125,7 @@ class KeyPairService:
 
     def _user(self, uow: FactorUnitOfWork, user_id: object) -> User:
         if not isinstance(user_id, str) or not user_id:
-            raise KeyPairNotFound(user_id=str(user_id))
+            raise UserNotFound(user_id=str(user_id))
         return uow.users.get(UserId(user_id))
 
     def _self_or(

@@ -154,7 +154,13 @@ def _totp(secret: bytes, params: TotpParameters) -> TOTP:
 
 
 def totp_code(secret: bytes, at: float, params: TotpParameters) -> str:
-    """Return the code of ``secret`` at Unix time ``at`` (what the user's app shows)."""
+    """Return the code of ``secret`` at Unix time ``at`` (what the user's app shows).
+
+    Raises:
+        FactorRejected: ``factor.invalid_time`` for a time before 1970.
+    """
+    if at < 0:
+        raise _rejected("factor.invalid_time", "a TOTP time is a Unix time from 1970", "at")
     return _totp(secret, params).generate(at).decode("ascii")
 
 
@@ -195,7 +201,7 @@ def match_totp(
     totp = _totp(secret, params)
     current = int(now) // params.period
     found = None
-    for step in range(current - window, current + window + 1):
+    for step in range(max(current - window, 0), current + window + 1):
         expected = totp.generate(step * params.period)
         if hmac.compare_digest(expected, entry) and cleaned is not None and found is None:
             found = step
@@ -221,7 +227,7 @@ def replayed_totp(
     current = int(now) // params.period
     return any(
         hmac.compare_digest(totp.generate(step * params.period), cleaned.encode("ascii"))
-        for step in range(current - window, min(current + window, last_step) + 1)
+        for step in range(max(current - window, 0), min(current + window, last_step) + 1)
     )
 
 
