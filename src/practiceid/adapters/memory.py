@@ -1378,9 +1378,15 @@ class InMemoryFactorRequirementRepository:
     ) -> Sequence[EstablishmentId]:
         """Return those of ``establishment_ids`` that require a second factor, sorted."""
         table = self._table()
-        return sorted(
-            {e for e in establishment_ids if (r := table.get(e)) is not None and r.required}
-        )
+        required = set()
+        for establishment_id in establishment_ids:
+            try:
+                found = table.get(establishment_id)
+            except TypeError:  # an unhashable id names no establishment
+                continue
+            if found is not None and found.required:
+                required.add(establishment_id)
+        return sorted(required)
 
 
 class InMemoryAuditLog:

@@ -60,6 +60,10 @@ from practiceid.adapters.sql._store import (
     SqlDeviceSessionRepository,
     SqlEstablishmentProfileRepository,
     SqlEstablishmentRepository,
+    SqlFactorGuardRepository,
+    SqlFactorRepository,
+    SqlFactorRequirementRepository,
+    SqlKeyPairRepository,
     SqlLicenseRepository,
     SqlMemberCredentialRepository,
     SqlMembershipRepository,
@@ -79,6 +83,7 @@ if TYPE_CHECKING:
     from practiceid.ports import LicenseUnitOfWorkFactory
     from practiceid.ports.audit import KeyProvider
     from practiceid.ports.devices import DeviceUnitOfWorkFactory
+    from practiceid.ports.factors import FactorUnitOfWorkFactory
 
 __all__ = [
     "SCHEMA_REVISION",
@@ -88,6 +93,10 @@ __all__ = [
     "SqlDeviceSessionRepository",
     "SqlEstablishmentProfileRepository",
     "SqlEstablishmentRepository",
+    "SqlFactorGuardRepository",
+    "SqlFactorRepository",
+    "SqlFactorRequirementRepository",
+    "SqlKeyPairRepository",
     "SqlLicenseRepository",
     "SqlMemberCredentialRepository",
     "SqlMembershipRepository",
@@ -405,4 +414,8 @@ if TYPE_CHECKING:
 
     def _takes_the_device_service(store: SqlStore) -> DeviceUnitOfWorkFactory:
         """``store.unit_of_work`` is what the device service takes (checked by mypy too)."""
+        return store.unit_of_work
+
+    def _takes_the_factor_services(store: SqlStore) -> FactorUnitOfWorkFactory:
+        """``store.unit_of_work`` is what the key pair and factor services take (mypy too)."""
         return store.unit_of_work

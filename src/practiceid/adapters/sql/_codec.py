@@ -41,6 +41,7 @@ from practiceid.establishments import (
     Role,
     RoleId,
 )
+from practiceid.factors import Factor, FactorGuard, FactorId, FactorKind, FactorRequirement
 from practiceid.invitations import (
     MessageKind,
     Onboarding,
@@ -48,6 +49,7 @@ from practiceid.invitations import (
     OnboardingStatus,
     TermsOfUse,
 )
+from practiceid.keypairs import KeyAlgorithm, KeyPair, KeyPairStatus
 from practiceid.licenses import License, LicenseKind, LicenseRequest, LicenseStatus
 from practiceid.memberships import Delegation, Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
@@ -917,5 +919,123 @@ def pin_guard_from(row: Row) -> PinGuard:
     return PinGuard(
         establishment_id=EstablishmentId(row["establishment_id"]),
         misses=tuple(datetime.fromisoformat(miss) for miss in misses),
+        version=row["version"],
+    )
+
+
+# -- personal key pairs (D3) and second factors (F5) ------------------------------------------
+
+
+def key_pair_values(key_pair: KeyPair, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_key_pairs``: the public key's DER as bytes."""
+    return {
+        "user_id": key_pair.user_id,
+        "public_key": key_pair.public_key,
+        "fingerprint": key_pair.fingerprint,
+        "algorithm": key_pair.algorithm.value,
+        "status": key_pair.status.value,
+        "generated_at": key_pair.generated_at,
+        "generated_by": key_pair.generated_by,
+        "confirmed_at": key_pair.confirmed_at,
+        "generation": key_pair.generation,
+        "version": version,
+    }
+
+
+def key_pair_from(row: Row) -> KeyPair:
+    """The key pair a row holds."""
+    return KeyPair(
+        user_id=UserId(row["user_id"]),
+        public_key=bytes(row["public_key"]),
+        fingerprint=row["fingerprint"],
+        generated_at=row["generated_at"],
+        generated_by=UserId(row["generated_by"]),
+        algorithm=KeyAlgorithm(row["algorithm"]),
+        status=KeyPairStatus(row["status"]),
+        confirmed_at=row["confirmed_at"],
+        generation=row["generation"],
+        version=row["version"],
+    )
+
+
+def factor_values(factor: Factor, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_factors``: digests as JSON text of hex, networks as JSON."""
+    return {
+        "id": factor.id,
+        "user_id": factor.user_id,
+        "kind": factor.kind.value,
+        "name": factor.name,
+        "created_at": factor.created_at,
+        "created_by": factor.created_by,
+        "confirmed_at": factor.confirmed_at,
+        "last_used_at": factor.last_used_at,
+        "key_id": factor.key_id,
+        "secret": factor.secret,
+        "last_step": factor.last_step,
+        "digests": _json_text(digest.hex() for digest in factor.digests),
+        "networks": _json_text(factor.networks),
+        "version": version,
+    }
+
+
+def factor_from(row: Row) -> Factor:
+    """The factor a row holds; its digests as bytes, in the order they were stored."""
+    digests: Sequence[str] = json.loads(row["digests"])
+    networks: Sequence[str] = json.loads(row["networks"])
+    return Factor(
+        id=FactorId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        kind=FactorKind(row["kind"]),
+        name=row["name"],
+        created_at=row["created_at"],
+        created_by=UserId(row["created_by"]),
+        confirmed_at=row["confirmed_at"],
+        last_used_at=row["last_used_at"],
+        key_id=row["key_id"],
+        secret=bytes(row["secret"]),
+        last_step=int(row["last_step"]),
+        digests=tuple(bytes.fromhex(digest) for digest in digests),
+        networks=tuple(networks),
+        version=row["version"],
+    )
+
+
+def factor_guard_values(guard: FactorGuard, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_factor_guards``: the misses as in a PIN guard."""
+    return {
+        "user_id": guard.user_id,
+        "misses": _json_text(miss.astimezone(UTC).isoformat() for miss in guard.misses),
+        "version": version,
+    }
+
+
+def factor_guard_from(row: Row) -> FactorGuard:
+    """The guard a row holds; its misses aware, in UTC, to the microsecond."""
+    misses: Sequence[str] = json.loads(row["misses"])
+    return FactorGuard(
+        user_id=UserId(row["user_id"]),
+        misses=tuple(datetime.fromisoformat(miss) for miss in misses),
+        version=row["version"],
+    )
+
+
+def factor_requirement_values(requirement: FactorRequirement, *, version: int) -> dict[str, object]:
+    """The columns of ``practiceid_factor_requirements``."""
+    return {
+        "establishment_id": requirement.establishment_id,
+        "required": requirement.required,
+        "changed_at": requirement.changed_at,
+        "changed_by": requirement.changed_by,
+        "version": version,
+    }
+
+
+def factor_requirement_from(row: Row) -> FactorRequirement:
+    """The requirement a row holds."""
+    return FactorRequirement(
+        establishment_id=EstablishmentId(row["establishment_id"]),
+        required=row["required"],
+        changed_at=row["changed_at"],
+        changed_by=UserId(row["changed_by"]),
         version=row["version"],
     )

@@ -47,6 +47,14 @@ session, and whose partial index on ``(establishment_id, id)`` holds the session
 (:data:`OPEN_SESSIONS`); and ``practiceid_pin_guards``, one row per establishment that ever
 had a wrong PIN. A user's ``kind`` tells a person's account from a clinic login.
 
+Personal key pairs (D3) and second factors (F5): ``practiceid_key_pairs``, one row per user
+holding a public key (its SubjectPublicKeyInfo DER) and fingerprint, never a private key;
+``practiceid_factors``, one row per second factor, with an index on ``user_id`` for a user's
+factors (a TOTP factor's sealed secret as bytes, recovery codes' digests as JSON text of hex,
+networks as JSON text); ``practiceid_factor_guards``, one row per user who ever entered a
+wrong code; and ``practiceid_factor_requirements``, one row per establishment that ever set
+whether it requires a second factor.
+
 The migrations in ``migrations/versions`` build exactly these tables; a test compares them.
 """
 
@@ -556,3 +564,72 @@ pin_guards: Final = sa.Table(
 PIN_INDEX: Final = "ix_practiceid_member_credentials_establishment_id_pin_digest"
 TOKEN_INDEX: Final = "ix_practiceid_device_sessions_token_digest"  # noqa: S105 - a name
 OPEN_SESSIONS_INDEX: Final = "ix_practiceid_device_sessions_establishment_id_id"
+
+# -- personal key pairs (D3) and second factors (F5) ------------------------------------------
+
+key_pairs: Final = sa.Table(
+    f"{PREFIX}key_pairs",
+    METADATA,
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), primary_key=True),
+    # The public key's SubjectPublicKeyInfo DER: no column could hold a private key.
+    sa.Column("public_key", sa.LargeBinary, nullable=False),
+    sa.Column("fingerprint", sa.String, nullable=False),
+    sa.Column("algorithm", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("generated_at", UtcDateTime, nullable=False),
+    # Not a foreign key, as a clinic login's ``created_by``: who acted, kept as given.
+    sa.Column("generated_by", sa.String, nullable=False),
+    sa.Column("confirmed_at", UtcDateTime, nullable=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+factors: Final = sa.Table(
+    f"{PREFIX}factors",
+    METADATA,
+    _id("id", primary_key=True),
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    # Not a foreign key, as a clinic login's ``created_by``: who acted, kept as given.
+    sa.Column("created_by", sa.String, nullable=False),
+    sa.Column("confirmed_at", UtcDateTime, nullable=True),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Column("key_id", sa.String, nullable=True),
+    # A TOTP factor's nonce and AES-GCM ciphertext (empty for other kinds): never the secret.
+    sa.Column("secret", sa.LargeBinary, nullable=False),
+    # TOTP time steps count 30-second periods: a 64-bit column, whatever the period.
+    sa.Column("last_step", sa.BigInteger, nullable=False),
+    # JSON text: the unused recovery codes' digests, lowercase hex, in order.
+    sa.Column("digests", sa.Text, nullable=False),
+    # JSON text of the CIDR networks, in order: read whole with the factor.
+    sa.Column("networks", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "user_id"),
+)
+
+factor_guards: Final = sa.Table(
+    f"{PREFIX}factor_guards",
+    METADATA,
+    sa.Column("user_id", sa.String, sa.ForeignKey(users.c.id), primary_key=True),
+    # JSON text: the recent wrong codes' instants, ISO 8601 in UTC to the microsecond.
+    sa.Column("misses", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+factor_requirements: Final = sa.Table(
+    f"{PREFIX}factor_requirements",
+    METADATA,
+    sa.Column(
+        "establishment_id",
+        sa.String,
+        sa.ForeignKey(establishments.c.id),
+        primary_key=True,
+    ),
+    sa.Column("required", sa.Boolean, nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+    # Not a foreign key, as a clinic login's ``created_by``: who acted, kept as given.
+    sa.Column("changed_by", sa.String, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)

@@ -48,6 +48,8 @@ from practiceid.errors import (
     DuplicateRecord,
     DuplicateUserId,
     EstablishmentNotFound,
+    FactorNotFound,
+    KeyPairNotFound,
     LicenseNotFound,
     MembershipNotFound,
     MessageNotFound,
@@ -71,7 +73,9 @@ from practiceid.establishments import (
     Organisation,
     OrganisationId,
 )
+from practiceid.factors import Factor, FactorGuard, FactorId, FactorRequirement
 from practiceid.invitations import Onboarding, TermsOfUse
+from practiceid.keypairs import KeyPair
 from practiceid.licenses import License, LicenseStatus
 from practiceid.memberships import Membership, MembershipStatus
 from practiceid.outbox import Message, MessageId, MessageStatus
@@ -89,6 +93,10 @@ __all__ = [
     "SqlDeviceSessionRepository",
     "SqlEstablishmentProfileRepository",
     "SqlEstablishmentRepository",
+    "SqlFactorGuardRepository",
+    "SqlFactorRepository",
+    "SqlFactorRequirementRepository",
+    "SqlKeyPairRepository",
     "SqlLicenseRepository",
     "SqlMemberCredentialRepository",
     "SqlMembershipRepository",
@@ -158,8 +166,8 @@ class SqlUnitOfWork:
 
     Implements :class:`~practiceid.ports.LicenseUnitOfWork` (and so
     :class:`~practiceid.ports.OnboardingUnitOfWork` and
-    :class:`~practiceid.ports.AccessUnitOfWork`) and
-    :class:`~practiceid.ports.DeviceUnitOfWork`. ``commit`` keeps the unit of work open:
+    :class:`~practiceid.ports.AccessUnitOfWork`), :class:`~practiceid.ports.DeviceUnitOfWork`
+    and :class:`~practiceid.ports.FactorUnitOfWork`. ``commit`` keeps the unit of work open:
     later changes go into a new transaction.
     """
 
@@ -182,6 +190,10 @@ class SqlUnitOfWork:
         self.member_credentials = SqlMemberCredentialRepository(self)
         self.device_sessions = SqlDeviceSessionRepository(self)
         self.pin_guards = SqlPinGuardRepository(self)
+        self.key_pairs = SqlKeyPairRepository(self)
+        self.factors = SqlFactorRepository(self)
+        self.factor_guards = SqlFactorGuardRepository(self)
+        self.factor_requirements = SqlFactorRequirementRepository(self)
 
     def __enter__(self) -> Self:
         if self._connection is not None:
@@ -2020,34 +2032,319 @@ class SqlPinGuardRepository:
 
     def save(self, guard: PinGuard) -> PinGuard:
         """Store the guard, new at version 0, refusing a stale one; return it, version + 1."""
-        values = codec.pin_guard_values(guard, version=guard.version + 1)
-        this = _guards.c.establishment_id == guard.establishment_id
-
-        def run(connection: sa.Connection) -> int:
-            if guard.version == 0:
-                insert = (
-                    postgresql.insert(_guards) if _postgres(connection) else sqlite.insert(_guards)
-                )
-                # INSERT's row count is kept only when asked for (UPDATE's always is).
-                written = connection.execute(
-                    insert.values(values)
-                    .on_conflict_do_nothing()
-                    .execution_options(preserve_rowcount=True)
-                )
-            else:
-                written = connection.execute(
-                    _guards.update().where(this, _guards.c.version == guard.version).values(values)
-                )
-            return int(written.rowcount)
-
-        if self._uow.write(
-            run,
-            conflict=lambda: _unknown_reference("pin_guard", guard.establishment_id),
+        _save_versioned(
+            self._uow,
+            _guards,
+            _guards.c.establishment_id == guard.establishment_id,
+            codec.pin_guard_values(guard, version=guard.version + 1),
+            expected=guard.version,
             entity="pin_guard",
             record_id=guard.establishment_id,
-        ):
-            return attrs.evolve(guard, version=guard.version + 1)
-        stored = self._uow.read(lambda c: _stored_version(c, _guards, this))
-        raise StaleRecord(
-            entity="pin_guard", id=guard.establishment_id, expected=guard.version, stored=stored
         )
+        return attrs.evolve(guard, version=guard.version + 1)
+
+
+def _save_versioned(
+    uow: SqlUnitOfWork,
+    table: sa.Table,
+    this: sa.ColumnElement[bool],
+    values: dict[str, object],
+    *,
+    expected: int,
+    entity: str,
+    record_id: str,
+) -> None:
+    """Insert ``values`` as a new row when ``expected`` is 0, else write them over ``this``.
+
+    The insert is ``ON CONFLICT DO NOTHING``: of two first saves at once, the second waits
+    for the first's unit of work to end and then inserts nothing. The update is ``UPDATE …
+    WHERE version = :expected``. Either way, a row not written is a
+    :class:`~practiceid.errors.StaleRecord` (``entity``, ``id``, ``expected``, ``stored``):
+    the refused save is run again, and no change is lost.
+    """
+
+    def run(connection: sa.Connection) -> int:
+        if expected == 0:
+            insert = postgresql.insert(table) if _postgres(connection) else sqlite.insert(table)
+            # INSERT's row count is kept only when asked for (UPDATE's always is).
+            written = connection.execute(
+                insert.values(values)
+                .on_conflict_do_nothing()
+                .execution_options(preserve_rowcount=True)
+            )
+        else:
+            written = connection.execute(
+                table.update().where(this, table.c.version == expected).values(values)
+            )
+        return int(written.rowcount)
+
+    if uow.write(
+        run,
+        conflict=lambda: _unknown_reference(entity, record_id),
+        entity=entity,
+        record_id=record_id,
+    ):
+        return
+    stored = uow.read(lambda c: _stored_version(c, table, this))
+    raise StaleRecord(entity=entity, id=record_id, expected=expected, stored=stored)
+
+
+# -- personal key pairs (D3) and second factors (F5) --------------------------------------------
+
+_key_pairs: Final = schema.key_pairs
+_factors: Final = schema.factors
+_factor_guards: Final = schema.factor_guards
+_requirements: Final = schema.factor_requirements
+# Establishments asked about at once by ``required_among``: far below every driver's limit
+# on a statement's parameters.
+_REQUIRED_BATCH: Final = 500
+
+# The look-ups of every sign-in, built once like the users' look-ups: primary keys, and the
+# index on a factor's user.
+_KEY_PAIR_BY_USER: Final = sa.select(_key_pairs).where(
+    _key_pairs.c.user_id == sa.bindparam("user_id")
+)
+_FACTOR_BY_ID: Final = sa.select(_factors).where(_factors.c.id == sa.bindparam("id"))
+_FACTORS_BY_USER: Final = sa.select(_factors).where(_factors.c.user_id == sa.bindparam("user_id"))
+_FACTOR_GUARD_BY_USER: Final = sa.select(_factor_guards).where(
+    _factor_guards.c.user_id == sa.bindparam("user_id")
+)
+_REQUIREMENT_BY_ESTABLISHMENT: Final = sa.select(_requirements).where(
+    _requirements.c.establishment_id == sa.bindparam("establishment_id")
+)
+_REQUIRED_AMONG: Final = sa.select(_requirements.c.establishment_id).where(
+    _requirements.c.establishment_id.in_(sa.bindparam("establishment_ids", expanding=True)),
+    _requirements.c.required.is_(sa.true()),
+)
+
+
+class SqlKeyPairRepository:
+    """The :class:`~practiceid.ports.KeyPairRepository` of a :class:`SqlUnitOfWork`.
+
+    One row per user holding a key pair (primary key the user id, referencing the user): the
+    public key's DER and its fingerprint, never a private key. Of two units of work adding a
+    user's first key pair at once, the second waits for the first to end and then violates
+    the primary key: one key is stored, the other refused with DuplicateRecord.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, key_pair: KeyPair) -> KeyPair:
+        """Store the user's first key pair; raise DuplicateRecord when they have one."""
+        values = codec.key_pair_values(key_pair, version=key_pair.version)
+        this = _key_pairs.c.user_id == key_pair.user_id
+
+        def conflict() -> PracticeIdError:
+            if self._uow.read(lambda c: _exists(c, _key_pairs, this)):
+                return DuplicateRecord(
+                    entity="key_pair", id=key_pair.user_id, user_id=key_pair.user_id
+                )
+            return _unknown_reference("key_pair", key_pair.user_id)
+
+        self._uow.write(
+            lambda c: c.execute(_key_pairs.insert(), values),
+            conflict=conflict,
+            entity="key_pair",
+            record_id=key_pair.user_id,
+        )
+        return key_pair
+
+    def get(self, user_id: UserId) -> KeyPair:
+        """Return the user's key pair; raise KeyPairNotFound."""
+        found = self.find(user_id)
+        if found is None:
+            raise KeyPairNotFound(user_id=user_id)
+        return found
+
+    def find(self, user_id: UserId) -> KeyPair | None:
+        """Return the user's key pair, if any: a primary-key look-up."""
+        if not _text_id(user_id):
+            return None
+        key = {"user_id": user_id}
+        row = self._uow.read(lambda c: c.execute(_KEY_PAIR_BY_USER, key).mappings().first())
+        return None if row is None else codec.key_pair_from(row)
+
+    def update(self, key_pair: KeyPair) -> KeyPair:
+        """Replace the stored key pair if its version matches; return it, version + 1."""
+        _update_versioned(
+            self._uow,
+            _key_pairs,
+            _key_pairs.c.user_id == key_pair.user_id,
+            codec.key_pair_values(key_pair, version=key_pair.version + 1),
+            expected=key_pair.version,
+            entity="key_pair",
+            record_id=key_pair.user_id,
+            conflict=lambda: _unknown_reference("key_pair", key_pair.user_id),
+            not_found=KeyPairNotFound,
+            id_params={"user_id": key_pair.user_id},
+        )
+        return attrs.evolve(key_pair, version=key_pair.version + 1)
+
+
+class SqlFactorRepository:
+    """The :class:`~practiceid.ports.FactorRepository` of a :class:`SqlUnitOfWork`.
+
+    One row per factor (primary key its id), referencing its user (indexed, for
+    ``list_for_user``). A TOTP factor's sealed secret is bytes; recovery codes' digests are
+    JSON text of hex, in order; networks JSON text, in order.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, factor: Factor) -> Factor:
+        """Store a new factor; raise DuplicateRecord for a taken id."""
+        values = codec.factor_values(factor, version=factor.version)
+        this = _factors.c.id == factor.id
+
+        def conflict() -> PracticeIdError:
+            if self._uow.read(lambda c: _exists(c, _factors, this)):
+                return DuplicateRecord(entity="factor", id=factor.id)
+            return _unknown_reference("factor", factor.id)
+
+        self._uow.write(
+            lambda c: c.execute(_factors.insert(), values),
+            conflict=conflict,
+            entity="factor",
+            record_id=factor.id,
+        )
+        return factor
+
+    def get(self, factor_id: FactorId) -> Factor:
+        """Return the factor; raise FactorNotFound."""
+        found = self.find(factor_id)
+        if found is None:
+            raise FactorNotFound(factor_id=factor_id)
+        return found
+
+    def find(self, factor_id: FactorId) -> Factor | None:
+        """Return the factor with this id, if any: a primary-key look-up."""
+        if not _text_id(factor_id):
+            return None
+        key = {"id": factor_id}
+        row = self._uow.read(lambda c: c.execute(_FACTOR_BY_ID, key).mappings().first())
+        return None if row is None else codec.factor_from(row)
+
+    def update(self, factor: Factor) -> Factor:
+        """Replace the stored factor if its version matches; return it, version + 1."""
+        _update_versioned(
+            self._uow,
+            _factors,
+            _factors.c.id == factor.id,
+            codec.factor_values(factor, version=factor.version + 1),
+            expected=factor.version,
+            entity="factor",
+            record_id=factor.id,
+            conflict=lambda: _unknown_reference("factor", factor.id),
+            not_found=FactorNotFound,
+            id_params={"factor_id": factor.id},
+        )
+        return attrs.evolve(factor, version=factor.version + 1)
+
+    def remove(self, factor_id: FactorId) -> None:
+        """Delete the factor; raise FactorNotFound."""
+        removed = 0
+        if _text_id(factor_id):
+            delete = _factors.delete().where(_factors.c.id == factor_id)
+            removed = self._uow.write(
+                lambda c: int(c.execute(delete).rowcount),
+                conflict=lambda: _unknown_reference("factor", factor_id),
+                entity="factor",
+                record_id=factor_id,
+            )
+        if not removed:
+            raise FactorNotFound(factor_id=factor_id)
+
+    def list_for_user(self, user_id: UserId) -> Sequence[Factor]:
+        """Return the user's factors (the index on user_id) by creation time, then id."""
+        if not _text_id(user_id):
+            return []
+        key = {"user_id": user_id}
+        rows = self._uow.read(lambda c: c.execute(_FACTORS_BY_USER, key).mappings().all())
+        # Sorted here: instants compare as instants, ids in code point order, as in Python.
+        return sorted((codec.factor_from(row) for row in rows), key=lambda f: (f.created_at, f.id))
+
+
+class SqlFactorGuardRepository:
+    """The :class:`~practiceid.ports.FactorGuardRepository` of a :class:`SqlUnitOfWork`.
+
+    One row per user who entered a wrong code, referencing the user; the misses are JSON
+    text. Saved as PIN guards are (:class:`SqlPinGuardRepository`): a first save is
+    ``INSERT … ON CONFLICT DO NOTHING``, later ones ``UPDATE … WHERE version = :read``, and
+    either refused as stale when another unit of work got there first.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def find(self, user_id: UserId) -> FactorGuard | None:
+        """Return the user's guard, if any: a primary-key look-up."""
+        if not _text_id(user_id):
+            return None
+        key = {"user_id": user_id}
+        row = self._uow.read(lambda c: c.execute(_FACTOR_GUARD_BY_USER, key).mappings().first())
+        return None if row is None else codec.factor_guard_from(row)
+
+    def save(self, guard: FactorGuard) -> FactorGuard:
+        """Store the guard, new at version 0, refusing a stale one; return it, version + 1."""
+        _save_versioned(
+            self._uow,
+            _factor_guards,
+            _factor_guards.c.user_id == guard.user_id,
+            codec.factor_guard_values(guard, version=guard.version + 1),
+            expected=guard.version,
+            entity="factor_guard",
+            record_id=guard.user_id,
+        )
+        return attrs.evolve(guard, version=guard.version + 1)
+
+
+class SqlFactorRequirementRepository:
+    """The :class:`~practiceid.ports.FactorRequirementRepository` of a :class:`SqlUnitOfWork`.
+
+    One row per establishment that set its requirement, referencing it; saved as guards are
+    (:class:`SqlFactorGuardRepository`). ``required_among`` reads the primary key.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def find(self, establishment_id: EstablishmentId) -> FactorRequirement | None:
+        """Return the establishment's requirement, if any: a primary-key look-up."""
+        if not _text_id(establishment_id):
+            return None
+        key = {"establishment_id": establishment_id}
+        row = self._uow.read(
+            lambda c: c.execute(_REQUIREMENT_BY_ESTABLISHMENT, key).mappings().first()
+        )
+        return None if row is None else codec.factor_requirement_from(row)
+
+    def save(self, requirement: FactorRequirement) -> FactorRequirement:
+        """Store the requirement, new at version 0, refusing a stale one."""
+        _save_versioned(
+            self._uow,
+            _requirements,
+            _requirements.c.establishment_id == requirement.establishment_id,
+            codec.factor_requirement_values(requirement, version=requirement.version + 1),
+            expected=requirement.version,
+            entity="factor_requirement",
+            record_id=requirement.establishment_id,
+        )
+        return attrs.evolve(requirement, version=requirement.version + 1)
+
+    def required_among(
+        self, establishment_ids: Sequence[EstablishmentId]
+    ) -> Sequence[EstablishmentId]:
+        """Return those of ``establishment_ids`` that require a second factor, sorted."""
+        asked = sorted({e for e in establishment_ids if _text_id(e)})
+
+        def run(connection: sa.Connection) -> list[str]:
+            found: list[str] = []
+            for start in range(0, len(asked), _REQUIRED_BATCH):
+                batch = {"establishment_ids": asked[start : start + _REQUIRED_BATCH]}
+                found += connection.execute(_REQUIRED_AMONG, batch).scalars()
+            return found
+
+        # Read even when nothing is asked: outside its unit of work, it raises.
+        return sorted(EstablishmentId(e) for e in self._uow.read(run))
