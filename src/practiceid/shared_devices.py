@@ -70,6 +70,7 @@ from practiceid.policies.pin import PinSettings
 from practiceid.ports.audit import KeyProvider, RequestContext
 from practiceid.ports.clock import Clock
 from practiceid.ports.devices import DeviceUnitOfWork, DeviceUnitOfWorkFactory
+from practiceid.second_factors import FactorService
 from practiceid.users import AccountKind, User, UserId, new_user_id
 
 __all__ = [
@@ -204,6 +205,8 @@ class DeviceService:
         retries: how many times a use case runs when a concurrent change made it stale.
         new_token: makes device session tokens (32 random bytes by default).
         new_pin: makes PINs (:func:`practiceid.policies.pin.generate` by default).
+        factors: when given, a member opening a device with their own credentials passes
+            their second factor too (F5). ``None`` by default: no second factor is asked.
     """
 
     unit_of_work: DeviceUnitOfWorkFactory
@@ -218,6 +221,7 @@ class DeviceService:
         default=lambda: _TOKEN_PREFIX + secrets.token_urlsafe(32)
     )
     new_pin: Callable[[PinSettings], str] = pin_policy.generate
+    factors: FactorService | None = None
 
     @property
     def auditor(self) -> Auditor:
@@ -670,7 +674,12 @@ class DeviceService:
     # -- opening and closing devices (F1, F4) ------------------------------------------------
 
     def open(
-        self, login: str, password: str, *, establishment_id: EstablishmentId | None = None
+        self,
+        login: str,
+        password: str,
+        *,
+        establishment_id: EstablishmentId | None = None,
+        code: str | None = None,
     ) -> OpenedDevice:
         """Sign a device in; return its token and session.
 
@@ -678,10 +687,14 @@ class DeviceService:
         member's PIN. With a member's own credentials (``establishment_id`` then says
         where), it opens unlocked as that member, who needs remote access unless the
         request comes from the premises' networks (F4); locking it later lets other
-        members unlock it with their own PINs.
+        members unlock it with their own PINs. When :attr:`factors` is set, a member's own
+        sign-in also needs their second factor (F5): ``code``, unless a network factor of
+        theirs holds the request's address; the clinic login needs none.
 
         Raises:
             AuthenticationFailed: unknown login or wrong password (one error for both).
+            SecondFactorRequired, SecondFactorFailed, SecondFactorReplayed,
+                SecondFactorThrottled: a member's second factor (with :attr:`factors`).
             AccountDeactivated: the password is right but the account is deactivated.
             RemoteAccessDenied: the account may not open devices from this address.
             PermissionDenied: a person not an active member of ``establishment_id``.
@@ -689,6 +702,8 @@ class DeviceService:
         """
         try:
             user = self.accounts.verify_credentials(login, password)
+            if self.factors is not None and user.kind is AccountKind.PERSON:
+                self.factors.second_step(user_id=user.id, code=code)
             return self._run(lambda: self._open(user, establishment_id))
         except PracticeIdError as error:
             self._refused(
