@@ -53,7 +53,18 @@ All measurements run in one process on the same inputs, so that their ratios mea
     100 000 records (plain SHA-256 and HMAC) against ``hashlib.sha256`` alone on the same bytes.
     ``PRACTICEID_BENCH_DEVICE_MEMBERS``, ``PRACTICEID_BENCH_DEVICE_RECORDS``,
     ``PRACTICEID_BENCH_DEVICE_CALLS`` and ``PRACTICEID_BENCH_DEVICE_COMMANDS`` make a quick run
-    (see ``benchmarks/_devices.py``).
+    (see ``benchmarks/_devices.py``);
+14. key pairs and second factors (``_keys``, in a process of its own): ``generate_key_pair``
+    (X25519 and its encrypted PKCS#8 backup) against an RSA-3072 key made and encrypted the
+    same way with cryptography, and each key generation alone; ``read_backup`` against
+    cryptography's ``load_pem_private_key`` on the same file (right password, wrong one,
+    damaged file); ``match_totp`` against pyotp's ``TOTP.verify(code, valid_window=1)`` and
+    ``verify_and_get_timecode``, and ``FactorService.verify`` in memory, on a SQLite file and on
+    PostgreSQL (skipped as in 10); a recovery code checked against 10 SHA-256 digests against
+    the same set stored as argon2-cffi Argon2id hashes (its defaults).
+    ``PRACTICEID_BENCH_KEYS_CALLS``, ``PRACTICEID_BENCH_KEYS_VERIFIES``,
+    ``PRACTICEID_BENCH_KEYS_RSA`` and ``PRACTICEID_BENCH_KEYS_SCANS`` make a quick run (see
+    ``benchmarks/_keys.py``).
 """
 
 from __future__ import annotations
@@ -76,6 +87,7 @@ from benchmarks import (
     _django,
     _identifiers,
     _inputs,
+    _keys,
     _licenses,
     _onboarding,
     _profiles,
@@ -419,6 +431,20 @@ def print_device_ratios(ratios: dict[str, float]) -> None:
     _report.note("1 is a loss); verify / sha256 alone: how far verifying is from hashing alone.")
 
 
+def print_key_ratios(ratios: dict[str, float]) -> None:
+    """Section 14's key ratios (key pairs, TOTP and recovery codes)."""
+    print()
+    _report.table(
+        ["key pair and second factor ratio (medians, same run)", "value"],
+        [[name, _report.ratio(value, 1)] for name, value in ratios.items()],
+    )
+    _report.note("RSA-3072 / ours and Argon2id / ours: how many times slower the alternative is;")
+    _report.note("read_backup / load_pem_private_key: what our checks add to opening a backup")
+    _report.note("(load_pem_private_key / read_backup, damaged: how much sooner we refuse it);")
+    _report.note("match_totp / pyotp: below 1 is faster; FactorService.verify / pyotp: what the")
+    _report.note("whole use case (store, budget, audit trail, commit) costs over the bare check.")
+
+
 def main() -> None:
     """Run every section and print the report."""
     started = time.perf_counter()
@@ -437,6 +463,7 @@ def main() -> None:
     onboarding_ratios = _onboarding.bench_onboarding()
     license_ratios = _licenses.bench_licenses()
     device_ratios = _devices.bench_devices()
+    key_ratios = _keys.bench_keys()
     _django.assert_no_database()
     print_summary(failing_vs_django, passing, worst)
     _report.table(
@@ -493,6 +520,7 @@ def main() -> None:
     _report.note("full scan / run_due: what the index saves; decide / unrestricted: what the")
     _report.note("license adds to a decision; casbin / decide above 1: practiceid is faster.")
     print_device_ratios(device_ratios)
+    print_key_ratios(key_ratios)
     print("Django opened no database connection (dummy backend; checked after the run).")
     print(f"Total time: {time.perf_counter() - started:.1f} s")
 
