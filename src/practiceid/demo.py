@@ -1,13 +1,14 @@
 """``python -m practiceid demo``: a practice's first users, on a SQLite file, with real hashing.
 
-The database is a new file in a temporary directory, removed at the end, unless
-``--database URL`` names another (an empty one: the demo creates the schema). Without the
-``sql`` extra installed the demo runs on the in-memory store. Every name, address and
-number here is made up.
+The demo works in a new temporary directory, removed at the end: the database is a file in
+it, unless ``--database URL`` names another (an empty one: the demo creates the schema), and
+the key backup it writes goes there too. Without the ``sql`` extra installed the demo runs on
+the in-memory store. Every name, address and number here is made up.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import tempfile
@@ -45,13 +46,16 @@ from practiceid.licensing import LicenseService, LicenseView
 from practiceid.onboarding import OnboardingService
 from practiceid.outbox import Delivery, Dispatcher
 from practiceid.permissions import PLATFORM_PERMISSIONS, Permission
+from practiceid.personal_keys import KeyPairService
 from practiceid.policies import license as license_policy
 from practiceid.policies.email import EmailPolicy
+from practiceid.policies.factors import totp_code
 from practiceid.policies.identifiers import adeli, bce, iban, inami, niss, rpps
 from practiceid.policies.license import LicenseSettings
 from practiceid.policies.login import LoginPolicy
-from practiceid.ports import DeviceUnitOfWork, LicenseUnitOfWork
+from practiceid.ports import DeviceUnitOfWork, FactorUnitOfWork, LicenseUnitOfWork
 from practiceid.profiles import ProfileService
+from practiceid.second_factors import FactorService, TotpEnrolment
 from practiceid.shared_devices import DeviceService
 from practiceid.testing import ManualClock
 from practiceid.testing.samples import sample_png
@@ -62,7 +66,7 @@ __all__ = ["run"]
 PRACTICE = "Cabinet médical des Tilleuls"
 
 
-class _DemoUnitOfWork(LicenseUnitOfWork, DeviceUnitOfWork, Protocol):
+class _DemoUnitOfWork(LicenseUnitOfWork, DeviceUnitOfWork, FactorUnitOfWork, Protocol):
     """Every port of the demo's store: both adapters implement them all."""
 
 
@@ -107,10 +111,14 @@ def _show(user: User) -> None:
 
 
 @contextlib.contextmanager
-def _storage(database: str | None, keys: StaticKeyProvider) -> Iterator[tuple[_DemoFactory, str]]:
+def _storage(
+    database: str | None, keys: StaticKeyProvider, directory: Path
+) -> Iterator[tuple[_DemoFactory, str]]:
     """The units of work of the demo's database, and how to name it.
 
-    At the end a second store opened on the same database reads back what the demo wrote.
+    ``directory`` is the demo's working directory: the SQLite file goes there unless
+    ``database`` names another. At the end a second store opened on the same database reads
+    back what the demo wrote.
     """
     try:
         from practiceid.adapters.sql import SqlStore  # noqa: PLC0415 - the sql extra
@@ -122,8 +130,7 @@ def _storage(database: str | None, keys: StaticKeyProvider) -> Iterator[tuple[_D
         return
     with contextlib.ExitStack() as stack:
         if database is None:
-            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="practiceid-"))
-            database = f"sqlite:///{Path(directory) / 'demo.sqlite'}"
+            database = f"sqlite:///{directory / 'demo.sqlite'}"
         store = stack.enter_context(SqlStore.from_url(database, keys=keys))
         store.create_schema()
         name = store.engine.url.render_as_string(hide_password=True)
@@ -145,6 +152,8 @@ def _storage(database: str | None, keys: StaticKeyProvider) -> Iterator[tuple[_D
             clinic_logins = [
                 c for e in establishments for c in uow.clinic_logins.list_for_establishment(e.id)
             ]
+            key_pairs = [k for u in users if (k := uow.key_pairs.find(u.id))]
+            factors = [f for u in users for f in uow.factors.list_for_user(u.id)]
             chains = uow.audit.chains()
             records = sum(h.seq for c in chains if (h := uow.audit.head(c)))
         print(
@@ -153,8 +162,8 @@ def _storage(database: str | None, keys: StaticKeyProvider) -> Iterator[tuple[_D
             f"{len(practitioners)} practitioners, {len(onboardings)} onboarding records, "
             f"{len(licenses)} licenses and {len(messages)} outbox messages "
             f"({sum(m.status == 'sent' for m in messages)} sent), "
-            f"{len(clinic_logins)} clinic login and {records} audit records in "
-            f"{len(chains)} chains"
+            f"{len(clinic_logins)} clinic login, {len(key_pairs)} key pair (public half only), "
+            f"{len(factors)} second factor and {records} audit records in {len(chains)} chains"
         )
         print(
             "   logins and e-mail addresses are unique by key in the database itself: "
@@ -164,14 +173,19 @@ def _storage(database: str | None, keys: StaticKeyProvider) -> Iterator[tuple[_D
 
 def run(database: str | None = None) -> int:
     """Run the demo on ``database`` (a new SQLite file by default); return 0."""
-    # The host's secrets: keys for the PIN digests and the audit chain. A real host loads
-    # them from its secrets manager; the demo's live as long as the process.
-    keys = StaticKeyProvider.generate("pin", "audit")
-    with _storage(database, keys) as (unit_of_work, described):
-        return _run(unit_of_work, described, keys)
+    # The host's secrets: keys for the PIN digests, the audit chain and the TOTP secrets. A
+    # real host loads them from its secrets manager; the demo's live as long as the process.
+    keys = StaticKeyProvider.generate("pin", "audit", "totp")
+    with (
+        tempfile.TemporaryDirectory(prefix="practiceid-") as directory,
+        _storage(database, keys, Path(directory)) as (unit_of_work, described),
+    ):
+        return _run(unit_of_work, described, keys, Path(directory))
 
 
-def _run(unit_of_work: _DemoFactory, described: str, keys: StaticKeyProvider) -> int:
+def _run(
+    unit_of_work: _DemoFactory, described: str, keys: StaticKeyProvider, directory: Path
+) -> int:
     hasher = Argon2idHasher()
     clock = SystemClock()
     # The vendor's support desk: staff holding the support-only permissions everywhere (A5).
@@ -292,8 +306,89 @@ def _run(unit_of_work: _DemoFactory, described: str, keys: StaticKeyProvider) ->
         actor=SUPPORT, user_id=dupont.user.id, new_email="j.dupont@cabinet-tilleuls.be"
     )
     print(f" * support changes it: now {change.user.email.address!r}")
+    _strong_auth(unit_of_work, accounts, keys, dupont.user, directory)
     _identifiers()
     return 0
+
+
+def _strong_auth(
+    unit_of_work: _DemoFactory,
+    accounts: AccountService,
+    keys: StaticKeyProvider,
+    dupont: User,
+    directory: Path,
+) -> None:
+    _title("Personal key pairs and second factors (D3, F5)")
+    clock = ManualClock(SystemClock().now().replace(microsecond=0))
+    context = ContextVarRequestContext()
+    access = AccessService(unit_of_work=unit_of_work, clock=clock, request_context=context)
+    key_pairs = KeyPairService(
+        unit_of_work=unit_of_work, access=access, clock=clock, request_context=context
+    )
+    factors = FactorService(
+        unit_of_work=unit_of_work,
+        access=access,
+        accounts=attrs.evolve(accounts, clock=clock, request_context=context),
+        keys=keys,
+        clock=clock,
+        request_context=context,
+    )
+    backup_password = "Tilleul-Coffre-Sauvegarde-58"  # made up; not her account password
+    made = key_pairs.generate(actor=dupont.id, user_id=dupont.id, backup_password=backup_password)
+    print(
+        f" * Dr Dupont's first login: an X25519 key pair is generated on her side; the store "
+        f"keeps its public half, fingerprint {made.fingerprint[:16]}…"
+    )
+    saved = directory / "dr.dupont-key.pem"
+    saved.write_bytes(made.backup)
+    first_line = made.backup.decode("ascii").splitlines()[0]
+    print(
+        f" * backup written to {saved.name} in the demo's directory ({len(made.backup)} bytes, "
+        f"{first_line!r} header, then an encrypted PKCS#8 PEM block): no copy kept (D3)"
+    )
+    restored = key_pairs.restore(
+        actor=dupont.id, user_id=dupont.id, backup=saved.read_bytes(), password=backup_password
+    )
+    status = key_pairs.key_pair(actor=dupont.id, user_id=dupont.id)
+    print(
+        f" * on a new computer she loads {saved.name}: same key "
+        f"{restored.fingerprint == made.fingerprint}, backup "
+        f"{status.status if status else None}"
+    )
+    _attempt(
+        "the backup with a wrong password",
+        lambda: key_pairs.restore(
+            actor=dupont.id,
+            user_id=dupont.id,
+            backup=saved.read_bytes(),
+            password="Tilleul-Coffre-Sauvegarde-59",
+        ),
+    )
+    enrolment = factors.begin_totp(actor=dupont.id, user_id=dupont.id, name="Téléphone")
+    shown = enrolment.uri.replace(enrolment.secret, "…")
+    print(f" * she enrols her phone's authenticator app (F5): {shown}")
+    factors.confirm_totp(
+        actor=dupont.id, factor_id=enrolment.factor.id, code=_app_code(enrolment, clock, factors)
+    )
+    print("   confirmed with the first code the app shows")
+    clock.advance(seconds=30)
+    _attempt(
+        "logging in with the password alone",
+        lambda: factors.sign_in("dr.dupont", "Vrai-Cheval-Agrafe-42"),
+    )
+    signed_in = factors.sign_in(
+        "dr.dupont", "Vrai-Cheval-Agrafe-42", code=_app_code(enrolment, clock, factors)
+    )
+    print(
+        f" * with the app's code: logged in as {signed_in.user.full_name}, "
+        f"method {signed_in.method}"
+    )
+
+
+def _app_code(enrolment: TotpEnrolment, clock: ManualClock, factors: FactorService) -> str:
+    """The code Dr Dupont's authenticator app shows now (it holds the enrolment's secret)."""
+    secret = base64.b32decode(enrolment.secret + "=" * (-len(enrolment.secret) % 8))
+    return totp_code(secret, clock.now().timestamp(), factors.settings.totp)
 
 
 def _establishments(access: AccessService, dupont: User, secretary: User) -> None:

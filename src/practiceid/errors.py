@@ -395,7 +395,7 @@ class KeyPairRejected(Rejected):
 
     Violations: ``key_pair.invalid_public_key`` (not an X25519 public key in SPKI DER or PEM,
     or raw 32 bytes), ``key_pair.invalid_password`` (a backup password that is empty, not
-    text, or longer than 1024 UTF-8 bytes).
+    text, or longer than 1023 UTF-8 bytes).
 
     .. versionadded:: 0.5.0
     """

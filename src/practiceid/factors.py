@@ -138,7 +138,12 @@ def _aes_key(key: bytes) -> AESGCM:
 
 
 def _associated(factor_id: str, user_id: str) -> bytes:
-    return f"practiceid:totp:v1\x00{factor_id}\x00{user_id}".encode("utf-8", "replace")
+    """Return the ids as authenticated data: each length-prefixed, so no two pairs agree."""
+    parts = [b"practiceid:totp:v1"]
+    for value in (factor_id, user_id):
+        encoded = value.encode("utf-8", "surrogatepass")
+        parts.append(len(encoded).to_bytes(4, "big") + encoded)
+    return b"".join(parts)
 
 
 def seal_secret(key: bytes, factor_id: str, user_id: str, secret: bytes) -> bytes:

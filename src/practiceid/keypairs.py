@@ -80,8 +80,11 @@ BACKUP_MEDIA_TYPE = "application/x-pem-file"
 MAX_BACKUP_BYTES = 64 * 1024
 """Larger input is not a key backup: refused before any parsing."""
 
-MAX_PASSWORD_BYTES = 1024
-"""A backup password longer than this, in UTF-8 after NFC, is refused (as for accounts)."""
+MAX_PASSWORD_BYTES = 1023
+"""A backup password longer than this, in UTF-8 after NFC, is refused.
+
+``cryptography``'s PKCS#8 encryption takes at most 1023 bytes (OpenSSL's PEM limit), one
+less than an account password may have (A4)."""
 
 _MAGIC = "practiceid key backup"
 _BEGIN = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
@@ -360,13 +363,22 @@ def _text_of(data: object) -> str:
         raise KeyBackupUnreadable(reason="not_text") from None
 
 
+_HEADER_LINE = re.compile(r"(?:Version|User|Algorithm|Fingerprint|Created|Checksum):")
+
+
 def _parse_header(lines: list[str]) -> tuple[dict[str, str], str | None, str | None]:
-    """Return the header fields, the text the checksum covers, and the checksum."""
+    """Return the header fields, the text the checksum covers, and the checksum.
+
+    A bare PKCS#8 file (no header at all) has none. A header is all or nothing: damage to
+    its first line, or a lost checksum, is damage, never a reason to skip the checks.
+    """
     lines = [line.rstrip("\r") for line in lines]
     while lines and not lines[-1].strip():
         lines.pop()
     start = next((i for i, line in enumerate(lines) if line.strip() == _MAGIC), None)
     if start is None:
+        if any(_HEADER_LINE.match(line.strip()) for line in lines):
+            raise KeyBackupCorrupted(reason="header")
         return {}, None, None  # a bare PKCS#8 file: nothing to check but the key itself
     fields: dict[str, str] = {}
     checksum = None
@@ -374,12 +386,14 @@ def _parse_header(lines: list[str]) -> tuple[dict[str, str], str | None, str | N
         name, sep, value = line.partition(": ")
         if not sep:
             raise KeyBackupCorrupted(reason="header")
-        if name == "Checksum":
+        if name == "Checksum" and checksum is None:
             checksum = value
         elif name in _HEADER_FIELDS and name not in fields and checksum is None:
             fields[name] = value
         else:
             raise KeyBackupCorrupted(reason="header")
+    if checksum is None:
+        raise KeyBackupCorrupted(reason="checksum")
     return fields, _header_text(fields), checksum
 
 

@@ -35,9 +35,11 @@ from practiceid.errors import (
     KeyBackupInvalid,
     KeyPairExists,
     KeyPairNotFound,
+    KeyPairRejected,
     PermissionDenied,
     StaleRecord,
     UserNotFound,
+    Violation,
 )
 from practiceid.keypairs import (
     GeneratedKeyPair,
@@ -369,7 +371,8 @@ class KeyPairService:
             KeyPairExists: ``previous_fingerprint`` is not the stored key's (it changed
                 meanwhile, or the wrong one was named); ``params`` has both.
             KeyPairNotFound: the user has no key pair to replace.
-            KeyPairRejected: ``public_key`` is not an X25519 public key.
+            KeyPairRejected: ``public_key`` is not an X25519 public key, or is the key it
+                would replace (``key_pair.same_key``).
             PermissionDenied, UserNotFound.
         """
         key = None if public_key is None else load_public_key(public_key)
@@ -386,6 +389,16 @@ class KeyPairService:
                         user_id=user.id,
                         fingerprint=previous.fingerprint,
                         expected=str(previous_fingerprint),
+                    )
+                if key is not None and fingerprint(key) == previous.fingerprint:
+                    raise KeyPairRejected(
+                        [
+                            Violation(
+                                "key_pair.same_key",
+                                "the new key is the key it would replace",
+                                "public_key",
+                            )
+                        ]
                     )
                 if key is None:
                     after = previous.retire()

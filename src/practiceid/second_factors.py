@@ -42,6 +42,7 @@ import attrs
 from practiceid.access import AccessService
 from practiceid.accounts import AccountService
 from practiceid.auditing import Auditor, NoRequestContext, audited
+from practiceid.authorization import Decision, Reason
 from practiceid.devices import on_premises, parse_networks
 from practiceid.errors import (
     AccountDeactivated,
@@ -268,14 +269,21 @@ class FactorService:
         """Allow the user over their own factors, others with the permission (F5).
 
         Network factors need ``users.manage_ip_factors`` always, the user's own included.
+        A deactivated account acts on nothing, its own factors included.
         """
         if kind is FactorKind.NETWORK:
             permission = Permission.USERS_MANAGE_IP_FACTORS
-        elif actor == user_id:
-            self._user(uow, actor)
-            return
         else:
             permission = Permission.USERS_MANAGE_FACTORS
+        if actor == user_id and kind is not FactorKind.NETWORK:
+            if not self._user(uow, actor).is_active:
+                raise Decision(
+                    allowed=False,
+                    reason=Reason.USER_DEACTIVATED,
+                    permission=permission,
+                    actor=actor,
+                ).error()
+            return
         self.access.authorize_account(uow, actor=actor, permission=permission, user_id=user_id)
 
     @staticmethod
@@ -300,6 +308,17 @@ class FactorService:
             target_id=factor.user_id,
             details={"factor_id": factor.id, "kind": str(factor.kind), **details},
         )
+
+    @staticmethod
+    def _serialize(uow: FactorUnitOfWork, user_id: UserId) -> None:
+        """Write the user's guard first: changes to one user's factors commit one by one.
+
+        The checks on a user's set of factors (room for one more, the last required one)
+        read rows that a concurrent change may delete or add. Writing the guard row before
+        reading them makes a concurrent change of the same user's factors wait and then go
+        stale (and run again on the new state), also at READ COMMITTED.
+        """
+        uow.factor_guards.save(uow.factor_guards.find(user_id) or FactorGuard(user_id=user_id))
 
     def _room(self, uow: FactorUnitOfWork, user_id: UserId, now: datetime) -> None:
         """Drop the user's expired pending apps; refuse when they hold the most factors."""
@@ -385,6 +404,7 @@ class FactorService:
             with self.unit_of_work() as uow:
                 user = self._user(uow, user_id)
                 self._authorize(uow, actor, user.id, FactorKind.TOTP)
+                self._serialize(uow, user.id)
                 now = self.clock.now()
                 self._room(uow, user.id, now)
                 factor_id = self.new_id()
@@ -473,6 +493,7 @@ class FactorService:
             with self.unit_of_work() as uow:
                 user = self._user(uow, user_id)
                 self._authorize(uow, actor, user.id, FactorKind.RECOVERY_CODES)
+                self._serialize(uow, user.id)
                 now = self.clock.now()
                 replaced = [
                     f
@@ -535,6 +556,7 @@ class FactorService:
             with self.unit_of_work() as uow:
                 user = self._user(uow, user_id)
                 self._authorize(uow, actor, user.id, FactorKind.NETWORK)
+                self._serialize(uow, user.id)
                 now = self.clock.now()
                 self._room(uow, user.id, now)
                 factor = uow.factors.add(
@@ -631,6 +653,7 @@ class FactorService:
                 factor = self._factor(uow, factor_id)
                 kind = FactorKind.NETWORK if factor.kind is FactorKind.NETWORK else None
                 self._authorize(uow, actor, factor.user_id, kind)
+                self._serialize(uow, factor.user_id)
                 if _counts(factor):
                     others = [
                         f
@@ -851,7 +874,12 @@ class FactorService:
             return self._second_step(user, code)
         except SecondFactorRequired as error:  # a wrong code was recorded by _second_step
             self.auditor.refused(
-                self.unit_of_work, "factor.verify", error, target_type="user", target_id=user.id
+                self.unit_of_work,
+                "factor.verify",
+                error,
+                actor=user.id,
+                target_type="user",
+                target_id=user.id,
             )
             raise
 
@@ -875,7 +903,12 @@ class FactorService:
             return self._second_step(user, code)
         except SecondFactorRequired as error:
             self.auditor.refused(
-                self.unit_of_work, "factor.verify", error, target_type="user", target_id=user.id
+                self.unit_of_work,
+                "factor.verify",
+                error,
+                actor=user.id,
+                target_type="user",
+                target_id=user.id,
             )
             raise
 
@@ -907,7 +940,12 @@ class FactorService:
                 verified = self._verify(user, code)
             except PracticeIdError as error:
                 self.auditor.refused(
-                    self.unit_of_work, "factor.verify", error, target_type="user", target_id=user.id
+                    self.unit_of_work,
+                    "factor.verify",
+                    error,
+                    actor=user.id,
+                    target_type="user",
+                    target_id=user.id,
                 )
                 raise
             return SignedIn(user=user, method=verified.method, factor=verified.factor)

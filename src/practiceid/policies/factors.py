@@ -29,8 +29,9 @@ import hmac
 import re
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import attrs
@@ -74,15 +75,51 @@ class TotpAlgorithm(enum.StrEnum):
         return hashes.SHA1()  # noqa: S303 - RFC 6238's default, what authenticator apps use
 
 
+def _bounded(low: int, high: int) -> Callable[[object, attrs.Attribute[int], object], None]:
+    def check(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+        if type(value) is not int or not low <= value <= high:
+            raise InvalidConfiguration(
+                f"{attribute.name} is a whole number from {low} to {high}",
+                setting=attribute.name,
+                value=str(value)[:40],
+            )
+
+    return check
+
+
+def _one_of(*allowed: int) -> Callable[[object, attrs.Attribute[int], object], None]:
+    def check(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+        if type(value) is not int or value not in allowed:
+            raise InvalidConfiguration(
+                f"{attribute.name} is one of {', '.join(map(str, allowed))}",
+                setting=attribute.name,
+                value=str(value)[:40],
+            )
+
+    return check
+
+
+def _algorithm(value: object) -> TotpAlgorithm:
+    if isinstance(value, str) and value in TotpAlgorithm.__members__:
+        return TotpAlgorithm(value)
+    raise InvalidConfiguration(
+        f"unknown TOTP hash {str(value)[:40]!r}: SHA1, SHA256 or SHA512",
+        setting="algorithm",
+        value=str(value)[:40],
+    )
+
+
 @attrs.frozen
 class TotpParameters:
-    """How a TOTP factor makes its codes (RFC 6238): digits, step length, hash."""
+    """How a TOTP factor makes its codes (RFC 6238): digits, step length, hash.
 
-    digits: int = attrs.field(default=6, validator=attrs.validators.in_((6, 7, 8)))
-    period: int = attrs.field(
-        default=30, validator=[attrs.validators.ge(15), attrs.validators.le(120)]
-    )
-    algorithm: TotpAlgorithm = attrs.field(default=TotpAlgorithm.SHA1, converter=TotpAlgorithm)
+    Raises:
+        InvalidConfiguration: a value no authenticator app reads.
+    """
+
+    digits: int = attrs.field(default=6, validator=_one_of(6, 7, 8))
+    period: int = attrs.field(default=30, validator=_bounded(15, 120))
+    algorithm: TotpAlgorithm = attrs.field(default=TotpAlgorithm.SHA1, converter=_algorithm)
 
 
 def _rejected(code: str, message: str, field: str, **params: object) -> FactorRejected:
@@ -92,8 +129,18 @@ def _rejected(code: str, message: str, field: str, **params: object) -> FactorRe
 def _positive(_instance: object, attribute: attrs.Attribute[timedelta], value: object) -> None:
     if not isinstance(value, timedelta) or value <= timedelta(0):
         raise InvalidConfiguration(
-            f"{attribute.name} must be a positive timedelta", option=attribute.name
+            f"{attribute.name} must be a positive timedelta", setting=attribute.name
         )
+
+
+def _instance(kind: type) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, kind) or (kind is str and not value):
+            raise InvalidConfiguration(
+                f"{attribute.name} is a {kind.__name__}", setting=attribute.name
+            )
+
+    return check
 
 
 @attrs.frozen(kw_only=True)
@@ -115,32 +162,18 @@ class FactorSettings:
         min_ipv4_prefix, min_ipv6_prefix: the broadest ranges a network factor may hold.
     """
 
-    totp: TotpParameters = attrs.field(factory=TotpParameters)
-    window: int = attrs.field(default=1, validator=[attrs.validators.ge(0), attrs.validators.le(3)])
-    issuer: str = "practiceid"
-    secret_bytes: int = attrs.field(
-        default=20, validator=[attrs.validators.ge(16), attrs.validators.le(64)]
-    )
-    recovery_codes: int = attrs.field(
-        default=10, validator=[attrs.validators.ge(1), attrs.validators.le(50)]
-    )
-    recovery_code_length: int = attrs.field(
-        default=16, validator=[attrs.validators.ge(12), attrs.validators.le(32)]
-    )
-    attempts: int = attrs.field(
-        default=5, validator=[attrs.validators.ge(1), attrs.validators.le(100)]
-    )
+    totp: TotpParameters = attrs.field(factory=TotpParameters, validator=_instance(TotpParameters))
+    window: int = attrs.field(default=1, validator=_bounded(0, 3))
+    issuer: str = attrs.field(default="practiceid", validator=_instance(str))
+    secret_bytes: int = attrs.field(default=20, validator=_bounded(16, 64))
+    recovery_codes: int = attrs.field(default=10, validator=_bounded(1, 50))
+    recovery_code_length: int = attrs.field(default=16, validator=_bounded(12, 32))
+    attempts: int = attrs.field(default=5, validator=_bounded(1, 100))
     attempt_window: timedelta = attrs.field(default=timedelta(minutes=15), validator=_positive)
-    max_factors: int = attrs.field(
-        default=10, validator=[attrs.validators.ge(1), attrs.validators.le(100)]
-    )
+    max_factors: int = attrs.field(default=10, validator=_bounded(1, 100))
     enrolment_timeout: timedelta = attrs.field(default=timedelta(hours=1), validator=_positive)
-    min_ipv4_prefix: int = attrs.field(
-        default=16, validator=[attrs.validators.ge(0), attrs.validators.le(32)]
-    )
-    min_ipv6_prefix: int = attrs.field(
-        default=32, validator=[attrs.validators.ge(0), attrs.validators.le(128)]
-    )
+    min_ipv4_prefix: int = attrs.field(default=16, validator=_bounded(0, 32))
+    min_ipv6_prefix: int = attrs.field(default=32, validator=_bounded(0, 128))
 
 
 def _totp(secret: bytes, params: TotpParameters) -> TOTP:
@@ -200,14 +233,13 @@ def match_totp(
     entry = (cleaned or "").encode("ascii")
     totp = _totp(secret, params)
     current = int(now) // params.period
-    found = None
+    fresh = None
     for step in range(max(current - window, 0), current + window + 1):
         expected = totp.generate(step * params.period)
-        if hmac.compare_digest(expected, entry) and cleaned is not None and found is None:
-            found = step
-    if found is None or found <= last_step:
-        return None
-    return found
+        matches = hmac.compare_digest(expected, entry) and cleaned is not None
+        if matches and step > last_step and fresh is None:
+            fresh = step
+    return fresh
 
 
 def replayed_totp(
