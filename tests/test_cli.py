@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import runpy
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def test_demo_runs_on_a_sqlite_file_it_reads_back(capsys):
     assert (
         "reads back 8 users, 3 establishments, 10 memberships, 3 practitioners, "
         "1 onboarding records, 5 licenses and 18 outbox messages (18 sent), "
-        "1 clinic login and "
+        "1 clinic login, 1 key pair (public half only), 1 second factor and "
     ) in out
 
 
@@ -69,6 +70,25 @@ def test_demo_shares_a_clinic_device_and_stops_a_pin_guessing_attack(capsys):
     assert "account clinic login" in out  # F3: attributed to (device session, member)
     assert "intact True" in out
     assert ": edited" in out
+
+
+def test_demo_backs_up_a_key_pair_and_signs_in_with_an_authenticator_app(capsys):
+    """The demo's D3 and F5: key pair, backup file, restore, wrong password, TOTP sign-in."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out.split("Personal key pairs and second factors (D3, F5)")[1]
+    out = out.split("Professional numbers")[0]
+    assert "an X25519 key pair is generated on her side" in out
+    assert "backup written to dr.dupont-key.pem in the demo's directory" in out
+    assert "'practiceid key backup' header, then an encrypted PKCS#8 PEM block" in out
+    assert "same key True, backup backup_confirmed" in out
+    assert "wrong password\n   refused [key_backup.wrong_password]" in out
+    assert "otpauth://totp/practiceid:dr.dupont?digits=6&secret=…&algorithm=SHA1" in out
+    assert "password alone\n   refused [auth.second_factor_required]" in out
+    assert "logged in as Jeanne Dupont, method totp" in out
+    # Secrets stay off the console: no TOTP secret, no private key, no backup password.
+    assert re.search(r"secret=[A-Z2-7]{8}", out) is None
+    assert "PRIVATE KEY-----" not in out
+    assert "Tilleul-Coffre" not in out
 
 
 def test_demo_walks_an_invitation_through_reminders_expiry_and_activation(capsys):
