@@ -833,7 +833,7 @@ class FactorService:
         uow.commit()
         return Verification(factor=FactorView.of(stored), method=method)
 
-    @audited("factor.verify")
+    @audited("factor.verify", actor="user_id")
     def verify(self, *, user_id: UserId, code: str) -> Verification:
         """Check a code of the user's second factors: an app's, or a recovery code.
 
