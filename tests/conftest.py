@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 pytest.register_assert_rewrite("practiceid.testing.contracts")
 
-from practiceid import AccountService, Permission, UserId
+from practiceid import AccountService, Permission, PracticeIdError, UserId
 from practiceid.adapters import InMemoryStore, StaticAuthorizer
 from practiceid.adapters.sql import SqlStore
 from practiceid.adapters.sql._schema import METADATA
@@ -99,3 +101,42 @@ def any_store(request, tmp_path):
     else:
         request.getfixturevalue("fresh_postgres")()
         yield request.getfixturevalue("postgres_store")
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sample_unit_of_work(request, tmp_path):
+    """The unit of work a ``sample_*()`` builds on, one per kind of store.
+
+    ``None`` for memory: the sample then makes its own in-memory store, keyed like the
+    host's. A SQLite file, or the run's PostgreSQL schema emptied first, otherwise.
+    """
+    if request.param == "memory":
+        yield None
+        return
+    if request.param == "sqlite":
+        store = SqlStore.from_url(f"sqlite:///{tmp_path / 'sample.sqlite'}")
+        store.create_schema()
+        try:
+            yield store.unit_of_work
+        finally:
+            store.close()
+        return
+    if not POSTGRES_URL:
+        pytest.skip(POSTGRES_SKIP)
+    request.getfixturevalue("fresh_postgres")()
+    yield request.getfixturevalue("postgres_store").unit_of_work
+
+
+def together(calls):
+    """Run ``calls`` in threads that start at once; return results or PracticeIdErrors."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        try:
+            return call()
+        except PracticeIdError as error:
+            return error
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))

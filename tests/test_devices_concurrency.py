@@ -9,66 +9,32 @@ store, a SQLite file and PostgreSQL (READ COMMITTED: the guard's version check s
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
-from practiceid.adapters.sql import SqlStore
 from practiceid.audit import Outcome
 from practiceid.errors import (
     DeviceCredentialRequired,
     PinIncorrect,
     PinThrottled,
-    PracticeIdError,
     StaleRecord,
 )
 from practiceid.policies.pin import PinSettings
 from practiceid.ports import DeviceUnitOfWorkFactory
 from practiceid.testing import SampleDevices, sample_devices
 
-from .conftest import POSTGRES_SKIP, POSTGRES_URL
+from .conftest import together
 
 THREADS = 8
 PEER = "192.0.2.30"
 SETTINGS = PinSettings(establishment_attempts=6, device_attempts=20)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def factory(request, tmp_path) -> Iterator[DeviceUnitOfWorkFactory | None]:
+@pytest.fixture
+def factory(sample_unit_of_work) -> DeviceUnitOfWorkFactory | None:
     """The unit of work of the store under test: None is the in-memory default."""
-    if request.param == "memory":
-        yield None
-        return
-    if request.param == "sqlite":
-        store = SqlStore.from_url(f"sqlite:///{tmp_path / 'devices.sqlite'}")
-        store.create_schema()
-        try:
-            yield store.unit_of_work
-        finally:
-            store.close()
-        return
-    if not POSTGRES_URL:
-        pytest.skip(POSTGRES_SKIP)
-    request.getfixturevalue("fresh_postgres")()
-    yield request.getfixturevalue("postgres_store").unit_of_work
-
-
-def _together(calls: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        barrier.wait()
-        try:
-            return call()
-        except PracticeIdError as error:
-            return error
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
+    return sample_unit_of_work
 
 
 def _devices(clinic: SampleDevices, count: int) -> list[str]:
@@ -103,7 +69,7 @@ def test_concurrent_wrong_pins_never_overrun_the_budget(factory) -> None:
             (lambda token=token, pin=pin: clinic.devices.unlock(token, pin))
             for token, pin in guesses
         ]
-        outcomes = _together(calls)
+        outcomes = together(calls)
         assert all(
             isinstance(o, (PinIncorrect, PinThrottled, StaleRecord, DeviceCredentialRequired))
             for o in outcomes
@@ -135,7 +101,7 @@ def test_no_right_pin_gets_through_once_the_budget_is_spent(factory, round_) -> 
         (lambda token=token, pin=pin: clinic.devices.unlock(token, pin))
         for token, pin in zip(tokens[:THREADS], guesses, strict=True)
     ]
-    outcomes = _together(calls)
+    outcomes = together(calls)
     assert sum(isinstance(o, PinIncorrect) for o in outcomes) == 1
     with clinic.unit_of_work() as uow:
         order = [

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any, Self
 
 import attrs
 import pytest
 
-from practiceid.adapters.sql import SqlStore
 from practiceid.audit import PLATFORM_CHAIN, Outcome
 from practiceid.errors import (
     FactorNotFound,
@@ -37,43 +35,15 @@ from practiceid.ports import FactorUnitOfWorkFactory
 from practiceid.second_factors import RecoveryCodes, SignedIn, SignInMethod
 from practiceid.testing import SampleStrongAuth, sample_strong_auth
 
-from .conftest import POSTGRES_SKIP, POSTGRES_URL
+from .conftest import together
 
 THREADS = 8
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def factory(request, tmp_path) -> Iterator[FactorUnitOfWorkFactory | None]:
+@pytest.fixture
+def factory(sample_unit_of_work) -> FactorUnitOfWorkFactory | None:
     """The unit of work of the store under test: None is the in-memory default."""
-    if request.param == "memory":
-        yield None
-        return
-    if request.param == "sqlite":
-        store = SqlStore.from_url(f"sqlite:///{tmp_path / 'factors.sqlite'}")
-        store.create_schema()
-        try:
-            yield store.unit_of_work
-        finally:
-            store.close()
-        return
-    if not POSTGRES_URL:
-        pytest.skip(POSTGRES_SKIP)
-    request.getfixturevalue("fresh_postgres")()
-    yield request.getfixturevalue("postgres_store").unit_of_work
-
-
-def _together(calls: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        barrier.wait()
-        try:
-            return call()
-        except PracticeIdError as error:
-            return error
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
+    return sample_unit_of_work
 
 
 def _accepted_events(clinic: SampleStrongAuth) -> list[str]:
@@ -106,7 +76,7 @@ def test_one_app_code_signs_in_once_among_concurrent_callers(factory, round_) ->
     )
     clinic.clock.advance(seconds=30 * (round_ + 1))
     code = clinic.app_code(enrolment)
-    outcomes = _together(
+    outcomes = together(
         [lambda: clinic.factors.sign_in(clinic.login, clinic.password, code=code)] * THREADS
     )
     _exactly_once(outcomes, SignInMethod.TOTP, SecondFactorReplayed)
@@ -123,7 +93,7 @@ def test_one_recovery_code_signs_in_once_among_concurrent_callers(factory, round
     clinic = sample_strong_auth(unit_of_work=factory)
     issued = clinic.factors.new_recovery_codes(actor=clinic.physician, user_id=clinic.physician)
     code = issued.codes[round_]
-    outcomes = _together(
+    outcomes = together(
         [lambda: clinic.factors.sign_in(clinic.login, clinic.password, code=code)] * THREADS
     )
     _exactly_once(outcomes, SignInMethod.RECOVERY_CODE, SecondFactorFailed)
@@ -145,7 +115,7 @@ def test_concurrent_wrong_codes_never_overrun_the_budget(factory) -> None:
     wrong = iter([f"{n:06d}" for n in range(100_000, 999_999, 7919) if f"{n:06d}" not in right])
     for _ in range(10):
         guesses = [next(wrong) for _ in range(THREADS)]
-        outcomes = _together(
+        outcomes = together(
             [
                 (lambda code=code: clinic.factors.verify(user_id=clinic.physician, code=code))
                 for code in guesses
@@ -237,7 +207,7 @@ def test_concurrent_removals_never_remove_the_last_required_factor(factory, orde
     if order == "tablet first":
         apps.reverse()
     service = attrs.evolve(clinic.factors, unit_of_work=_Meeting(clinic.unit_of_work, 2))
-    outcomes = _together(
+    outcomes = together(
         [
             (
                 lambda app=app: service.remove(
@@ -258,7 +228,7 @@ def test_concurrent_new_recovery_codes_leave_one_set(factory) -> None:
     clinic = sample_strong_auth(unit_of_work=factory)
     clinic.factors.new_recovery_codes(actor=clinic.physician, user_id=clinic.physician)
     service = attrs.evolve(clinic.factors, unit_of_work=_Meeting(clinic.unit_of_work, 2))
-    outcomes = _together(
+    outcomes = together(
         [lambda: service.new_recovery_codes(actor=clinic.physician, user_id=clinic.physician)] * 2
     )
     left = clinic.factors.factors(actor=clinic.physician, user_id=clinic.physician)
@@ -273,7 +243,7 @@ def test_a_concurrent_new_set_of_recovery_codes_is_not_refused_as_unknown(factor
     clinic = sample_strong_auth(unit_of_work=factory)
     clinic.factors.new_recovery_codes(actor=clinic.physician, user_id=clinic.physician)
     service = attrs.evolve(clinic.factors, unit_of_work=_Meeting(clinic.unit_of_work, 2))
-    outcomes = _together(
+    outcomes = together(
         [lambda: service.new_recovery_codes(actor=clinic.physician, user_id=clinic.physician)] * 2
     )
     assert not any(isinstance(o, FactorNotFound) for o in outcomes), outcomes
@@ -283,7 +253,7 @@ def test_concurrent_enrolments_respect_max_factors(factory) -> None:
     """F5: two enrolments at once for a user with room for one: one is refused."""
     clinic = sample_strong_auth(unit_of_work=factory, settings=FactorSettings(max_factors=1))
     service = attrs.evolve(clinic.factors, unit_of_work=_Meeting(clinic.unit_of_work, 2))
-    outcomes = _together(
+    outcomes = together(
         [lambda: service.begin_totp(actor=clinic.physician, user_id=clinic.physician)] * 2
     )
     left = clinic.factors.factors(actor=clinic.physician, user_id=clinic.physician)

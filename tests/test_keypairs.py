@@ -17,9 +17,7 @@ import hashlib
 import json
 import shutil
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -58,7 +56,7 @@ from practiceid.keypairs import (
 from practiceid.ports import FactorUnitOfWorkFactory
 from practiceid.testing import SampleStrongAuth, sample_strong_auth
 
-from .conftest import POSTGRES_SKIP, POSTGRES_URL
+from .conftest import together
 
 BEGIN = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
 END = "-----END ENCRYPTED PRIVATE KEY-----"
@@ -1157,38 +1155,10 @@ def test_each_refusal_records_one_event_with_its_code(clinic: SampleStrongAuth) 
 THREADS = 8
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def factory(request, tmp_path) -> Iterator[FactorUnitOfWorkFactory | None]:
+@pytest.fixture
+def factory(sample_unit_of_work) -> FactorUnitOfWorkFactory | None:
     """The unit of work of the store under test: None is the in-memory default."""
-    if request.param == "memory":
-        yield None
-        return
-    if request.param == "sqlite":
-        store = SqlStore.from_url(f"sqlite:///{tmp_path / 'keys.sqlite'}")
-        store.create_schema()
-        try:
-            yield store.unit_of_work
-        finally:
-            store.close()
-        return
-    if not POSTGRES_URL:
-        pytest.skip(POSTGRES_SKIP)
-    request.getfixturevalue("fresh_postgres")()
-    yield request.getfixturevalue("postgres_store").unit_of_work
-
-
-def _together(calls: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        barrier.wait()
-        try:
-            return call()
-        except PracticeIdError as error:
-            return error
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
+    return sample_unit_of_work
 
 
 @pytest.mark.parametrize("round_", range(3))
@@ -1205,7 +1175,7 @@ def test_concurrent_first_logins_store_exactly_one_key(factory, round_) -> None:
         )
         for key in keys
     ]
-    outcomes = _together(calls)
+    outcomes = together(calls)
     winners = [o for o in outcomes if isinstance(o, KeyPair)]
     assert len(winners) == 1, outcomes
     losers = [o for o in outcomes if not isinstance(o, KeyPair)]

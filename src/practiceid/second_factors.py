@@ -870,18 +870,7 @@ class FactorService:
             SecondFactorFailed, SecondFactorReplayed, SecondFactorThrottled: the code.
         """
         user = self.accounts.authenticate(login, password)
-        try:
-            return self._second_step(user, code)
-        except SecondFactorRequired as error:  # a wrong code was recorded by _second_step
-            self.auditor.refused(
-                self.unit_of_work,
-                "factor.verify",
-                error,
-                actor=user.id,
-                target_type="user",
-                target_id=user.id,
-            )
-            raise
+        return self._second_step(user, code)
 
     def second_step(self, *, user_id: UserId, code: str | None = None) -> SignedIn:
         """The second step alone, after the host checked the password its own way.
@@ -899,9 +888,13 @@ class FactorService:
             user = self._user(uow, user_id)
         if not user.is_active:
             raise AccountDeactivated(user_id=user.id)
+        return self._second_step(user, code)
+
+    def _second_step(self, user: User, code: str | None) -> SignedIn:
+        """The second step for a user whose password was verified; records its refusals."""
         try:
-            return self._second_step(user, code)
-        except SecondFactorRequired as error:
+            return self._decide(user, code)
+        except PracticeIdError as error:
             self.auditor.refused(
                 self.unit_of_work,
                 "factor.verify",
@@ -912,7 +905,7 @@ class FactorService:
             )
             raise
 
-    def _second_step(self, user: User, code: str | None) -> SignedIn:
+    def _decide(self, user: User, code: str | None) -> SignedIn:
         with self.unit_of_work() as uow:
             held = [f for f in uow.factors.list_for_user(user.id) if f.is_confirmed]
             requiring = tuple(self._requiring(uow, user.id))
@@ -936,18 +929,7 @@ class FactorService:
         if kinds:
             if code is None:
                 raise SecondFactorRequired(user_id=user.id, kinds=tuple(kinds))
-            try:
-                verified = self._verify(user, code)
-            except PracticeIdError as error:
-                self.auditor.refused(
-                    self.unit_of_work,
-                    "factor.verify",
-                    error,
-                    actor=user.id,
-                    target_type="user",
-                    target_id=user.id,
-                )
-                raise
+            verified = self._verify(user, code)
             return SignedIn(user=user, method=verified.method, factor=verified.factor)
         if any(f.kind is FactorKind.NETWORK for f in held):
             raise SecondFactorRequired(user_id=user.id, kinds=(), reason="network")
