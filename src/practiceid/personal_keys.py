@@ -174,8 +174,8 @@ class KeyPairService:
     ) -> GeneratedKeyPair:
         """Generate the user's key pair at first login, where this runs (D3).
 
-        Returns the private key and its backup file to the caller, once: store only the
-        public key is what this does. ``backup_password`` must pass
+        Returns the private key and its backup file to the caller, once; only the public
+        key is stored. ``backup_password`` must pass
         :attr:`backup_password_policy` (with ``backup_password_confirmation`` when given).
         The actor is the user, signed in for the first time, or someone else who opened
         the account (source 001: then they hand the backup over, and the user confirms
