@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from practiceid.policies.factors import (
     clean_code,
     match_totp,
     new_recovery_code,
+    provisioning_uri,
     recent_misses,
     recovery_digest,
     replayed_totp,
@@ -552,3 +554,13 @@ def test_ids_that_differ_only_in_their_encoding_do_not_open_each_others_secret(
     key = bytes(range(32))
     sealed = seal_secret(key, *sealed_for, b"12345678901234567890")
     assert open_secret(key, *opened_for, sealed) is None
+
+
+@pytest.mark.parametrize("account", ["dr.dupont", "jeanne.dupont@cabinet.be", "Élise Noël"])
+def test_the_provisioning_uri_names_the_account_once_encoded(account: str) -> None:
+    """F5: the app shows the login as typed: percent-encoded once, not twice."""
+    uri = provisioning_uri(
+        bytes(range(20)), account_name=account, issuer="Cabinet Exemple", params=TotpParameters()
+    )
+    label = urllib.parse.urlsplit(uri).path.lstrip("/")
+    assert urllib.parse.unquote(label) == f"Cabinet Exemple:{account}"

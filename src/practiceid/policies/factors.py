@@ -32,7 +32,6 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import attrs
 from cryptography.hazmat.primitives import hashes
@@ -266,8 +265,11 @@ def replayed_totp(
 def provisioning_uri(
     secret: bytes, *, account_name: str, issuer: str, params: TotpParameters
 ) -> str:
-    """Return the ``otpauth://`` URI an authenticator app reads (often as a QR code)."""
-    return _totp(secret, params).get_provisioning_uri(quote(account_name, safe="@."), issuer)
+    """Return the ``otpauth://`` URI an authenticator app reads (often as a QR code).
+
+    The label is ``issuer:account_name``, each percent-encoded once (by ``cryptography``).
+    """
+    return _totp(secret, params).get_provisioning_uri(account_name, issuer)
 
 
 def new_recovery_code(length: int = 16) -> str:
