@@ -15,10 +15,13 @@ from practiceid import (
     AccountDeactivated,
     FactorRejected,
     KeyBackupCorrupted,
+    KeyBackupMismatch,
     KeyBackupUnreadable,
+    KeyPairStatus,
     LastFactor,
     SignInMethod,
     UserNotFound,
+    personal_keys,
 )
 from practiceid.keypairs import _checksum, _header_text, fingerprint, read_backup, write_backup
 from practiceid.testing import SampleStrongAuth, sample_strong_auth
@@ -152,3 +155,37 @@ def test_a_requirement_with_bad_input_is_refused_with_a_code(
             required=required,  # type: ignore[arg-type]
         )
     assert raised.value.codes == (code,)
+
+
+@pytest.mark.parametrize("command", ["restore", "confirm_backup"])
+def test_a_key_replaced_while_its_backup_was_read_is_neither_restored_nor_confirmed(
+    practice: SampleStrongAuth, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """D3: the backup is checked against the key stored when the command commits."""
+    me = practice.physician
+    made = practice.key_pairs.generate(
+        actor=me, user_id=me, backup_password=practice.backup_password
+    )
+    successor = x25519.X25519PrivateKey.generate()
+    real = personal_keys.read_backup
+
+    def read_while_replaced(*args: object, **kwargs: object) -> object:
+        opened = real(*args, **kwargs)  # type: ignore[arg-type]
+        practice.key_pairs.replace(
+            actor=practice.support,
+            user_id=me,
+            previous_fingerprint=made.fingerprint,
+            public_key=successor.public_key().public_bytes_raw(),
+        )
+        return opened
+
+    monkeypatch.setattr(personal_keys, "read_backup", read_while_replaced)
+    with pytest.raises(KeyBackupMismatch) as raised:
+        getattr(practice.key_pairs, command)(
+            actor=me, user_id=me, backup=made.backup, password=practice.backup_password
+        )
+    assert raised.value.params["found"] == made.fingerprint
+    stored = practice.key_pairs.key_pair(actor=me, user_id=me)
+    assert stored is not None
+    assert stored.status is KeyPairStatus.GENERATED
+    assert stored.fingerprint == fingerprint(successor.public_key())

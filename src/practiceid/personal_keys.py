@@ -32,7 +32,7 @@ from practiceid.access import AccessService
 from practiceid.auditing import Auditor, NoRequestContext, audited
 from practiceid.errors import (
     DuplicateRecord,
-    KeyBackupInvalid,
+    KeyBackupMismatch,
     KeyPairExists,
     KeyPairNotFound,
     KeyPairRejected,
@@ -297,7 +297,7 @@ class KeyPairService:
             with self.unit_of_work() as uow:
                 current = self._current(uow, user_id)
                 if current.fingerprint != stored.fingerprint:  # replaced meanwhile
-                    raise KeyBackupInvalid("the key changed meanwhile", reason="replaced")
+                    raise KeyBackupMismatch(expected=current.fingerprint, found=stored.fingerprint)
                 confirmed = current.confirm(self.clock.now())
                 changed = confirmed != current
                 if changed:
@@ -327,10 +327,13 @@ class KeyPairService:
         def use_case() -> None:
             with self.unit_of_work() as uow:
                 current = self._current(uow, user_id)
-                if current.fingerprint == restored.fingerprint:
-                    confirmed = current.confirm(self.clock.now())
-                    if confirmed != current:
-                        current = uow.key_pairs.update(confirmed)
+                if current.fingerprint != restored.fingerprint:  # replaced meanwhile
+                    raise KeyBackupMismatch(
+                        expected=current.fingerprint, found=restored.fingerprint
+                    )
+                confirmed = current.confirm(self.clock.now())
+                if confirmed != current:
+                    current = uow.key_pairs.update(confirmed)
                 self._record(uow, "key_pair.restore", actor, current)
                 uow.commit()
 
