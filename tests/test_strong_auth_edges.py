@@ -189,3 +189,21 @@ def test_a_key_replaced_while_its_backup_was_read_is_neither_restored_nor_confir
     assert stored is not None
     assert stored.status is KeyPairStatus.GENERATED
     assert stored.fingerprint == fingerprint(successor.public_key())
+
+
+def test_a_deactivated_account_passes_no_second_step(practice: SampleStrongAuth) -> None:
+    """A6, F5: even with a right code, kept by a store that revoked nothing."""
+    me = practice.physician
+    enrolment = practice.factors.begin_totp(actor=me, user_id=me)
+    practice.factors.confirm_totp(
+        actor=me, factor_id=enrolment.factor.id, code=practice.app_code(enrolment)
+    )
+    practice.clock.advance(seconds=30)
+    with practice.unit_of_work() as uow:  # around the services: its factors stay
+        uow.users.update(uow.users.get(me).deactivate())
+        uow.commit()
+    code = practice.app_code(enrolment)
+    with pytest.raises(AccountDeactivated):
+        practice.factors.verify(user_id=me, code=code)
+    with pytest.raises(AccountDeactivated):
+        practice.factors.second_step(user_id=me, code=code)

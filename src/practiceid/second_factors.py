@@ -846,10 +846,12 @@ class FactorService:
             SecondFactorFailed: no factor of the user accepts the code (``attempts_left``).
             SecondFactorReplayed: the app's code was right but already used.
             SecondFactorThrottled: too many wrong codes lately (``retry_after``).
-            UserNotFound.
+            AccountDeactivated: the account is deactivated (A6). UserNotFound.
         """
         with self.unit_of_work() as uow:
             user = self._user(uow, user_id)
+        if not user.is_active:
+            raise AccountDeactivated(user_id=user.id)
         return self._verify(user, code)
 
     def sign_in(self, login: str, password: str, *, code: str | None = None) -> SignedIn:
