@@ -140,3 +140,35 @@ def together(calls):
 
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(run, calls))
+
+
+class OnSqliteFiles:
+    """For contract suites: a new SQLite file per factory, closed when the test ends.
+
+    Put it before the contract in the bases: ``class TestX(OnSqliteFiles, XContract)``.
+    """
+
+    @pytest.fixture(autouse=True)
+    def _sqlite_files(self, tmp_path):
+        self._directory = tmp_path
+        self._stores: list[SqlStore] = []
+        yield
+        for store in self._stores:
+            store.close()
+
+    def make_unit_of_work_factory(self):
+        store = SqlStore.from_url(f"sqlite:///{self._directory}/{len(self._stores)}.db")
+        store.create_schema()
+        self._stores.append(store)
+        return store.unit_of_work
+
+
+class OnPostgres:
+    """For contract suites: the run's PostgreSQL schema, emptied for each factory."""
+
+    @pytest.fixture(autouse=True)
+    def _postgres(self, fresh_postgres):
+        self._fresh = fresh_postgres
+
+    def make_unit_of_work_factory(self):
+        return self._fresh()

@@ -28,6 +28,7 @@ from typing import TypeVar
 
 import attrs
 
+from practiceid._rerun import rerun_stale
 from practiceid.access import AccessService
 from practiceid.auditing import Auditor, NoRequestContext, audited
 from practiceid.errors import (
@@ -118,12 +119,7 @@ class KeyPairService:
         return Auditor(self.clock, self.request_context)
 
     def _run(self, use_case: Callable[[], _T]) -> _T:
-        for _ in range(self.retries - 1):
-            try:
-                return use_case()
-            except StaleRecord:
-                continue
-        return use_case()
+        return rerun_stale(use_case, self.retries)
 
     def _user(self, uow: FactorUnitOfWork, user_id: object) -> User:
         if not isinstance(user_id, str) or not user_id:

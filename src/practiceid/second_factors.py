@@ -39,6 +39,7 @@ from typing import TypeVar
 
 import attrs
 
+from practiceid._rerun import rerun_stale
 from practiceid.access import AccessService
 from practiceid.accounts import AccountService
 from practiceid.auditing import Auditor, NoRequestContext, audited
@@ -54,7 +55,6 @@ from practiceid.errors import (
     SecondFactorReplayed,
     SecondFactorRequired,
     SecondFactorThrottled,
-    StaleRecord,
     UserNotFound,
     Violation,
 )
@@ -250,12 +250,7 @@ class FactorService:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _run(self, use_case: Callable[[], _T]) -> _T:
-        for _ in range(self.retries - 1):
-            try:
-                return use_case()
-            except StaleRecord:
-                continue
-        return use_case()
+        return rerun_stale(use_case, self.retries)
 
     @staticmethod
     def _user(uow: FactorUnitOfWork, user_id: object) -> User:
@@ -339,6 +334,40 @@ class FactorService:
                 max=self.settings.max_factors,
             )
 
+    def _prepare(
+        self, uow: FactorUnitOfWork, actor: UserId, user_id: object, kind: FactorKind
+    ) -> tuple[User, datetime]:
+        """Find the user, check the actor may add ``kind``, serialize; return them and now."""
+        user = self._user(uow, user_id)
+        self._authorize(uow, actor, user.id, kind)
+        self._serialize(uow, user.id)
+        return user, self.clock.now()
+
+    def _new_factor(
+        self,
+        uow: FactorUnitOfWork,
+        actor: UserId,
+        user: User,
+        kind: FactorKind,
+        *,
+        name: str,
+        now: datetime,
+    ) -> Factor:
+        """Make room for a factor of ``kind`` and return it, not stored yet.
+
+        Confirmed at once, except an app: it waits for its first code.
+        """
+        self._room(uow, user.id, now)
+        return Factor(
+            id=self.new_id(),
+            user_id=user.id,
+            kind=kind,
+            name=name,
+            created_at=now,
+            created_by=actor,
+            confirmed_at=None if kind is FactorKind.TOTP else now,
+        )
+
     def _networks(self, networks: object) -> tuple[str, ...]:
         items = [networks] if isinstance(networks, str) else networks
         try:
@@ -402,22 +431,11 @@ class FactorService:
 
         def use_case() -> tuple[Factor, User]:
             with self.unit_of_work() as uow:
-                user = self._user(uow, user_id)
-                self._authorize(uow, actor, user.id, FactorKind.TOTP)
-                self._serialize(uow, user.id)
-                now = self.clock.now()
-                self._room(uow, user.id, now)
-                factor_id = self.new_id()
+                user, now = self._prepare(uow, actor, user_id, FactorKind.TOTP)
+                new = self._new_factor(uow, actor, user, FactorKind.TOTP, name=clean, now=now)
                 factor = uow.factors.add(
-                    Factor(
-                        id=factor_id,
-                        user_id=user.id,
-                        kind=FactorKind.TOTP,
-                        name=clean,
-                        created_at=now,
-                        created_by=actor,
-                        key_id=key_id,
-                        secret=seal_secret(key, factor_id, user.id, secret),
+                    attrs.evolve(
+                        new, key_id=key_id, secret=seal_secret(key, new.id, user.id, secret)
                     )
                 )
                 self._record(uow, "factor.begin_totp", actor, factor, name=clean)
@@ -491,10 +509,7 @@ class FactorService:
 
         def use_case() -> Factor:
             with self.unit_of_work() as uow:
-                user = self._user(uow, user_id)
-                self._authorize(uow, actor, user.id, FactorKind.RECOVERY_CODES)
-                self._serialize(uow, user.id)
-                now = self.clock.now()
+                user, now = self._prepare(uow, actor, user_id, FactorKind.RECOVERY_CODES)
                 replaced = [
                     f
                     for f in uow.factors.list_for_user(user.id)
@@ -502,21 +517,11 @@ class FactorService:
                 ]
                 for old in replaced:
                     uow.factors.remove(old.id)
-                self._room(uow, user.id, now)
-                factor_id = self.new_id()
-                digests = tuple(policy.recovery_digest(factor_id, c) or b"" for c in codes)
-                factor = uow.factors.add(
-                    Factor(
-                        id=factor_id,
-                        user_id=user.id,
-                        kind=FactorKind.RECOVERY_CODES,
-                        name=clean,
-                        created_at=now,
-                        created_by=actor,
-                        confirmed_at=now,
-                        digests=digests,
-                    )
+                new = self._new_factor(
+                    uow, actor, user, FactorKind.RECOVERY_CODES, name=clean, now=now
                 )
+                digests = tuple(policy.recovery_digest(new.id, c) or b"" for c in codes)
+                factor = uow.factors.add(attrs.evolve(new, digests=digests))
                 self._record(
                     uow,
                     "factor.recovery_codes",
@@ -554,23 +559,9 @@ class FactorService:
 
         def use_case() -> Factor:
             with self.unit_of_work() as uow:
-                user = self._user(uow, user_id)
-                self._authorize(uow, actor, user.id, FactorKind.NETWORK)
-                self._serialize(uow, user.id)
-                now = self.clock.now()
-                self._room(uow, user.id, now)
-                factor = uow.factors.add(
-                    Factor(
-                        id=self.new_id(),
-                        user_id=user.id,
-                        kind=FactorKind.NETWORK,
-                        name=clean,
-                        created_at=now,
-                        created_by=actor,
-                        confirmed_at=now,
-                        networks=parsed,
-                    )
-                )
+                user, now = self._prepare(uow, actor, user_id, FactorKind.NETWORK)
+                new = self._new_factor(uow, actor, user, FactorKind.NETWORK, name=clean, now=now)
+                factor = uow.factors.add(attrs.evolve(new, networks=parsed))
                 self._record(uow, "factor.add_network", actor, factor, networks=",".join(parsed))
                 uow.commit()
                 return factor

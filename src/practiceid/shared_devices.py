@@ -30,6 +30,7 @@ from typing import TypeVar
 
 import attrs
 
+from practiceid._rerun import rerun_stale
 from practiceid.access import AccessService
 from practiceid.accounts import AccountService
 from practiceid.audit import Outcome
@@ -58,7 +59,6 @@ from practiceid.errors import (
     PinThrottled,
     PracticeIdError,
     RemoteAccessDenied,
-    StaleRecord,
     UnknownKey,
     Violation,
 )
@@ -231,12 +231,7 @@ class DeviceService:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _run(self, use_case: Callable[[], _T]) -> _T:
-        for _ in range(self.retries - 1):
-            try:
-                return use_case()
-            except StaleRecord:
-                continue
-        return use_case()
+        return rerun_stale(use_case, self.retries)
 
     def _peer(self) -> str | None:
         return self.request_context.current().peer_address

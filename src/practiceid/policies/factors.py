@@ -212,6 +212,26 @@ def clean_code(code: object, *, digits: int | None = None) -> str | None:
     return cleaned or None
 
 
+def _matching_steps(
+    secret: bytes, code: object, *, now: float, params: TotpParameters, window: int
+) -> list[int]:
+    """Return the steps of the window whose code ``code`` is, oldest first.
+
+    Every step in the window is computed and compared in constant time, whatever matches,
+    so the timing tells nothing.
+    """
+    cleaned = clean_code(code, digits=params.digits)
+    entry = (cleaned or "").encode("ascii")
+    totp = _totp(secret, params)
+    current = int(now) // params.period
+    # compare_digest runs for every step before the test of ``cleaned``: constant time.
+    return [
+        step
+        for step in range(max(current - window, 0), current + window + 1)
+        if hmac.compare_digest(totp.generate(step * params.period), entry) and cleaned
+    ]
+
+
 def match_totp(
     secret: bytes,
     code: object,
@@ -224,21 +244,11 @@ def match_totp(
     """Return the step whose code ``code`` is, if it is one of the accepted steps.
 
     Accepted: from ``window`` steps before the current one to ``window`` after, and only
-    steps after ``last_step`` (the last one accepted): a code is good once. Every step in
-    the window is computed and compared in constant time, whatever matches, so the timing
-    tells nothing.
+    steps after ``last_step`` (the last one accepted): a code is good once. When two steps
+    of the window share a code, the oldest fresh one is taken.
     """
-    cleaned = clean_code(code, digits=params.digits)
-    entry = (cleaned or "").encode("ascii")
-    totp = _totp(secret, params)
-    current = int(now) // params.period
-    fresh = None
-    for step in range(max(current - window, 0), current + window + 1):
-        expected = totp.generate(step * params.period)
-        matches = hmac.compare_digest(expected, entry) and cleaned is not None
-        if matches and step > last_step and fresh is None:
-            fresh = step
-    return fresh
+    matching = _matching_steps(secret, code, now=now, params=params, window=window)
+    return next((step for step in matching if step > last_step), None)
 
 
 def replayed_totp(
@@ -251,15 +261,8 @@ def replayed_totp(
     window: int,
 ) -> bool:
     """Return True when ``code`` is the code of an accepted step already used."""
-    cleaned = clean_code(code, digits=params.digits)
-    if cleaned is None:
-        return False
-    totp = _totp(secret, params)
-    current = int(now) // params.period
-    return any(
-        hmac.compare_digest(totp.generate(step * params.period), cleaned.encode("ascii"))
-        for step in range(max(current - window, 0), min(current + window, last_step) + 1)
-    )
+    matching = _matching_steps(secret, code, now=now, params=params, window=window)
+    return any(step <= last_step for step in matching)
 
 
 def provisioning_uri(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -49,6 +50,7 @@ from practiceid.ports.devices import DeviceUnitOfWorkFactory
 from practiceid.ports.factors import FactorUnitOfWorkFactory
 from practiceid.ports.licenses import LicenseUnitOfWorkFactory
 from practiceid.ports.onboarding import OnboardingUnitOfWorkFactory
+from practiceid.ports.users import UnitOfWork
 from practiceid.profiles import ProfileService
 from practiceid.second_factors import FactorService, TotpEnrolment
 from practiceid.shared_devices import DeviceService
@@ -122,6 +124,14 @@ class ManualClock:
 
 
 _counter = itertools.count(1)
+
+
+def _store_users(factory: Callable[[], UnitOfWork], *users: User) -> None:
+    """Store ``users`` in one unit of work of ``factory``: the people a sample starts with."""
+    with factory() as uow:
+        for user in users:
+            uow.users.add(user)
+        uow.commit()
 
 
 def sample_user(**overrides: object) -> User:
@@ -256,9 +266,7 @@ def sample_onboarding(
         unit_of_work=factory, hasher=fast_hasher(), clock=clock, authorizer=StaticAuthorizer()
     )
     owner = sample_user(first_name="Olivia", last_name="Proprio")
-    with factory() as uow:
-        uow.users.add(owner)
-        uow.commit()
+    _store_users(factory, owner)
     organisation = access.found_organisation(owner=owner.id, name="Groupe de l'Exemple")
     establishment = access.open_establishment(
         actor=owner.id,
@@ -340,10 +348,7 @@ def sample_licensing(
     notifier = RecordingNotifier()
     owner = sample_user(first_name="Olivia", last_name="Proprio")
     desk = sample_user(first_name="Denis", last_name="Guichet")
-    with factory() as uow:
-        uow.users.add(owner)
-        uow.users.add(desk)
-        uow.commit()
+    _store_users(factory, owner, desk)
     access = AccessService(
         unit_of_work=factory,
         clock=clock,
@@ -470,9 +475,7 @@ def sample_devices(
     clock = clock if clock is not None else ManualClock()
     context = ContextVarRequestContext()
     owner = sample_user(first_name="Olivia", last_name="Proprio")
-    with factory() as uow:
-        uow.users.add(owner)
-        uow.commit()
+    _store_users(factory, owner)
     access = AccessService(unit_of_work=factory, clock=clock, request_context=context)
     accounts = AccountService(
         unit_of_work=factory,
@@ -605,10 +608,7 @@ def sample_strong_auth(
     context = ContextVarRequestContext()
     owner = sample_user(first_name="Olivia", last_name="Proprio")
     support = sample_user(first_name="Sacha", last_name="Support")
-    with factory() as uow:
-        uow.users.add(owner)
-        uow.users.add(support)
-        uow.commit()
+    _store_users(factory, owner, support)
     access = AccessService(
         unit_of_work=factory,
         clock=clock,
